@@ -1,0 +1,35 @@
+"""`python -m ifns_train` / `ifns-train`: the Hydra entry point."""
+
+from __future__ import annotations
+
+import hydra
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig
+
+from ifns_train.config import CONF_DIR
+from ifns_train.errors import IfnsError
+
+
+class RunError(CompactHydraException):
+    """A user error, shown by Hydra as its message alone (no traceback), exit code 1."""
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _main(cfg: DictConfig) -> float | None:
+    from ifns_train.train import train  # heavy imports after Hydra has parsed the command line
+
+    try:
+        summary = train(cfg)
+    except IfnsError as exc:
+        raise RunError(f"ifns-train: {exc}") from None
+    # The value a sweeper optimises: the validation primary metric of the model.
+    val = summary.get("metrics", {}).get("val", {})
+    return val.get("model", {}).get(val.get("primary_metric"))
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Lightning callbacks of ifns-train; the recorder writes every run's evidence."""

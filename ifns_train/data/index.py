@@ -1,0 +1,174 @@
+"""The Stage 02 dataset index: dataset ids -> Parquet tables, their families and fingerprints.
+
+Models reach data only through this index. Each entry records a fingerprint of the whole
+table (every row of every column) and one per column, so a run that reads only some columns
+can still prove that what it read is what was registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock
+
+from ifns_train.errors import ContractError, RegistryError
+
+INDEX_FILE = "datasets_index.json"
+INDEX_SCHEMA_VERSION = 1
+DATASET_ID_RE = re.compile(r"^DS_[A-Z0-9_]+$")
+KEY_COLUMNS = ("date", "symbol")
+CONTEXT_COLUMNS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
+
+
+def index_path(registry_dir: str | Path) -> Path:
+    return Path(registry_dir) / INDEX_FILE
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """Ids become file names, so only a closed alphabet is accepted."""
+    if not isinstance(dataset_id, str) or not DATASET_ID_RE.match(dataset_id):
+        raise ContractError(
+            f"invalid dataset id {dataset_id!r}: expected upper-case letters, digits and '_' "
+            "starting with 'DS_' (e.g. DS_TRAIN_CORE_V1)"
+        )
+    return dataset_id
+
+
+def load_index(registry_dir: str | Path) -> dict[str, Any]:
+    """The index as a dict; an absent file is an empty index, a corrupt one an error."""
+    path = index_path(registry_dir)
+    if not path.exists():
+        return {"schema_version": INDEX_SCHEMA_VERSION, "datasets": {}}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"dataset index {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
+        raise RegistryError(f"dataset index {path} has no 'datasets' mapping")
+    return data
+
+
+def get_entry(registry_dir: str | Path, dataset_id: str) -> dict[str, Any]:
+    check_dataset_id(dataset_id)
+    datasets = load_index(registry_dir)["datasets"]
+    if dataset_id not in datasets:
+        known = ", ".join(sorted(datasets)) or "none"
+        raise ContractError(
+            f"unknown dataset id {dataset_id!r} in {index_path(registry_dir)} (known: {known})"
+        )
+    return datasets[dataset_id]
+
+
+def table_path(registry_dir: str | Path, entry: dict[str, Any]) -> Path:
+    path = Path(entry["path"])
+    return path if path.is_absolute() else Path(registry_dir) / path
+
+
+def column_fingerprint(series: pd.Series) -> str:
+    """sha256 over the column name and every value, independent of the storage unit of dates."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        series = series.astype("datetime64[ns]")
+    digest = hashlib.sha256(str(series.name).encode())
+    digest.update(pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def combine_fingerprints(column_fps: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(column_fps):
+        digest.update(f"{name}={column_fps[name]};".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def fingerprint(frame: pd.DataFrame) -> tuple[str, dict[str, str]]:
+    """Fingerprint of the whole table and of each column."""
+    columns = {str(c): column_fingerprint(frame[c]) for c in frame.columns}
+    return combine_fingerprints(columns), columns
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register_dataset(
+    registry_dir: str | Path,
+    dataset_id: str,
+    frame: pd.DataFrame,
+    *,
+    feature_families: dict[str, list[str]],
+    label_families: dict[str, dict[str, Any]],
+    splits: dict[str, list[str]] | None = None,
+    source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write `frame` as Parquet and add it to the index, atomically and under a lock.
+
+    Registering the same content again is a no-op; different content under an existing id is
+    refused, because an id names one immutable table (bump the version instead).
+    """
+    check_dataset_id(dataset_id)
+    registry_dir = Path(registry_dir)
+    frame = frame.reset_index(drop=True)
+    overall, columns = fingerprint(frame)
+    relpath = Path("datasets") / f"{dataset_id}.parquet"
+    dates = pd.to_datetime(frame["date"])
+    entry = {
+        "dataset_id": dataset_id,
+        "path": relpath.as_posix(),
+        "format": "parquet",
+        "layout": "long: one row per (date, symbol), sorted by date then symbol",
+        "fingerprint": overall,
+        "column_fingerprints": columns,
+        "rows": len(frame),
+        "symbols": int(frame["symbol"].nunique()),
+        "date_range": [dates.min().date().isoformat(), dates.max().date().isoformat()],
+        "key_columns": list(KEY_COLUMNS),
+        "feature_families": {k: list(v) for k, v in feature_families.items()},
+        "label_families": {k: dict(v) for k, v in label_families.items()},
+        "context_columns": [c for c in CONTEXT_COLUMNS if c in frame.columns],
+        "splits": splits,
+        "source": source or {},
+    }
+    registry_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(index_path(registry_dir)) + ".lock"):
+        index = load_index(registry_dir)
+        old = index["datasets"].get(dataset_id)
+        target = registry_dir / relpath
+        if old is not None:
+            if old.get("fingerprint") != overall:
+                raise RegistryError(
+                    f"dataset id {dataset_id!r} already exists in {index_path(registry_dir)} "
+                    f"with another fingerprint ({old.get('fingerprint')}); register the new "
+                    "content under a new version id"
+                )
+            if target.exists():
+                return old
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        index["datasets"][dataset_id] = entry
+        index["schema_version"] = INDEX_SCHEMA_VERSION
+        _atomic_write_text(index_path(registry_dir), json.dumps(index, indent=2, sort_keys=True))
+    return entry

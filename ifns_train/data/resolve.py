@@ -1,0 +1,281 @@
+"""Resolve a run's datasets: index -> read the columns it needs -> contract -> time splits.
+
+The result holds each table once, as contiguous arrays in symbol-major order (so a lookback
+window of past rows per symbol is a strided view), and each split as row positions into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from ifns_train.data import contract
+from ifns_train.data.index import column_fingerprint, get_entry, load_index, table_path
+from ifns_train.data.splits import SPLITS, parse_windows, purge_gap, split_masks
+from ifns_train.errors import ConfigError, ContractError
+
+
+@dataclass
+class Table:
+    """One dataset's rows, sorted by symbol then date."""
+
+    dataset_id: str
+    fingerprint: str
+    features: np.ndarray  # float32 (rows, n_features), C-contiguous
+    label: np.ndarray  # float32 (rows,), NaN where not yet known
+    dates: np.ndarray  # datetime64[ns]
+    symbols: np.ndarray  # object
+    context: dict[str, np.ndarray]
+    extras: dict[str, np.ndarray]
+    history: np.ndarray  # rows of the same symbol before this one
+
+
+@dataclass
+class Split:
+    name: str
+    table: Table
+    rows: np.ndarray  # int64 positions into table
+
+    @property
+    def label(self) -> np.ndarray:
+        return self.table.label[self.rows]
+
+    @property
+    def context(self) -> dict[str, np.ndarray]:
+        return {k: v[self.rows] for k, v in self.table.context.items()}
+
+    @property
+    def extras(self) -> dict[str, np.ndarray]:
+        return {k: v[self.rows] for k, v in self.table.extras.items()}
+
+    @property
+    def dates(self) -> np.ndarray:
+        return self.table.dates[self.rows]
+
+
+@dataclass
+class ResolvedData:
+    feature_families: dict[str, list[str]]
+    label_family: str
+    label_kind: str
+    horizon_days: int
+    lookback: int
+    splits: dict[str, Split]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c for cols in self.feature_families.values() for c in cols]
+
+    @property
+    def dataset_ids(self) -> dict[str, str]:
+        return {name: s.table.dataset_id for name, s in self.splits.items()}
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {s.table.dataset_id: s.table.fingerprint for s in self.splits.values()}
+
+
+def _entry(registry_dir: Path, dataset_id: str, generate_demo: bool) -> dict[str, Any]:
+    from ifns_train.data import demo  # the generator is only needed on a first run
+
+    if generate_demo and dataset_id == demo.DEMO_DATASET_ID:
+        entry = load_index(registry_dir)["datasets"].get(dataset_id)
+        if entry is None or not table_path(registry_dir, entry).exists():
+            return demo.write_demo(registry_dir, dataset_id)
+    return get_entry(registry_dir, dataset_id)
+
+
+def _load_table(
+    registry_dir: Path,
+    dataset_id: str,
+    *,
+    feature_families: list[str],
+    label_family: str,
+    horizon_days: int,
+    context_columns: list[str],
+    extra_columns: list[str],
+    verify: bool,
+    generate_demo: bool,
+) -> tuple[Table, dict[str, list[str]], str]:
+    entry = _entry(registry_dir, dataset_id, generate_demo)
+    families = entry.get("feature_families", {})
+    chosen: dict[str, list[str]] = {}
+    for family in feature_families:
+        if family not in families:
+            raise ContractError(
+                f"dataset {dataset_id} has no feature family {family!r} "
+                f"(it has: {', '.join(sorted(families)) or 'none'})"
+            )
+        chosen[family] = list(families[family])
+    labels = entry.get("label_families", {})
+    if label_family not in labels:
+        raise ContractError(
+            f"dataset {dataset_id} has no label family {label_family!r} "
+            f"(it has: {', '.join(sorted(labels)) or 'none'})"
+        )
+    label_meta = labels[label_family]
+    if int(label_meta.get("horizon_days", -1)) != horizon_days:
+        raise ContractError(
+            f"dataset {dataset_id}: label family {label_family} has horizon "
+            f"{label_meta.get('horizon_days')} trading days, the config says {horizon_days}"
+        )
+    label_column = label_meta.get("column", label_family)
+    feature_columns = [c for cols in chosen.values() for c in cols]
+    numeric = {c: f"feature of {f}" for f, cols in chosen.items() for c in cols}
+    numeric[label_column] = f"label {label_family}"
+    for column in extra_columns:
+        numeric.setdefault(column, "baseline input")
+    categorical = {c: "context" for c in context_columns}
+
+    path = table_path(registry_dir, entry)
+    if not path.exists():
+        raise ContractError(f"dataset {dataset_id}: table file {path} does not exist")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise ContractError(f"dataset {dataset_id}: cannot read {path}: {exc}") from exc
+    contract.check_schema(dataset_id, str(path), schema, numeric=numeric, categorical=categorical)
+    columns = list(dict.fromkeys(["date", "symbol", *numeric, *categorical]))
+    frame = pq.read_table(path, columns=columns).to_pandas()
+
+    if verify:
+        expected = entry.get("column_fingerprints", {})
+        for column in columns:
+            if column not in expected:
+                raise ContractError(
+                    f"dataset {dataset_id}: index entry has no fingerprint for column '{column}'"
+                )
+            if column_fingerprint(frame[column]) != expected[column]:
+                raise ContractError(
+                    f"dataset {dataset_id}: column '{column}' of {path} does not match the "
+                    "fingerprint recorded in the dataset index (the table changed after it "
+                    "was registered)"
+                )
+    contract.check_keys(dataset_id, frame)
+    contract.check_finite(dataset_id, frame, feature_columns, "feature")
+    extras = [c for c in extra_columns if c not in feature_columns and c != label_column]
+    contract.check_finite(dataset_id, frame, extras, "baseline input")
+    contract.check_categorical(dataset_id, frame, list(categorical))
+
+    symbols = frame["symbol"].to_numpy(dtype=object)
+    dates = frame["date"].to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((dates, symbols))  # symbol-major: windows of past rows are contiguous
+    contract.check_label(
+        dataset_id, frame, label_column, str(label_meta.get("kind", "")), order
+    )
+    sorted_symbols = symbols[order]
+    starts = np.r_[True, sorted_symbols[1:] != sorted_symbols[:-1]]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    table = Table(
+        dataset_id=dataset_id,
+        fingerprint=str(entry.get("fingerprint")),
+        features=np.ascontiguousarray(
+            frame[feature_columns].to_numpy(dtype=np.float32)[order]
+        ),
+        label=frame[label_column].to_numpy(dtype=np.float32)[order],
+        dates=dates[order],
+        symbols=sorted_symbols,
+        context={c: frame[c].to_numpy(dtype=object)[order] for c in categorical},
+        extras={c: frame[c].to_numpy(dtype=np.float32)[order] for c in extra_columns},
+        history=np.arange(len(order)) - run_start,
+    )
+    return table, chosen, str(label_meta.get("kind", ""))
+
+
+def resolve(
+    registry_dir: str | Path,
+    *,
+    dataset_ids: dict[str, str],
+    windows: dict[str, Any] | None,
+    feature_families: list[str],
+    label_family: str,
+    horizon_days: int,
+    context_columns: list[str],
+    extra_columns: list[str] = (),
+    purge_days: int | None = None,
+    embargo_days: int = 0,
+    lookback: int = 1,
+    verify: bool = True,
+    generate_demo: bool = True,
+) -> ResolvedData:
+    registry_dir = Path(registry_dir)
+    gap = purge_gap(horizon_days, purge_days, embargo_days)
+    if lookback < 1:
+        raise ConfigError(f"model.lookback must be >= 1, got {lookback}")
+    for name in SPLITS:
+        if not dataset_ids.get(name):
+            raise ConfigError(f"dataset.{name}_dataset_id is not set (nor dataset.id)")
+    tables: dict[str, Table] = {}
+    families: dict[str, list[str]] = {}
+    kind = ""
+    for dataset_id in dict.fromkeys(dataset_ids[s] for s in SPLITS):
+        table, chosen, kind = _load_table(
+            registry_dir,
+            dataset_id,
+            feature_families=feature_families,
+            label_family=label_family,
+            horizon_days=horizon_days,
+            context_columns=context_columns,
+            extra_columns=list(extra_columns),
+            verify=verify,
+            generate_demo=generate_demo,
+        )
+        if families and chosen != families:
+            raise ContractError(
+                f"dataset {dataset_id}: feature columns differ from those of "
+                f"{next(iter(tables))}; all splits must share one feature definition"
+            )
+        tables[dataset_id], families = table, chosen
+
+    if windows is not None:
+        parsed = parse_windows(windows, "dataset.windows")
+    elif len(tables) == 1:
+        dataset_id = next(iter(tables))
+        meta = get_entry(registry_dir, dataset_id).get("splits")
+        if not meta:
+            raise ConfigError(
+                f"dataset.windows is null and dataset {dataset_id} has no split metadata in "
+                "the index: set dataset.windows.train/val/test"
+            )
+        parsed = parse_windows(meta, f"split metadata of dataset {dataset_id}")
+    else:
+        whole = {}
+        for name in SPLITS:
+            d = tables[dataset_ids[name]].dates
+            whole[name] = [str(d.min()), str(d.max())]
+        parsed = parse_windows(whole, "dataset ids " + ", ".join(dataset_ids[s] for s in SPLITS))
+
+    masks, report = split_masks(
+        {s: tables[dataset_ids[s]].dates for s in SPLITS}, parsed, gap
+    )
+    splits: dict[str, Split] = {}
+    for name in SPLITS:
+        table = tables[dataset_ids[name]]
+        known = ~np.isnan(table.label)
+        enough = table.history >= lookback - 1
+        keep = masks[name] & known & enough
+        report[name].update(
+            dataset_id=table.dataset_id,
+            rows_label_unknown=int((masks[name] & ~known).sum()),
+            rows_short_lookback=int((masks[name] & known & ~enough).sum()),
+            rows=int(keep.sum()),
+        )
+        if not keep.any():
+            raise ConfigError(
+                f"split '{name}' of dataset {table.dataset_id} has no row with a known label"
+            )
+        splits[name] = Split(name, table, np.flatnonzero(keep))
+    return ResolvedData(
+        feature_families=families,
+        label_family=label_family,
+        label_kind=kind,
+        horizon_days=horizon_days,
+        lookback=lookback,
+        splits=splits,
+        report={"purge_gap_days": gap, "splits": report},
+    )

@@ -1,0 +1,100 @@
+"""Compare a model's metrics with baselines' (dicts as returned by the metric functions).
+
+A model only earns its keep by beating the simple baselines (always-up, base rate,
+momentum); these helpers make that comparison direction-aware without each caller
+remembering which metrics are losses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from numbers import Real
+from typing import Any
+
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "hit_rate": True,
+    "auc": True,
+    "precision_up": True,
+    "recall_up": True,
+    "precision_down": True,
+    "recall_down": True,
+    "brier": False,
+    "log_loss": False,
+    "ece": False,
+}
+"""Direction of each directional metric; losses (brier, log_loss, ece) are lower-is-better."""
+
+
+def improvement(
+    model: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    keys: Iterable[str] | None = None,
+) -> dict[str, float | None]:
+    """Raw ``model - baseline`` per metric; None where either side is None.
+
+    The difference is not sign-flipped: for a lower-is-better metric (see
+    ``HIGHER_IS_BETTER``) a negative value is an improvement. With ``keys=None`` the
+    metrics of ``HIGHER_IS_BETTER`` present in both dicts with numeric values are
+    compared; explicitly named keys must be present in both and numeric (or None).
+    """
+    explicit = keys is not None
+    names = list(keys) if keys is not None else list(HIGHER_IS_BETTER)
+    out: dict[str, float | None] = {}
+    for name in names:
+        missing = [side for side, d in (("model", model), ("baseline", baseline)) if name not in d]
+        if missing:
+            if explicit:
+                raise KeyError(f"metric {name!r} missing from {' and '.join(missing)} metrics")
+            continue
+        m, b = model[name], baseline[name]
+        if not (_is_numeric_or_none(m) and _is_numeric_or_none(b)):
+            if explicit:
+                raise TypeError(f"metric {name!r} is not numeric: model={m!r}, baseline={b!r}")
+            continue
+        m_f, b_f = _as_float(m), _as_float(b)
+        out[name] = None if m_f is None or b_f is None else m_f - b_f
+    return out
+
+
+def best_baseline(
+    baselines: Mapping[str, Mapping[str, Any]],
+    metric: str,
+    *,
+    higher_is_better: bool | None = None,
+) -> str:
+    """Name of the baseline best on ``metric``; baselines without a value are ignored.
+
+    Direction comes from ``HIGHER_IS_BETTER`` unless ``higher_is_better`` is given
+    (for other families' metrics). Ties go to the first baseline in ``baselines``.
+    """
+    if higher_is_better is None:
+        if metric not in HIGHER_IS_BETTER:
+            raise KeyError(
+                f"no known direction for metric {metric!r}; pass higher_is_better explicitly"
+            )
+        higher_is_better = HIGHER_IS_BETTER[metric]
+    scores: dict[str, float] = {}
+    for name, metrics in baselines.items():
+        value = metrics.get(metric)
+        if _is_numeric_or_none(value):
+            value_f = _as_float(value)
+            if value_f is not None:
+                scores[name] = value_f
+    if not scores:
+        raise ValueError(f"no baseline has a value for metric {metric!r}")
+    pick = max if higher_is_better else min
+    return pick(scores, key=scores.__getitem__)
+
+
+def _is_numeric_or_none(value: Any) -> bool:
+    """Real numbers and None; bools are flags, not metrics."""
+    return value is None or (isinstance(value, Real) and not isinstance(value, bool))
+
+
+def _as_float(value: Any) -> float | None:
+    """Plain float, with None (and a stray NaN) as None so outputs never hold NaN."""
+    if value is None:
+        return None
+    f = float(value)
+    return None if math.isnan(f) else f

@@ -1,0 +1,51 @@
+"""MF_DIR_CORE_V1: probability that the forward 20-day return is positive.
+
+Trained with binary cross-entropy on one logit, so the sigmoid output is a probability whose
+calibration the evaluation measures. Baselines: the training class prior, and the sign of the
+trailing 20-day return with the up-rate of each sign taken from the training rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ifns_train.data.resolve import Split
+from ifns_train.families.base import FamilyModule
+
+
+class DirCoreModule(FamilyModule):
+    family_name = "dir_core"
+    task = "classification"
+    baseline_names = ("class_prior", "momentum_sign")
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(output, target)
+
+    def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
+        prob = 1.0 / (1.0 + np.exp(-output))
+        return {"prob": prob, "pred": (prob >= 0.5).astype(np.float64)}
+
+    @classmethod
+    def baselines(cls, train: Split, split: Split, cfg: Any) -> dict[str, dict[str, np.ndarray]]:
+        y_train = train.label.astype(np.float64)
+        n = len(split.rows)
+        out: dict[str, dict[str, np.ndarray]] = {}
+        prior = float(y_train.mean())
+        out["class_prior"] = {
+            "prob": np.full(n, prior),
+            "pred": np.full(n, float(prior >= 0.5)),
+        }
+        column = cfg.momentum_column
+        up_train = train.extras[column] > 0
+        rate_up = float(y_train[up_train].mean()) if up_train.any() else prior
+        rate_down = float(y_train[~up_train].mean()) if (~up_train).any() else prior
+        up = split.extras[column] > 0
+        out["momentum_sign"] = {
+            "prob": np.where(up, rate_up, rate_down),
+            "pred": up.astype(np.float64),
+        }
+        return out

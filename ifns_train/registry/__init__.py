@@ -1,0 +1,1 @@
+"""The model registry, experiment log and their records: locked, atomic, schema-checked."""

@@ -1,0 +1,127 @@
+"""Records of the registry and the experiment log (spec sections 3.1, 4.1 and 8.1).
+
+Pydantic models with extra fields forbidden: a record is checked before it is written, so a
+malformed one never reaches the files other stages read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ifns_train.registry import ids
+from ifns_train.registry.store import transaction
+
+MODELS_FILE = "model_registry.json"
+EXPERIMENTS_FILE = "experiments_log.json"
+ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
+ExperimentStatus = Literal["completed", "failed", "selected", "discarded"]
+ID_PATTERN = ids.ID_RE.pattern
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class StatusChange(_Record):
+    status: ModelStatus
+    ts: str
+    by: str
+    reason: str
+
+
+class FamilyRecord(_Record):
+    """The registry's one definition of a model family (spec 3.1)."""
+
+    family_id: str
+    name: str
+    description: str
+    roles: list[str]
+    task: str
+    prediction_type: str
+    input_requirements: dict[str, Any]
+    supported_environments: list[str]
+    baselines: list[str]
+
+
+class ModelRecord(_Record):
+    """One trained model (spec 4.1)."""
+
+    model_id: str = Field(pattern=ID_PATTERN)
+    model_family: str
+    model_version: int = Field(ge=1)
+    status: ModelStatus
+    created_ts: str
+    last_updated_ts: str
+    experiment_id: str = Field(pattern=ID_PATTERN)
+    roles: list[str] = Field(min_length=1)
+    train_dataset_id: str
+    val_dataset_id: str
+    test_dataset_id: str
+    dataset_windows: dict[str, Any]
+    dataset_fingerprints: dict[str, str]
+    features_used: list[str]
+    labels_used: list[str]
+    prediction_type: str
+    horizons: list[int]
+    metrics: dict[str, Any]
+    supported_environments: list[str]
+    resources: dict[str, Any]
+    artifact_path: str
+    code_version: dict[str, Any]
+    status_history: list[StatusChange]
+
+
+class ExperimentEntry(_Record):
+    """One run (spec 8.1); a failed run has an error and no model record."""
+
+    experiment_id: str = Field(pattern=ID_PATTERN)
+    experiment_name: str
+    timestamp: str
+    finished_ts: str
+    model_family: str
+    roles: list[str]
+    proposed_model_id: str = Field(pattern=ID_PATTERN)
+    status: ExperimentStatus
+    datasets: dict[str, Any]
+    features_used: list[str]
+    labels_used: list[str]
+    hyperparameters: dict[str, Any]
+    config_hash: str
+    seed: int
+    metrics: dict[str, Any]
+    artifacts: dict[str, Optional[str]]
+    code_version: dict[str, Any]
+    error: Optional[str] = None
+
+
+def upsert_experiment(registry_dir: Path, entry: ExperimentEntry) -> None:
+    """Add the entry, or replace the one with its experiment_id (a run that failed late)."""
+    with transaction(registry_dir / EXPERIMENTS_FILE, {"experiments": []}) as doc:
+        doc["experiments"] = [
+            e for e in doc["experiments"] if e.get("experiment_id") != entry.experiment_id
+        ]
+        doc["experiments"].append(entry.model_dump(mode="json"))
+
+
+def add_model(
+    registry_dir: Path, family: FamilyRecord, record: dict[str, Any]
+) -> ModelRecord:
+    """Append a model record; its model_version is the next of its family, given under lock."""
+    with transaction(registry_dir / MODELS_FILE, {"families": {}, "models": []}) as doc:
+        models = doc["models"]
+        if any(m.get("model_id") == record["model_id"] for m in models):
+            raise ValueError(f"model_id {record['model_id']} is already in the registry")
+        if any(m.get("experiment_id") == record["experiment_id"] for m in models):
+            raise ValueError(f"experiment_id {record['experiment_id']} already has a model")
+        version = 1 + max(
+            (m.get("model_version", 0) for m in models if m.get("model_family") ==
+             family.family_id),
+            default=0,
+        )
+        model = ModelRecord(**record, model_version=version)
+        doc["families"][family.family_id] = family.model_dump(mode="json")
+        models.append(model.model_dump(mode="json"))
+    return model

@@ -1,0 +1,71 @@
+"""JSON documents changed under a file lock and replaced atomically.
+
+Parallel sweep jobs and crashes can neither interleave two writers nor leave half a file: each
+change re-reads the document under the lock, edits it and renames a fully written temp file over
+it. A document whose schema_version is newer than this code is refused rather than rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ifns_train.errors import RegistryError
+
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT_S = 120
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_document(path: Path, empty: dict[str, Any]) -> dict[str, Any]:
+    if not path.exists():
+        return {"schema_version": SCHEMA_VERSION, **json.loads(json.dumps(empty))}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RegistryError(f"{path}: expected a JSON object at the top")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RegistryError(
+            f"{path}: schema_version {version!r} is not one this version reads ({SCHEMA_VERSION})"
+        )
+    for key, value in empty.items():
+        if not isinstance(data.get(key), type(value)):
+            raise RegistryError(f"{path}: '{key}' is missing or not a {type(value).__name__}")
+    return data
+
+
+@contextmanager
+def transaction(path: Path, empty: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield the document for editing; it is written back only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+            data = read_document(path, empty)
+            yield data
+            atomic_write_json(path, data)
+    except Timeout as exc:
+        raise RegistryError(f"{path}: lock not acquired within {LOCK_TIMEOUT_S} s") from exc

@@ -1,0 +1,58 @@
+"""What makes a run reproducible: seeds, deterministic kernels, code and package versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+PACKAGES = ("ifns-train", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics",
+            "numpy", "pandas", "pyarrow")
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator and refuse non-deterministic kernels."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    pl.seed_everything(seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_DIR, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def code_version() -> dict[str, Any]:
+    """Git commit and dirty flag where the code runs from a checkout; versions of packages."""
+    commit = _git("rev-parse", "HEAD")
+    dirty = None
+    if commit is not None:
+        status = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = bool(status) if status is not None else None
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {"git_commit": commit, "git_dirty": dirty, "packages": packages}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Hash of the resolved config without machine-local paths: same experiment, same hash."""
+    stable = {k: v for k, v in config.items() if k != "paths"}
+    blob = json.dumps(stable, sort_keys=True, default=str).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()

@@ -1,0 +1,161 @@
+"""`train(cfg)`: one experiment from a composed config to a governed model.
+
+Separate from the Hydra entry point so that tests and other code call it directly with a
+config composed by `hydra.compose`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from ifns_train import repro
+from ifns_train.callbacks.recorder import Recorder, RunContext
+from ifns_train.data.module import PanelDataModule
+from ifns_train.data.resolve import ResolvedData, resolve
+from ifns_train.data.splits import parse_windows, purge_gap
+from ifns_train.errors import ConfigError
+from ifns_train.evaluation.report import TASKS
+from ifns_train.families import family_class
+from ifns_train.registry import ids
+
+# Trainer arguments the config groups own; setting them under `trainer` would be ambiguous.
+RESERVED_TRAINER_KEYS = {"callbacks", "logger", "default_root_dir"}
+
+
+def check_config(cfg: dict[str, Any]) -> None:
+    """Checks the schema cannot express; all run before any work."""
+    trainer_keys = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in cfg["trainer"]:
+        if key in RESERVED_TRAINER_KEYS:
+            raise ConfigError(f"trainer.{key} is set by its own config group, not under trainer")
+        if key not in trainer_keys:
+            raise ConfigError(f"trainer.{key} is not an argument of lightning.pytorch.Trainer")
+    family = cfg["family"]
+    cls = family_class(family["name"])
+    if family["task"] != cls.task:
+        raise ConfigError(f"family.task {family['task']!r} does not match family {cls.task!r}")
+    if family["task"] not in TASKS:
+        raise ConfigError(f"family.task {family['task']!r} has no metric set")
+    for name in family["baselines"]:
+        if name not in cls.baseline_names:
+            raise ConfigError(
+                f"family.baselines: unknown baseline {name!r} for {family['name']} "
+                f"(known: {', '.join(cls.baseline_names)})"
+            )
+    if not family["roles"]:
+        raise ConfigError("family.roles must name at least one role")
+    ds = cfg["dataset"]
+    purge_gap(cfg["labels"]["horizon_days"], ds["purge_days"], ds["embargo_days"])
+    if ds["windows"] is not None:
+        parse_windows(ds["windows"], "dataset.windows")
+    for name, spec in {**cfg["callbacks"], **cfg["logger"]}.items():
+        if not isinstance(spec, dict) or "_target_" not in spec:
+            raise ConfigError(f"callbacks/logger entry {name!r} needs a _target_")
+
+
+def _standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each feature over the training rows only."""
+    train = data.splits["train"]
+    x = train.table.features[train.rows].astype(np.float64)
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std > 1e-12, std, 1.0)
+
+
+def _quiet_lightning_console() -> None:
+    """Lightning adds its own console handler even when the root logger (Hydra's) has one,
+    which prints every message twice; keep only the root's, which also writes the run's log."""
+    if logging.getLogger().handlers:
+        lightning_logger = logging.getLogger("lightning")
+        for handler in list(lightning_logger.handlers):
+            lightning_logger.removeHandler(handler)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train, evaluate and record one model; returns the recorder's summary."""
+    _quiet_lightning_console()
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    check_config(config)
+    registry_dir = Path(to_absolute_path(config["paths"]["registry_dir"]))
+    output_dir = Path(to_absolute_path(config["paths"]["output_dir"]))
+    config["paths"] = {"registry_dir": str(registry_dir), "output_dir": str(output_dir)}
+    started = ids.utc_now()
+    experiment_id, model_id = ids.new_ids(
+        config["experiment_name"], config["family"]["family_id"], started
+    )
+    recorder = Recorder(
+        RunContext(
+            config=config,
+            experiment_id=experiment_id,
+            model_id=model_id,
+            registry_dir=registry_dir,
+            output_dir=output_dir,
+            started=started,
+            code_version=repro.code_version(),
+            config_hash=repro.config_hash(config),
+        )
+    )
+    try:
+        return _run(config, recorder)
+    except BaseException as exc:
+        recorder.record_failure(exc)
+        raise
+
+
+def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
+    repro.seed_everything(config["seed"])
+    ds, model_cfg = config["dataset"], config["model"]
+    family = config["family"]
+    data = resolve(
+        recorder.ctx.registry_dir,
+        dataset_ids={s: ds[f"{s}_dataset_id"] for s in ("train", "val", "test")},
+        windows=ds["windows"],
+        feature_families=config["features"]["families"],
+        label_family=config["labels"]["target"],
+        horizon_days=config["labels"]["horizon_days"],
+        context_columns=config["evaluation"]["slice_by"],
+        extra_columns=[family["momentum_column"]] if "momentum_sign" in family["baselines"]
+        else [],
+        purge_days=ds["purge_days"],
+        embargo_days=ds["embargo_days"],
+        lookback=model_cfg["lookback"],
+        verify=ds["verify_fingerprint"],
+        generate_demo=ds["generate_demo_if_missing"],
+    )
+    recorder.ctx.data = data
+    mean, std = _standardisation(data)
+    module = family_class(family["name"])(
+        n_features=len(data.feature_columns),
+        backbone=model_cfg["backbone"],
+        hidden_sizes=model_cfg["hidden_sizes"],
+        dropout=model_cfg["dropout"],
+        lookback=model_cfg["lookback"],
+        optimizer=model_cfg["optimizer"],
+        lr=model_cfg["lr"],
+        weight_decay=model_cfg["weight_decay"],
+        feature_mean=mean,
+        feature_std=std,
+    )
+    datamodule = PanelDataModule(data, batch_size=model_cfg["batch_size"], seed=config["seed"])
+    callbacks = [instantiate(spec) for spec in config["callbacks"].values()]
+    loggers = [instantiate(spec) for spec in config["logger"].values()]
+    trainer = pl.Trainer(
+        **config["trainer"],
+        callbacks=[*callbacks, recorder],
+        logger=loggers or False,
+        default_root_dir=config["paths"]["output_dir"],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+    trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None,
+                 verbose=False)
+    if trainer.is_global_zero and not recorder.recorded:
+        raise RuntimeError("the run finished but the recorder wrote no model record")
+    return recorder.summary

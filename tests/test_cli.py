@@ -1,0 +1,129 @@
+"""End to end through the command line, as a user runs it, on the small demo registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import FAST, run_cli
+
+SPEC_MODEL_FIELDS = {
+    "model_id", "model_family", "model_version", "status", "created_ts", "last_updated_ts",
+    "experiment_id", "roles", "train_dataset_id", "val_dataset_id", "test_dataset_id",
+    "features_used", "labels_used", "prediction_type", "horizons", "metrics",
+    "supported_environments", "resources",
+}
+SPEC_EXPERIMENT_FIELDS = {
+    "experiment_id", "timestamp", "model_family", "proposed_model_id", "datasets",
+    "features_used", "labels_used", "hyperparameters", "config_hash", "metrics", "status",
+    "artifacts",
+}
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_default_run_leaves_a_governed_model(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli(f"paths.registry_dir={registry}", *FAST, "model.lr=2e-3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    runs = list((tmp_path / "outputs").glob("*/*/.hydra/config.yaml"))
+    assert len(runs) == 1, "one Hydra run folder under outputs/"
+    models = _load(registry / "model_registry.json")
+    log = _load(registry / "experiments_log.json")
+    assert len(models["models"]) == 1 and len(log["experiments"]) == 1
+    record, entry = models["models"][0], log["experiments"][0]
+
+    assert SPEC_MODEL_FIELDS <= set(record)
+    assert record["status"] == "candidate"
+    assert record["model_family"] == "MF_DIR_CORE_V1"
+    assert record["roles"] == ["primary_directional"]
+    assert record["train_dataset_id"] == "DS_DEMO_CORE_V1"
+    assert record["experiment_id"] == entry["experiment_id"]
+    assert record["model_version"] == 1
+    assert record["labels_used"] == ["Label_Direction_Horizon_20d_V1"]
+    assert record["features_used"] == ["Feature_TREND_MTF_V1", "Feature_VOL_LIQ_V1"]
+    assert record["dataset_fingerprints"]["DS_DEMO_CORE_V1"].startswith("sha256:")
+    assert models["families"]["MF_DIR_CORE_V1"]["roles"] == ["primary_directional"]
+
+    assert SPEC_EXPERIMENT_FIELDS <= set(entry)
+    assert entry["status"] == "completed" and entry["error"] is None
+    assert entry["proposed_model_id"] == record["model_id"]
+    assert entry["hyperparameters"]["lr"] == 2e-3
+
+    folder = registry / record["artifact_path"]
+    assert folder == registry / "models" / "MF_DIR_CORE_V1" / record["model_id"]
+    assert {p.name for p in folder.iterdir()} >= {"model.ckpt", "train_config.json",
+                                                  "metrics.json", "curves"}
+    train_config = _load(folder / "train_config.json")
+    assert train_config["seed"] == 42
+    assert train_config["hyperparameters"]["lr"] == 2e-3
+    assert set(train_config["datasets"]["windows"]) == {"train", "val", "test"}
+    assert "Feature_TREND_MTF_V1" in train_config["features_used"]
+    assert train_config["code_version"]["packages"]["torch"]
+
+    metrics = _load(folder / "metrics.json")
+    for split in ("val", "test"):
+        rep = metrics["splits"][split]
+        for key in ("hit_rate", "precision_up", "recall_up", "precision_down", "recall_down",
+                    "brier", "ece", "auc", "log_loss", "reliability"):
+            assert key in rep["model"], key
+        assert set(rep["baselines"]) == {"class_prior", "momentum_sign"}
+        assert rep["baselines"]["class_prior"]["rows"] == rep["model"]["rows"] == rep["rows"]
+        assert set(rep["improvement"]) == {"class_prior", "momentum_sign"}
+        regimes = rep["slices"]["regime_tag"]
+        assert sum(cell["rows"] for cell in regimes.values()) == rep["rows"]
+        for cell in regimes.values():
+            assert {"model", "baselines", "improvement", "rows", "small_slice"} <= set(cell)
+    assert (folder / "curves" / "reliability_test.json").exists()
+    assert not list(registry.glob("models/*/.staging-*"))
+
+
+def test_multirun_sweep_registers_two_models(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli("-m", f"paths.registry_dir={registry}", *FAST, "model.lr=1e-3,3e-3",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    models = _load(registry / "model_registry.json")["models"]
+    assert sorted(m["model_version"] for m in models) == [1, 2]
+    assert len({m["experiment_id"] for m in models}) == 2
+    log = _load(registry / "experiments_log.json")["experiments"]
+    assert sorted(e["hyperparameters"]["lr"] for e in log) == [1e-3, 3e-3]
+    assert len(list((tmp_path / "outputs" / "multirun").glob("*/*/*/.hydra"))) == 2
+
+
+def test_registry_dir_from_environment_and_other_dataset(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli(*FAST, "dataset.id=DS_OTHER_V1", "seed=7", cwd=tmp_path,
+                   env={"IFNS_REGISTRY_DIR": str(registry)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = _load(registry / "model_registry.json")["models"][0]
+    assert record["train_dataset_id"] == record["test_dataset_id"] == "DS_OTHER_V1"
+    assert _load(registry / "experiments_log.json")["experiments"][0]["seed"] == 7
+
+
+def test_config_errors_fail_before_any_work(registry: Path, tmp_path: Path) -> None:
+    cases = {
+        "model.lrr=1": "lrr",
+        "model.lr=abc": "model.lr",
+        "family.roles=[market_maker]": "family.roles",
+        "+trainer.max_epoch=3": "trainer.max_epoch",
+        "dataset.purge_days=5": "purge_days",
+    }
+    for override, named in cases.items():
+        proc = run_cli(f"paths.registry_dir={registry}", override, cwd=tmp_path)
+        assert proc.returncode != 0, override
+        assert named in proc.stderr, (override, proc.stderr[-2000:])
+    assert not (registry / "model_registry.json").exists()
+    assert not list(registry.glob("models/*/*"))
+
+
+def test_bad_dataset_fails_loudly_and_records_failure(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli(f"paths.registry_dir={registry}", "dataset.id=DS_MISSING_V1", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "DS_MISSING_V1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    log = _load(registry / "experiments_log.json")["experiments"]
+    assert [e["status"] for e in log] == ["failed"]
+    assert "DS_MISSING_V1" in log[0]["error"]
+    assert log[0]["artifacts"]["artifact_path"] is None
+    assert not (registry / "model_registry.json").exists()

@@ -1,0 +1,62 @@
+"""`train()` called directly: reproducibility, failure handling, the one-to-one id rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ifns_train.registry import records
+from ifns_train.train import train
+
+
+def test_same_config_same_data_same_metrics(make_cfg, registry: Path) -> None:
+    first = train(make_cfg())
+    second = train(make_cfg())
+    assert first["model_id"] != second["model_id"]
+    assert first["metrics"] == second["metrics"]  # every figure, to the last digit
+    folders = [Path(s["artifact_dir"]) / "metrics.json" for s in (first, second)]
+    a, b = (json.loads(p.read_text()) for p in folders)
+    assert a["splits"] == b["splits"]
+    log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    assert log[0]["config_hash"] == log[1]["config_hash"]
+
+
+def test_another_seed_gives_another_model(make_cfg) -> None:
+    a = train(make_cfg("seed=1"))["metrics"]["test"]["model"]
+    b = train(make_cfg("seed=2"))["metrics"]["test"]["model"]
+    assert a != b
+
+
+def test_failure_while_registering_leaves_failed_entry_and_no_model(
+    make_cfg, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise OSError("disk full while writing the model registry")
+
+    monkeypatch.setattr("ifns_train.callbacks.recorder.add_model", broken)
+    with pytest.raises(OSError, match="disk full"):
+        train(make_cfg())
+    log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    assert len(log) == 1 and log[0]["status"] == "failed"
+    assert "disk full" in log[0]["error"]
+    assert not (registry / "model_registry.json").exists()
+    assert not list(registry.glob("models/*/*")) and not list(registry.glob("models/*/.*"))
+
+
+def test_a_model_record_needs_its_own_experiment(make_cfg, registry: Path) -> None:
+    summary = train(make_cfg())
+    doc = json.loads((registry / "model_registry.json").read_text())
+    record = dict(doc["models"][0])
+    record.pop("model_version")
+    record["model_id"] = "MDL_OTHER"
+    family = records.FamilyRecord(**doc["families"]["MF_DIR_CORE_V1"])
+    with pytest.raises(ValueError, match="already has a model"):
+        records.add_model(registry, family, record)
+    assert summary["experiment_id"] == doc["models"][0]["experiment_id"]
+
+
+def test_sequence_lookback_trains(make_cfg) -> None:
+    summary = train(make_cfg("model.lookback=5", "model=linear"))
+    assert summary["metrics"]["test"]["rows"] > 0

@@ -52,7 +52,8 @@ def code_version() -> dict[str, Any]:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the resolved config without machine-local paths: same experiment, same hash."""
-    stable = {k: v for k, v in config.items() if k != "paths"}
+    """Hash of the experiment definition: the config before interpolation, without the paths
+    and loggers, which say where a run writes, not what it computes."""
+    stable = {k: v for k, v in config.items() if k not in ("paths", "logger")}
     blob = json.dumps(stable, sort_keys=True, default=str).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()

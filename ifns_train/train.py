@@ -99,7 +99,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             output_dir=output_dir,
             started=started,
             code_version=repro.code_version(),
-            config_hash=repro.config_hash(config),
+            config_hash=repro.config_hash(OmegaConf.to_container(cfg, resolve=False)),
         )
     )
     try:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from ifns_train.config import CONF_DIR
+from ifns_train.train import check_config
 from tests.conftest import FAST, run_cli
 
 SPEC_MODEL_FIELDS = {
@@ -127,3 +134,26 @@ def test_bad_dataset_fails_loudly_and_records_failure(registry: Path, tmp_path: 
     assert "DS_MISSING_V1" in log[0]["error"]
     assert log[0]["artifacts"]["artifact_path"] is None
     assert not (registry / "model_registry.json").exists()
+
+
+def test_jobs_started_together_get_their_own_run_folders(registry: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "ifns_train", f"paths.registry_dir={registry}",
+           "trainer=debug", "callbacks=none"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    assert len(list((tmp_path / "outputs").glob("*/*/.hydra"))) == 2
+    models = _load(registry / "model_registry.json")["models"]
+    assert sorted(m["model_version"] for m in models) == [1, 2]
+
+
+def test_every_experiment_config_composes_and_validates(tmp_path: Path) -> None:
+    names = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    assert names, "no experiment configs"
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        for name in names:
+            cfg = compose("config", overrides=[f"experiment={name}",
+                                               f"paths.output_dir={tmp_path}"])
+            check_config(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))

@@ -72,11 +72,21 @@ class FamilyModule(pl.LightningModule):
         raise NotImplementedError
 
     # --- Lightning hooks -------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum, self._loss_rows = torch.zeros((), device=self.device), 0
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        # The epoch mean is kept here and logged once per epoch: `self.log` on every step
+        # costs more than the step itself for a small tabular model.
         x, y = batch
         loss = self.loss(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        self._loss_sum += loss.detach() * len(y)
+        self._loss_rows += len(y)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if self._loss_rows:
+            self.log("train_loss", self._loss_sum / self._loss_rows, sync_dist=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch

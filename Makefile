@@ -1,0 +1,37 @@
+# Two commands do all the set-up:  `make run` (default experiment)  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, then train the default experiment (dir_core on the embedded demo data)
+run: install
+	$(BIN)/python -m ifns_train $(ARGS)
+
+## test: install, then lint and run the whole test suite
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+## bench: framework vs plain PyTorch loop, default run vs import time
+bench: install
+	$(BIN)/python benchmarks/bench_train.py
+
+demo: install
+	$(BIN)/python -m ifns_train.data demo
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache *.egg-info

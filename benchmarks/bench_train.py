@@ -1,0 +1,173 @@
+"""What the framework costs: Lightning + index-sliced batches against a hand-written loop.
+
+    python benchmarks/bench_train.py [--epochs 5] [--repeats 3] [--skip-cli]
+
+1. Steady-state training time of the default model (dir_core, MLP, default demo panel) through
+   `pl.Trainer` + `PanelDataModule`, against a plain PyTorch loop over the same tensors, model,
+   batch size and epochs, and against a per-sample `DataLoader(TensorDataset)` feeding the same
+   plain loop. Each is warmed up once, then timed `--repeats` times in turn; medians are
+   compared, so the ratios hold on a busy machine as long as the load is even.
+2. The wall time of the default `python -m ifns_train` run against the time it takes only to
+   import its libraries.
+Nothing here asserts a time; it prints ratios measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
+from ifns_train.data.module import PanelDataModule
+from ifns_train.data.resolve import resolve
+from ifns_train.families.dir_core import DirCoreModule
+
+BATCH = 1024
+
+
+def build(registry: Path):
+    data = resolve(
+        registry,
+        dataset_ids=dict.fromkeys(("train", "val", "test"), DEMO_DATASET_ID),
+        windows=None,
+        feature_families=["Feature_TREND_MTF_V1", "Feature_VOL_LIQ_V1"],
+        label_family="Label_Direction_Horizon_20d_V1",
+        horizon_days=20,
+        context_columns=["regime_tag"],
+        embargo_days=5,
+    )
+    train = data.splits["train"]
+    x = train.table.features[train.rows]
+    mean, std = x.mean(0), x.std(0)
+    return data, mean, std
+
+
+def new_model(n_features: int, mean: np.ndarray, std: np.ndarray) -> DirCoreModule:
+    torch.manual_seed(0)
+    return DirCoreModule(n_features=n_features, hidden_sizes=[64, 32], dropout=0.1, lr=1e-3,
+                         weight_decay=1e-4, feature_mean=mean, feature_std=std)
+
+
+class EpochTimer(pl.Callback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.times.append(time.perf_counter() - self._start)
+
+
+def framework(data, mean, std, epochs: int) -> tuple[float, float]:
+    """(whole fit including trainer set-up, median epoch after the first)."""
+    model = new_model(len(data.feature_columns), mean, std)
+    dm = PanelDataModule(data, batch_size=BATCH, seed=0)
+    timer = EpochTimer()
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        limit_val_batches=0, num_sanity_val_steps=0, deterministic=True, callbacks=[timer],
+    )
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=dm)
+    return time.perf_counter() - start, statistics.median(timer.times[1:])
+
+
+def plain(data, mean, std, epochs: int, per_sample: bool = False) -> tuple[float, float]:
+    model = new_model(len(data.feature_columns), mean, std)
+    opt = model.configure_optimizers()
+    train = data.splits["train"]
+    x = torch.from_numpy(train.table.features[train.rows])
+    y = torch.from_numpy(train.label.copy())
+    gen = torch.Generator().manual_seed(0)
+    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=gen)
+    model.train()
+    start = time.perf_counter()
+    epoch_times = []
+    for _ in range(epochs):
+        epoch_start = time.perf_counter()
+        if per_sample:
+            batches = iter(loader)
+        else:
+            order = torch.randperm(len(y), generator=gen)
+            batches = ((x[order[i:i + BATCH]], y[order[i:i + BATCH]])
+                       for i in range(0, len(y), BATCH))
+        for xb, yb in batches:
+            opt.zero_grad(set_to_none=True)
+            loss = model.loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+        epoch_times.append(time.perf_counter() - epoch_start)
+    return time.perf_counter() - start, statistics.median(epoch_times[1:])
+
+
+def timed_command(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    global BATCH
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-cli", action="store_true")
+    args = parser.parse_args()
+    BATCH = args.batch_size
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = Path(tmp) / "registry"
+        write_demo(registry)
+        data, mean, std = build(registry)
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+              f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, epochs {args.epochs}")
+        runs = {
+            "lightning + index batches": lambda: framework(data, mean, std, args.epochs),
+            "plain loop + index batches": lambda: plain(data, mean, std, args.epochs),
+            "plain loop + DataLoader(TensorDataset)":
+                lambda: plain(data, mean, std, args.epochs, per_sample=True),
+        }
+        for fn in runs.values():  # warm-up
+            fn()
+        whole: dict[str, list[float]] = {name: [] for name in runs}
+        epoch: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                total, per_epoch = fn()
+                whole[name].append(total)
+                epoch[name].append(per_epoch)
+        base = "plain loop + index batches"
+        b_whole, b_epoch = statistics.median(whole[base]), statistics.median(epoch[base])
+        print(f"{'':42s} {'whole fit':>10s} {'ratio':>6s} {'epoch (steady)':>15s} {'ratio':>6s}")
+        for name in runs:
+            w, e = statistics.median(whole[name]), statistics.median(epoch[name])
+            print(f"{name:42s} {w:9.3f}s {w / b_whole:6.2f} {e:14.4f}s {e / b_epoch:6.2f}")
+
+        if not args.skip_cli:
+            imports = "import torch, lightning, hydra, omegaconf, torchmetrics, pandas, pyarrow"
+            t_import = timed_command([sys.executable, "-c", imports], Path(tmp))
+            cli_registry = Path(tmp) / "cli_registry"
+            t_first = timed_command([sys.executable, "-m", "ifns_train",
+                                     f"paths.registry_dir={cli_registry}"], Path(tmp))
+            t_run = timed_command([sys.executable, "-m", "ifns_train",
+                                   f"paths.registry_dir={cli_registry}"], Path(tmp))
+            print(f"library import time                        {t_import:7.3f} s")
+            print(f"default run, first (generates demo data)   {t_first:7.3f} s")
+            print(f"default run, demo data present             {t_run:7.3f} s   "
+                  f"({t_run - t_import:.3f} s beyond imports)")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import hydra
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
 from ifns_train.config import CONF_DIR
 from ifns_train.errors import IfnsError
+
+log = logging.getLogger("ifns_train")
 
 
 class RunError(CompactHydraException):
@@ -22,8 +26,17 @@ def _main(cfg: DictConfig) -> float | None:
         summary = train(cfg)
     except IfnsError as exc:
         raise RunError(f"ifns-train: {exc}") from None
+    metrics = summary.get("metrics", {})
+    test, val = metrics.get("test", {}), metrics.get("val", {})
+    primary = test.get("primary_metric")
+    if primary:
+        model, base = test["model"].get(primary), test.get("baseline", {}).get(primary)
+        log.info(
+            "recorded %s (candidate, experiment %s): test %s %.4f vs %s %.4f on %d rows; "
+            "artifacts in %s", summary["model_id"], summary["experiment_id"], primary, model,
+            test.get("best_baseline"), base, test["rows"], summary["artifact_dir"],
+        )
     # The value a sweeper optimises: the validation primary metric of the model.
-    val = summary.get("metrics", {}).get("val", {})
     return val.get("model", {}).get(val.get("primary_metric"))
 
 

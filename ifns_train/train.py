@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,21 @@ def _standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
 
 def _quiet_lightning_console() -> None:
     """Lightning adds its own console handler even when the root logger (Hydra's) has one,
-    which prints every message twice; keep only the root's, which also writes the run's log."""
+    which prints every message twice; keep only the root's, which also writes the run's log.
+    Drop its advertising tip and a deprecation warning it raises against newer torch."""
+    lightning_logger = logging.getLogger("lightning")
     if logging.getLogger().handlers:
-        lightning_logger = logging.getLogger("lightning")
         for handler in list(lightning_logger.handlers):
             lightning_logger.removeHandler(handler)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropTips())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

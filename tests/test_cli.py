@@ -83,7 +83,10 @@ def test_default_run_leaves_a_governed_model(registry: Path, tmp_path: Path) -> 
         assert sum(cell["rows"] for cell in regimes.values()) == rep["rows"]
         for cell in regimes.values():
             assert {"model", "baselines", "improvement", "rows", "small_slice"} <= set(cell)
-    assert (folder / "curves" / "reliability_test.json").exists()
+    curves = json.loads((folder / "curves" / "reliability_test.json").read_text())
+    assert set(curves) == {"model", "class_prior", "momentum_sign"}
+    assert sum(b["count"] for b in curves["model"]) == metrics["splits"]["test"]["rows"]
+    assert (folder / "curves" / "reliability_test.png").stat().st_size > 1000
     assert not list(registry.glob("models/*/.staging-*"))
 
 
@@ -157,3 +160,5 @@ def test_every_experiment_config_composes_and_validates(tmp_path: Path) -> None:
             cfg = compose("config", overrides=[f"experiment={name}",
                                                f"paths.output_dir={tmp_path}"])
             check_config(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+            # The experiment's own values win over the primary config's defaults.
+            assert cfg.experiment_name != "default", name

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
+from ifns_train.data.resolve import resolve
+from ifns_train.evaluation.classification import binary_metrics
+from ifns_train.families.dir_core import DirCoreModule
 from ifns_train.registry import records
 from ifns_train.train import train
 
@@ -60,3 +65,29 @@ def test_a_model_record_needs_its_own_experiment(make_cfg, registry: Path) -> No
 def test_sequence_lookback_trains(make_cfg) -> None:
     summary = train(make_cfg("model.lookback=5", "model=linear"))
     assert summary["metrics"]["test"]["rows"] > 0
+
+
+def test_saved_model_reproduces_its_recorded_test_metrics(make_cfg) -> None:
+    summary = train(make_cfg())
+    folder = Path(summary["artifact_dir"])
+    model = DirCoreModule.load_from_checkpoint(folder / "model.ckpt").eval()
+    config = json.loads((folder / "train_config.json").read_text())
+    ds = config["datasets"]
+    data = resolve(
+        Path(config["resolved_config"]["paths"]["registry_dir"]),
+        dataset_ids=ds["ids"],
+        windows=ds["windows"],
+        feature_families=list(config["features_used"]),
+        label_family="Label_Direction_Horizon_20d_V1",
+        horizon_days=20,
+        context_columns=[],
+        embargo_days=config["resolved_config"]["dataset"]["embargo_days"],
+    )
+    test = data.splits["test"]
+    with torch.no_grad():
+        logits = model(torch.from_numpy(test.table.features[test.rows])).double().numpy()
+    again = binary_metrics(1 / (1 + np.exp(-logits)), test.label.astype(np.float64))
+    recorded = json.loads((folder / "metrics.json").read_text())["splits"]["test"]["model"]
+    assert again["rows"] == recorded["rows"]
+    assert again["auc"] == pytest.approx(recorded["auc"], abs=1e-6)
+    assert again["brier"] == pytest.approx(recorded["brier"], abs=1e-9)

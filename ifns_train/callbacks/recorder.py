@@ -20,6 +20,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from ifns_train.callbacks.curves import reliability_diagram
 from ifns_train.data.resolve import ResolvedData
 from ifns_train.evaluation.report import key_metrics, split_report
 from ifns_train.families.base import FamilyModule
@@ -152,12 +153,11 @@ class Recorder(pl.Callback):
         atomic_write_json(stage / "metrics.json", metrics)
         for name, report in reports.items():
             if "reliability" in report["model"]:
-                atomic_write_json(
-                    stage / "curves" / f"reliability_{name}.json",
-                    {"model": report["model"]["reliability"],
-                     "baselines": {b: r.get("reliability") for b, r in
-                                   report["baselines"].items()}},
-                )
+                curves = {"model": report["model"]["reliability"],
+                          **{b: r["reliability"] for b, r in report["baselines"].items()}}
+                atomic_write_json(stage / "curves" / f"reliability_{name}.json", curves)
+                reliability_diagram(stage / "curves" / f"reliability_{name}.png",
+                                    f"{ctx.model_id} {name}", curves)
         stage.rename(self.artifact_dir)
 
         now = ids.iso(ids.utc_now())

@@ -116,3 +116,28 @@ def test_same_id_other_content_is_refused(panel: pd.DataFrame, tmp_path: Path) -
     _register(tmp_path, panel)  # same content: a no-op
     with pytest.raises(RegistryError, match="another fingerprint"):
         _register(tmp_path, _set(panel, 0, FEATURE, 9.0))
+
+
+def test_three_datasets_one_per_split_are_purged_on_their_joint_calendar(
+    panel: pd.DataFrame, tmp_path: Path
+) -> None:
+    dates = np.sort(panel["date"].unique())
+    cut1, cut2 = dates[len(dates) // 2], dates[3 * len(dates) // 4]
+    parts = {
+        "DS_TRAIN_CORE_V1": panel[panel["date"] < cut1],
+        "DS_VAL_CORE_V1": panel[(panel["date"] >= cut1) & (panel["date"] < cut2)],
+        "DS_TEST_CORE_V1": panel[panel["date"] >= cut2],
+    }
+    for dataset_id, part in parts.items():
+        _register(tmp_path, part.reset_index(drop=True), dataset_id)
+    data = _resolve(tmp_path, dataset_ids={"train": "DS_TRAIN_CORE_V1",
+                                           "val": "DS_VAL_CORE_V1",
+                                           "test": "DS_TEST_CORE_V1"})
+    assert data.dataset_ids == {"train": "DS_TRAIN_CORE_V1", "val": "DS_VAL_CORE_V1",
+                                "test": "DS_TEST_CORE_V1"}
+    gap = 20 + 2  # horizon + embargo, in trading days
+    pos = {d: i for i, d in enumerate(dates)}
+    for split, nxt in (("train", cut1), ("val", cut2)):
+        last = data.splits[split].dates.max()
+        assert pos[last] + gap < pos[nxt]
+        assert pos[last] + gap + 1 == pos[nxt]  # and nothing more than the gap is dropped

@@ -142,17 +142,10 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
     )
     recorder.ctx.data = data
     mean, std = _standardisation(data)
+    hyperparameters = {k: v for k, v in model_cfg.items() if k != "batch_size"}
     module = family_class(family["name"])(
-        n_features=len(data.feature_columns),
-        backbone=model_cfg["backbone"],
-        hidden_sizes=model_cfg["hidden_sizes"],
-        dropout=model_cfg["dropout"],
-        lookback=model_cfg["lookback"],
-        optimizer=model_cfg["optimizer"],
-        lr=model_cfg["lr"],
-        weight_decay=model_cfg["weight_decay"],
-        feature_mean=mean,
-        feature_std=std,
+        n_features=len(data.feature_columns), feature_mean=mean, feature_std=std,
+        **hyperparameters,
     )
     datamodule = PanelDataModule(data, batch_size=model_cfg["batch_size"], seed=config["seed"])
     callbacks = [instantiate(spec) for spec in config["callbacks"].values()]

@@ -32,7 +32,7 @@ from ifns_train.registry.records import (
     add_model,
     upsert_experiment,
 )
-from ifns_train.registry.store import atomic_write_json
+from ifns_train.store import atomic_write_json
 
 EVAL_SPLITS = ("val", "test")  # the order of the test dataloaders
 
@@ -106,7 +106,7 @@ class Recorder(pl.Callback):
             preds = module.captured_predictions(idx)
             if len(next(iter(preds.values()))) != len(split.rows):
                 raise RuntimeError(f"{name}: {len(split.rows)} rows but predictions differ")
-            baselines = module.baselines(train, split, _Obj(self.ctx.family))
+            baselines = module.baselines(train, split, self.ctx.family)
             reports[name] = split_report(
                 module.task,
                 y=split.label.astype("float64"),
@@ -223,21 +223,14 @@ class Recorder(pl.Callback):
         }
 
     def _family_record(self) -> FamilyRecord:
-        f = self.ctx.config["family"]
+        cfg = self.ctx.config
         return FamilyRecord(
-            family_id=f["family_id"],
-            name=f["name"],
-            description=f["description"],
-            roles=f["roles"],
-            task=f["task"],
-            prediction_type=f["prediction_type"],
+            **{k: v for k, v in cfg["family"].items() if k in FamilyRecord.model_fields},
             input_requirements={
-                "feature_families": self.ctx.config["features"]["families"],
-                "label_families": [self.ctx.config["labels"]["target"]],
-                "context_columns": self.ctx.config["evaluation"]["slice_by"],
+                "feature_families": cfg["features"]["families"],
+                "label_families": [cfg["labels"]["target"]],
+                "context_columns": cfg["evaluation"]["slice_by"],
             },
-            supported_environments=f["supported_environments"],
-            baselines=f["baselines"],
         )
 
     def _entry(self, status: str, now: str, metrics: dict[str, Any],
@@ -280,9 +273,3 @@ class Recorder(pl.Callback):
         upsert_experiment(self.ctx.registry_dir, entry)
         self.recorded = False
 
-
-class _Obj:
-    """Attribute access over a plain dict (family config) for the families' baseline code."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update(data)

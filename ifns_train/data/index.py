@@ -8,7 +8,6 @@ can still prove that what it read is what was registered.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -16,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock
 
 from ifns_train.errors import ContractError, RegistryError
+from ifns_train.store import read_document, transaction
 
 INDEX_FILE = "datasets_index.json"
-INDEX_SCHEMA_VERSION = 1
 DATASET_ID_RE = re.compile(r"^DS_[A-Z0-9_]+$")
 KEY_COLUMNS = ("date", "symbol")
 CONTEXT_COLUMNS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
@@ -43,16 +41,7 @@ def check_dataset_id(dataset_id: str) -> str:
 
 def load_index(registry_dir: str | Path) -> dict[str, Any]:
     """The index as a dict; an absent file is an empty index, a corrupt one an error."""
-    path = index_path(registry_dir)
-    if not path.exists():
-        return {"schema_version": INDEX_SCHEMA_VERSION, "datasets": {}}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"dataset index {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
-        raise RegistryError(f"dataset index {path} has no 'datasets' mapping")
-    return data
+    return read_document(index_path(registry_dir), {"datasets": {}})
 
 
 def get_entry(registry_dir: str | Path, dataset_id: str) -> dict[str, Any]:
@@ -93,20 +82,6 @@ def fingerprint(frame: pd.DataFrame) -> tuple[str, dict[str, str]]:
     return combine_fingerprints(columns), columns
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def register_dataset(
     registry_dir: str | Path,
     dataset_id: str,
@@ -145,9 +120,7 @@ def register_dataset(
         "splits": splits,
         "source": source or {},
     }
-    registry_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(index_path(registry_dir)) + ".lock"):
-        index = load_index(registry_dir)
+    with transaction(index_path(registry_dir), {"datasets": {}}) as index:
         old = index["datasets"].get(dataset_id)
         target = registry_dir / relpath
         if old is not None:
@@ -169,6 +142,4 @@ def register_dataset(
             Path(tmp).unlink(missing_ok=True)
             raise
         index["datasets"][dataset_id] = entry
-        index["schema_version"] = INDEX_SCHEMA_VERSION
-        _atomic_write_text(index_path(registry_dir), json.dumps(index, indent=2, sort_keys=True))
     return entry

@@ -6,6 +6,7 @@ a saved model carries its own preprocessing and can never be fed statistics of o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import lightning.pytorch as pl
@@ -67,7 +68,9 @@ class FamilyModule(pl.LightningModule):
         raise NotImplementedError
 
     @classmethod
-    def baselines(cls, train: Split, split: Split, cfg: Any) -> dict[str, dict[str, np.ndarray]]:
+    def baselines(
+        cls, train: Split, split: Split, family: Mapping[str, Any]
+    ) -> dict[str, dict[str, np.ndarray]]:
         """Naive predictions for `split`, fitted on `train` only, same arrays as the model's."""
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ trailing 20-day return with the up-rate of each sign taken from the training row
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,9 @@ class DirCoreModule(FamilyModule):
         return {"prob": prob, "pred": (prob >= 0.5).astype(np.float64)}
 
     @classmethod
-    def baselines(cls, train: Split, split: Split, cfg: Any) -> dict[str, dict[str, np.ndarray]]:
+    def baselines(
+        cls, train: Split, split: Split, family: Mapping[str, Any]
+    ) -> dict[str, dict[str, np.ndarray]]:
         y_train = train.label.astype(np.float64)
         n = len(split.rows)
         out: dict[str, dict[str, np.ndarray]] = {}
@@ -39,7 +42,7 @@ class DirCoreModule(FamilyModule):
             "prob": np.full(n, prior),
             "pred": np.full(n, float(prior >= 0.5)),
         }
-        column = cfg.momentum_column
+        column = family["momentum_column"]
         up_train = train.extras[column] > 0
         rate_up = float(y_train[up_train].mean()) if up_train.any() else prior
         rate_down = float(y_train[~up_train].mean()) if (~up_train).any() else prior

@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ifns_train.registry import ids
-from ifns_train.registry.store import transaction
+from ifns_train.store import transaction
 
 MODELS_FILE = "model_registry.json"
 EXPERIMENTS_FILE = "experiments_log.json"

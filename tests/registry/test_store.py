@@ -10,7 +10,7 @@ import pytest
 
 from ifns_train.errors import RegistryError
 from ifns_train.registry import ids
-from ifns_train.registry.store import transaction
+from ifns_train.store import transaction
 
 
 def _append_many(path: str, worker: int, n: int) -> None:

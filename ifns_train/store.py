@@ -1,4 +1,5 @@
-"""JSON documents changed under a file lock and replaced atomically.
+"""JSON documents changed under a file lock and replaced atomically (dataset index, registry,
+experiment log).
 
 Parallel sweep jobs and crashes can neither interleave two writers nor leave half a file: each
 change re-reads the document under the lock, edits it and renames a fully written temp file over

@@ -25,37 +25,47 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from ifns_train.config import CONF_DIR
 from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import resolve
 from ifns_train.families.dir_core import DirCoreModule
+from ifns_train.train import standardisation
 
-BATCH = 1024
+BATCH = 0  # set from the default config (or --batch-size) in main()
 
 
-def build(registry: Path):
+def default_config() -> dict:
+    """The default experiment's config, as `python -m ifns_train` composes it."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["paths.output_dir=unused"])
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def build(registry: Path, config: dict):
     data = resolve(
         registry,
         dataset_ids=dict.fromkeys(("train", "val", "test"), DEMO_DATASET_ID),
         windows=None,
-        feature_families=["Feature_TREND_MTF_V1", "Feature_VOL_LIQ_V1"],
-        label_family="Label_Direction_Horizon_20d_V1",
-        horizon_days=20,
+        feature_families=config["features"]["families"],
+        label_family=config["labels"]["target"],
+        horizon_days=config["labels"]["horizon_days"],
         context_columns=["regime_tag"],
-        embargo_days=5,
+        embargo_days=config["dataset"]["embargo_days"],
     )
-    train = data.splits["train"]
-    x = train.table.features[train.rows]
-    mean, std = x.mean(0), x.std(0)
-    return data, mean, std
+    mean, std = standardisation(data)
+    hyper = {k: v for k, v in config["model"].items() if k != "batch_size"}
+    return data, mean, std, hyper
 
 
-def new_model(n_features: int, mean: np.ndarray, std: np.ndarray) -> DirCoreModule:
+def new_model(data, mean: np.ndarray, std: np.ndarray, hyper: dict) -> DirCoreModule:
     torch.manual_seed(0)
-    return DirCoreModule(n_features=n_features, hidden_sizes=[64, 32], dropout=0.1, lr=1e-3,
-                         weight_decay=1e-4, feature_mean=mean, feature_std=std)
+    return DirCoreModule(n_features=len(data.feature_columns), feature_mean=mean,
+                         feature_std=std, **hyper)
 
 
 class EpochTimer(pl.Callback):
@@ -69,9 +79,9 @@ class EpochTimer(pl.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def framework(data, mean, std, epochs: int) -> tuple[float, float]:
+def framework(data, mean, std, hyper, epochs: int) -> tuple[float, float]:
     """(whole fit including trainer set-up, median epoch after the first)."""
-    model = new_model(len(data.feature_columns), mean, std)
+    model = new_model(data, mean, std, hyper)
     dm = PanelDataModule(data, batch_size=BATCH, seed=0)
     timer = EpochTimer()
     trainer = pl.Trainer(
@@ -84,8 +94,8 @@ def framework(data, mean, std, epochs: int) -> tuple[float, float]:
     return time.perf_counter() - start, statistics.median(timer.times[1:])
 
 
-def plain(data, mean, std, epochs: int, per_sample: bool = False) -> tuple[float, float]:
-    model = new_model(len(data.feature_columns), mean, std)
+def plain(data, mean, std, hyper, epochs: int, per_sample: bool = False) -> tuple[float, float]:
+    model = new_model(data, mean, std, hyper)
     opt = model.configure_optimizers()
     train = data.splits["train"]
     x = torch.from_numpy(train.table.features[train.rows])
@@ -121,23 +131,25 @@ def timed_command(cmd: list[str], cwd: Path) -> float:
 def main() -> None:
     global BATCH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="default: model.batch_size of the default config")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
-    BATCH = args.batch_size
+    config = default_config()
+    BATCH = args.batch_size or config["model"]["batch_size"]
     with tempfile.TemporaryDirectory() as tmp:
         registry = Path(tmp) / "registry"
         write_demo(registry)
-        data, mean, std = build(registry)
+        data, mean, std, hyper = build(registry, config)
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
               f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, epochs {args.epochs}")
         runs = {
-            "lightning + index batches": lambda: framework(data, mean, std, args.epochs),
-            "plain loop + index batches": lambda: plain(data, mean, std, args.epochs),
+            "lightning + index batches": lambda: framework(data, mean, std, hyper, args.epochs),
+            "plain loop + index batches": lambda: plain(data, mean, std, hyper, args.epochs),
             "plain loop + DataLoader(TensorDataset)":
-                lambda: plain(data, mean, std, args.epochs, per_sample=True),
+                lambda: plain(data, mean, std, hyper, args.epochs, per_sample=True),
         }
         for fn in runs.values():  # warm-up
             fn()

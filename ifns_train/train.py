@@ -62,7 +62,7 @@ def check_config(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"callbacks/logger entry {name!r} needs a _target_")
 
 
-def _standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
+def standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of each feature over the training rows only."""
     train = data.splits["train"]
     x = train.table.features[train.rows].astype(np.float64)
@@ -141,7 +141,7 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         generate_demo=ds["generate_demo_if_missing"],
     )
     recorder.ctx.data = data
-    mean, std = _standardisation(data)
+    mean, std = standardisation(data)
     hyperparameters = {k: v for k, v in model_cfg.items() if k != "batch_size"}
     module = family_class(family["name"])(
         n_features=len(data.feature_columns), feature_mean=mean, feature_std=std,

@@ -109,9 +109,9 @@ class ModelConfig:
     # Rows of past history per symbol fed to the backbone; 1 means the current row only.
     lookback: int = 1
     optimizer: str = "AdamW"
-    lr: float = 1e-3
+    lr: float = 4e-3
     weight_decay: float = 1e-4
-    batch_size: int = 1024
+    batch_size: int = 8192
 
 
 @dataclass

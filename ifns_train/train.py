@@ -23,7 +23,6 @@ from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import ResolvedData, resolve
 from ifns_train.data.splits import parse_windows, purge_gap
 from ifns_train.errors import ConfigError
-from ifns_train.evaluation.report import TASKS
 from ifns_train.families import family_class
 from ifns_train.registry import ids
 
@@ -43,8 +42,17 @@ def check_config(cfg: dict[str, Any]) -> None:
     cls = family_class(family["name"])
     if family["task"] != cls.task:
         raise ConfigError(f"family.task {family['task']!r} does not match family {cls.task!r}")
-    if family["task"] not in TASKS:
-        raise ConfigError(f"family.task {family['task']!r} has no metric set")
+    if family["loss"] is not None and family["loss"] not in cls.losses:
+        raise ConfigError(
+            f"family.loss {family['loss']!r} is not one of {family['name']}'s: "
+            f"{', '.join(cls.losses)}"
+        )
+    try:
+        cls.baseline_columns(baseline_params(cfg))
+    except KeyError as exc:
+        raise ConfigError(
+            f"family.baseline_params.{exc.args[0]} is required by family {family['name']}"
+        ) from None
     for name in family["baselines"]:
         if name not in cls.baseline_names:
             raise ConfigError(
@@ -60,6 +68,12 @@ def check_config(cfg: dict[str, Any]) -> None:
     for name, spec in {**cfg["callbacks"], **cfg["logger"]}.items():
         if not isinstance(spec, dict) or "_target_" not in spec:
             raise ConfigError(f"callbacks/logger entry {name!r} needs a _target_")
+
+
+def baseline_params(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What baselines and family-specific evaluation read: the family's baseline_params plus
+    the label horizon (a trailing baseline may use only labels realised by then)."""
+    return {**cfg["family"]["baseline_params"], "horizon_days": cfg["labels"]["horizon_days"]}
 
 
 def standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +136,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
     repro.seed_everything(config["seed"])
-    ds, model_cfg = config["dataset"], config["model"]
-    family = config["family"]
+    ds, model_cfg, family = config["dataset"], config["model"], config["family"]
+    cls = family_class(family["name"])
+    params = recorder.ctx.params = baseline_params(config)
+    slice_by = config["evaluation"]["slice_by"]
     data = resolve(
         recorder.ctx.registry_dir,
         dataset_ids={s: ds[f"{s}_dataset_id"] for s in ("train", "val", "test")},
@@ -131,9 +147,8 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         feature_families=config["features"]["families"],
         label_family=config["labels"]["target"],
         horizon_days=config["labels"]["horizon_days"],
-        context_columns=config["evaluation"]["slice_by"],
-        extra_columns=[family["momentum_column"]] if "momentum_sign" in family["baselines"]
-        else [],
+        context_columns=list(dict.fromkeys([*slice_by, *cls.categorical_inputs])),
+        extra_columns=cls.baseline_columns(params),
         purge_days=ds["purge_days"],
         embargo_days=ds["embargo_days"],
         lookback=model_cfg["lookback"],
@@ -141,13 +156,25 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         generate_demo=ds["generate_demo_if_missing"],
     )
     recorder.ctx.data = data
+    train = data.splits["train"]
+    vocab = {c: sorted(set(train.context[c].tolist())) for c in cls.categorical_inputs}
     mean, std = standardisation(data)
+    target_mean, target_std = cls.target_scaling(train.label.astype(np.float64))
     hyperparameters = {k: v for k, v in model_cfg.items() if k != "batch_size"}
-    module = family_class(family["name"])(
-        n_features=len(data.feature_columns), feature_mean=mean, feature_std=std,
+    module = cls(
+        n_features=len(data.feature_columns),
+        feature_mean=mean,
+        feature_std=std,
+        target_mean=target_mean,
+        target_std=target_std,
+        vocab=vocab,
+        loss=family["loss"],
+        huber_delta=family["huber_delta"],
         **hyperparameters,
     )
-    datamodule = PanelDataModule(data, batch_size=model_cfg["batch_size"], seed=config["seed"])
+    datamodule = PanelDataModule(
+        data, batch_size=model_cfg["batch_size"], seed=config["seed"], vocab=vocab
+    )
     callbacks = [instantiate(spec) for spec in config["callbacks"].values()]
     loggers = [instantiate(spec) for spec in config["logger"].values()]
     trainer = pl.Trainer(

@@ -50,7 +50,8 @@ class RunContext:
     code_version: dict[str, Any]
     config_hash: str
     data: ResolvedData | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Baseline and family-specific evaluation inputs (family.baseline_params and the horizon).
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def family(self) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class Recorder(pl.Callback):
     def _evaluate(self, module: FamilyModule) -> dict[str, Any]:
         data = self.ctx.data
         assert data is not None
-        ev = self.ctx.config["evaluation"]
+        ev, params = self.ctx.config["evaluation"], self.ctx.params
         train = data.splits["train"]
         reports = {}
         for idx, name in enumerate(EVAL_SPLITS):
@@ -106,15 +107,18 @@ class Recorder(pl.Callback):
             preds = module.captured_predictions(idx)
             if len(next(iter(preds.values()))) != len(split.rows):
                 raise RuntimeError(f"{name}: {len(split.rows)} rows but predictions differ")
-            baselines = module.baselines(train, split, self.ctx.family)
+            baselines = module.baselines(train, split, params)
+            context = split.context
             reports[name] = split_report(
-                module.task,
+                module.metric_set,
                 y=split.label.astype("float64"),
                 model=preds,
                 baselines={b: baselines[b] for b in self.ctx.family["baselines"]},
-                context=split.context,
+                context={c: context[c] for c in ev["slice_by"]},
+                inputs={"dates": split.dates, **module.evaluation_inputs(split, params)},
                 min_rows=ev["min_slice_rows"],
                 n_bins=ev["calibration_bins"],
+                gate_threshold=float(params.get("gate_threshold", 0.5)),
             )
         return reports
 
@@ -129,6 +133,7 @@ class Recorder(pl.Callback):
             "experiment_id": ctx.experiment_id,
             "family_id": ctx.family["family_id"],
             "task": module.task,
+            "metric_set": module.metric_set,
             "label_family": data.label_family,
             "splits": reports,
         }
@@ -161,7 +166,7 @@ class Recorder(pl.Callback):
         stage.rename(self.artifact_dir)
 
         now = ids.iso(ids.utc_now())
-        key = {name: key_metrics(module.task, reports[name]) for name in EVAL_SPLITS}
+        key = {name: key_metrics(module.metric_set, reports[name]) for name in EVAL_SPLITS}
         entry = self._entry("completed", now, key)
         upsert_experiment(ctx.registry_dir, entry)
 

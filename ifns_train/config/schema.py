@@ -39,6 +39,8 @@ class Task(str, Enum):
 class Backbone(str, Enum):
     linear = "linear"
     mlp = "mlp"
+    gru = "gru"
+    tcn = "tcn"
 
 
 @dataclass
@@ -53,8 +55,12 @@ class FamilyConfig:
         default_factory=lambda: [Environment.offline]
     )
     baselines: List[str] = field(default_factory=list)
-    # Column a trailing-momentum baseline reads (a past-only feature).
-    momentum_column: str = "trend_ret_20d"
+    # Inputs of the baselines and of family-specific evaluation (column names, constants).
+    baseline_params: Dict[str, Any] = field(default_factory=dict)
+    # Training loss; null takes the family's default (each family lists the ones it knows).
+    loss: Optional[str] = None
+    # Huber transition point, in units of the standardised target.
+    huber_delta: float = 1.0
 
 
 @dataclass

@@ -65,6 +65,7 @@ FEATURE_FAMILIES: dict[str, list[str]] = {
     "Feature_VOL_LIQ_V1": [
         "vol_20d",
         "vol_60d",
+        "vol_ewma_094",
         "vol_ratio_20_60",
         "vol_volume_z_20d",
         "vol_log_amihud_20d",
@@ -317,6 +318,8 @@ def compute_features(
 
     out["vol_20d"] = sd20 * np.sqrt(TRADING_DAYS)
     out["vol_60d"] = sd60 * np.sqrt(TRADING_DAYS)
+    # RiskMetrics: variance_t = 0.94 variance_{t-1} + 0.06 r_t^2 (zero-mean returns).
+    out["vol_ewma_094"] = np.sqrt((ret**2).ewm(alpha=0.06, adjust=False).mean() * TRADING_DAYS)
     out["vol_ratio_20_60"] = sd20 / sd60
     logv = np.log(volume)
     out["vol_volume_z_20d"] = (logv - logv.rolling(20).mean()) / logv.rolling(20).std()

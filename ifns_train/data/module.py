@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 
 from ifns_train.data.resolve import ResolvedData, Split
@@ -26,11 +27,14 @@ def lookback_windows(features: torch.Tensor, lookback: int) -> torch.Tensor:
 
 
 class IndexBatches:
-    """An iterable of (x, y) batches drawn by index slicing from shared tensors.
+    """An iterable of (x, cat, y) batches drawn by index slicing from shared tensors.
 
-    Shuffling uses its own generator seeded from (seed, epoch), so batches are the same on every
-    run of the same config, whatever else consumed random numbers. Under DDP each rank takes a
-    strided shard of the permutation, all of equal length.
+    `rows` are positions in the table; `x` comes from `source[rows - shift]` (shift = lookback-1
+    when `source` is a window view whose window i ends at row i + shift), `cat` (categorical
+    inputs, or None) from `codes[rows]`. Shuffling uses its own generator seeded from
+    (seed, epoch), so batches are the same on every run of the same config, whatever else
+    consumed random numbers. Under DDP each rank takes a strided shard of the permutation, all
+    of equal length.
     """
 
     def __init__(
@@ -40,20 +44,23 @@ class IndexBatches:
         labels: torch.Tensor,
         batch_size: int,
         *,
+        codes: torch.Tensor | None = None,
+        shift: int = 0,
         shuffle: bool = False,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.source, self.rows, self.labels = source, rows, labels
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.source, self.rows, self.labels, self.codes = source, rows, labels, codes
+        self.batch_size, self.shift, self.shuffle, self.seed = batch_size, shift, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
-    def _order(self) -> torch.Tensor:
-        n = len(self.rows)
+    def _order(self) -> torch.Tensor | None:
+        """The shuffled positions of this epoch and rank; None means in order."""
         if not self.shuffle:
-            return torch.arange(n)
+            return None
+        n = len(self.rows)
         gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(n, generator=gen)
         usable = n - n % self.world_size
@@ -63,55 +70,71 @@ class IndexBatches:
         n = len(self.rows) // self.world_size if self.shuffle else len(self.rows)
         return (n + self.batch_size - 1) // self.batch_size
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
         order = self._order()
         self.epoch += 1
-        if not self.shuffle:
-            # In order: contiguous slices of `rows`, no permutation gather.
-            for start in range(0, len(order), self.batch_size):
-                idx = self.rows[start : start + self.batch_size]
-                yield self.source[idx], self.labels[start : start + self.batch_size]
-            return
-        for start in range(0, len(order), self.batch_size):
-            pick = order[start : start + self.batch_size]
-            yield self.source[self.rows[pick]], self.labels[pick]
+        n = len(self.rows) if order is None else len(order)
+        for start in range(0, n, self.batch_size):
+            # In order, a batch is a contiguous slice of `rows`: no permutation gather.
+            pick = slice(start, start + self.batch_size) if order is None else \
+                order[start : start + self.batch_size]
+            rows = self.rows[pick]
+            cat = None if self.codes is None else self.codes[rows]
+            yield self.source[rows - self.shift], cat, self.labels[pick]
+
+
+def encode(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    """Codes 1..n for the training vocabulary, 0 for a value unseen in training."""
+    lookup = {v: i + 1 for i, v in enumerate(vocabulary)}
+    return np.fromiter((lookup.get(v, 0) for v in values), dtype=np.int64, count=len(values))
 
 
 class PanelDataModule(pl.LightningDataModule):
     """Serves the resolved splits; `test_dataloader` yields validation then test, in order."""
 
     def __init__(
-        self, data: ResolvedData, batch_size: int, seed: int, eval_batch_size: int = 16384
+        self,
+        data: ResolvedData,
+        batch_size: int,
+        seed: int,
+        vocab: dict[str, list[str]] | None = None,
+        eval_batch_size: int = 16384,
     ) -> None:
         super().__init__()
-        self.data = data
+        self.data, self.vocab = data, vocab or {}
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
-        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._tables: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-    def _split_tensors(self, split: Split) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if split.name not in self._tensors:
-            table = split.table
+    def _table_tensors(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features (or their window view) and categorical codes of a table, built once."""
+        table = split.table
+        if table.dataset_id not in self._tables:
             feats = torch.from_numpy(table.features)
-            rows = torch.from_numpy(split.rows)
-            lookback = self.data.lookback
-            if lookback > 1:
-                feats, rows = lookback_windows(feats, lookback), rows - (lookback - 1)
-            labels = torch.from_numpy(table.label[split.rows].copy())
-            self._tensors[split.name] = (feats, rows, labels)
-        return self._tensors[split.name]
+            if self.data.lookback > 1:
+                feats = lookback_windows(feats, self.data.lookback)
+            codes = None
+            if self.vocab:
+                codes = torch.from_numpy(np.stack(
+                    [encode(table.context[c], v) for c, v in self.vocab.items()], axis=1
+                ))
+            self._tables[table.dataset_id] = (feats, codes)
+        return self._tables[table.dataset_id]
 
     def _batches(self, name: str, train: bool = False) -> IndexBatches:
-        feats, rows, labels = self._split_tensors(self.data.splits[name])
-        trainer = self.trainer
+        split = self.data.splits[name]
+        feats, codes = self._table_tensors(split)
+        trainer = self.trainer if train else None
         return IndexBatches(
             feats,
-            rows,
-            labels,
+            torch.from_numpy(split.rows),
+            torch.from_numpy(split.label.copy()),
             self.batch_size if train else self.eval_batch_size,
+            codes=codes,
+            shift=self.data.lookback - 1,
             shuffle=train,
             seed=self.seed,
-            rank=trainer.global_rank if (train and trainer) else 0,
-            world_size=trainer.world_size if (train and trainer) else 1,
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
         )
 
     def train_dataloader(self) -> IndexBatches:

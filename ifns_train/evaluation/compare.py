@@ -22,8 +22,30 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "brier": False,
     "log_loss": False,
     "ece": False,
+    # returns (regression)
+    "r2": True,
+    "pearson": True,
+    "spearman": True,
+    "ic_mean": True,
+    "ic_ir": True,
+    "rank_ic_mean": True,
+    "rank_ic_ir": True,
+    "ic_hit_rate": True,
+    "rmse": False,
+    "mae": False,
+    # volatility (risk) and trading cost
+    "corr": True,
+    "qlike": False,
+    "log_rmse": False,
+    "mae_bps": False,
+    "rmse_bps": False,
+    "p90_abs_error_bps": False,
 }
-"""Direction of each directional metric; losses (brier, log_loss, ece) are lower-is-better."""
+"""Direction of each metric with one; losses and errors are lower-is-better.
+
+Signed errors (bias, bias_bps) and dispersions (ic_std, rank_ic_std) are left out: neither
+larger nor smaller is better, so they are not compared by default.
+"""
 
 
 def improvement(

@@ -1,13 +1,14 @@
 """One split's evaluation: the model and its baselines on the same rows, overall and per slice.
 
-Pure: arrays in, a JSON-ready dict out. The `improvement` of each baseline is model minus
-baseline (for a loss, negative is better); `best_baseline` is the strongest baseline on the
-family's primary metric, the one a model must beat.
+Pure: arrays in, a JSON-ready dict out. Each family names a metric set; the `improvement` of a
+baseline is model minus baseline (for a loss, negative is better); `best_baseline` is the
+strongest baseline on the set's primary metric, the one a model must beat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -15,43 +16,70 @@ import numpy as np
 
 from ifns_train.evaluation.classification import binary_metrics
 from ifns_train.evaluation.compare import best_baseline, improvement
+from ifns_train.evaluation.cost import cost_metrics
+from ifns_train.evaluation.gating import gating_effect
+from ifns_train.evaluation.regression import return_metrics
+from ifns_train.evaluation.risk import volatility_metrics
 from ifns_train.evaluation.slices import by_slice
 
-# task -> (metric function, primary metric, metrics copied into the registry record)
-TASKS: dict[str, tuple[Callable[..., dict[str, Any]], str, tuple[str, ...]]] = {
-    "classification": (
-        binary_metrics,
-        "auc",
-        ("hit_rate", "auc", "brier", "log_loss", "ece", "precision_up", "recall_up"),
+DIRECTIONAL_KEYS = ("hit_rate", "auc", "brier", "log_loss", "ece", "precision_up", "recall_up")
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    fn: Callable[..., dict[str, Any]]
+    primary: str  # the metric a model must beat its best baseline on
+    keys: tuple[str, ...]  # the figures copied into the registry record
+    inputs: tuple[str, ...] = ()  # arrays the metric function takes besides y and predictions
+
+
+METRIC_SETS: dict[str, MetricSet] = {
+    "directional": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS),
+    # A directional overlay, also scored on how it gates a primary signal.
+    "overlay": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS),
+    "return": MetricSet(
+        return_metrics,
+        "rank_ic_mean",
+        ("rank_ic_mean", "rank_ic_ir", "ic_mean", "ic_ir", "r2", "pearson", "spearman",
+         "rmse", "mae"),
+        inputs=("dates",),
+    ),
+    "risk": MetricSet(
+        volatility_metrics, "qlike", ("qlike", "rmse", "mae", "bias", "corr", "log_rmse")
+    ),
+    "cost": MetricSet(
+        cost_metrics, "mae_bps", ("mae_bps", "rmse_bps", "bias_bps", "p90_abs_error_bps", "corr")
     ),
 }
 CURVES = ("reliability",)  # kept for the aggregate only; per slice they would drown the file
 
 
-def _metric_fn(task: str, n_bins: int) -> tuple[Callable[..., dict[str, Any]], str]:
-    fn, primary, _ = TASKS[task]
-    return (partial(fn, n_bins=n_bins) if task == "classification" else fn), primary
-
-
 def split_report(
-    task: str,
+    metric_set: str,
     *,
     y: np.ndarray,
     model: Mapping[str, np.ndarray],
     baselines: Mapping[str, Mapping[str, np.ndarray]],
     context: Mapping[str, np.ndarray],
-    min_rows: int,
+    inputs: Mapping[str, np.ndarray] | None = None,
+    min_rows: int = 200,
     n_bins: int = 10,
+    gate_threshold: float = 0.5,
 ) -> dict[str, Any]:
-    fn, primary = _metric_fn(task, n_bins)
+    ms = METRIC_SETS[metric_set]
+    fn = partial(ms.fn, n_bins=n_bins) if ms.fn is binary_metrics else ms.fn
+    inputs = inputs or {}
+    shared = {"y": y, **{k: inputs[k] for k in ms.inputs}}
     predictors = {"model": model, **{f"baseline:{k}": v for k, v in baselines.items()}}
-    overall = {name: fn(y=y, **preds) for name, preds in predictors.items()}
+    overall = {name: fn(**shared, **preds) for name, preds in predictors.items()}
     base = {k: overall[f"baseline:{k}"] for k in baselines}
-    best = best_baseline(base, primary) if base else None
+    # A baseline without the primary metric (e.g. a constant forecast has no IC) cannot be best.
+    scored = {k: v for k, v in base.items() if v.get(ms.primary) is not None}
+    best = best_baseline(scored, ms.primary) if scored else None
 
     slices: dict[str, dict[str, Any]] = {}
     for name, preds in predictors.items():
-        for column, values in by_slice(fn, {"y": y, **preds}, context, min_rows).items():
+        for column, values in by_slice(fn, {**shared, **preds}, context, min_rows).items():
             for value, metrics in values.items():
                 cell = slices.setdefault(column, {}).setdefault(
                     str(value),
@@ -69,28 +97,44 @@ def split_report(
             cell["improvement"] = {
                 k: improvement(cell["model"], b) for k, b in cell["baselines"].items()
             }
-    return {
+    report = {
         "rows": len(y),
-        "primary_metric": primary,
+        "metric_set": metric_set,
+        "primary_metric": ms.primary,
         "model": overall["model"],
         "baselines": base,
         "best_baseline": best,
         "improvement": {k: improvement(overall["model"], b) for k, b in base.items()},
         "slices": slices,
     }
+    if metric_set == "overlay":
+        report["gating"] = _gating(model["prob"], y, inputs["primary_up"], context,
+                                   min_rows, gate_threshold)
+    return report
 
 
-def key_metrics(task: str, report: Mapping[str, Any]) -> dict[str, Any]:
+def _gating(prob: np.ndarray, y: np.ndarray, primary_up: np.ndarray,
+            context: Mapping[str, np.ndarray], min_rows: int, threshold: float) -> dict[str, Any]:
+    """The primary signal's hit rate before and after the overlay's gate, overall and by regime."""
+    effect = partial(gating_effect, threshold=threshold)
+    arrays = {"primary_up": primary_up, "y": y, "overlay_prob": prob}
+    by_regime = {k: v for k, v in context.items() if k == "regime_tag"}
+    return {**effect(**arrays), "slices": by_slice(effect, arrays, by_regime, min_rows)}
+
+
+def key_metrics(metric_set: str, report: Mapping[str, Any]) -> dict[str, Any]:
     """The figures a registry record carries: model, best baseline, and the difference."""
-    _, primary, keys = TASKS[task]
+    ms = METRIC_SETS[metric_set]
     best = report["best_baseline"]
     out: dict[str, Any] = {
         "rows": report["rows"],
-        "primary_metric": primary,
-        "model": {k: report["model"].get(k) for k in keys},
+        "primary_metric": ms.primary,
+        "model": {k: report["model"].get(k) for k in ms.keys},
         "best_baseline": best,
     }
     if best is not None:
-        out["baseline"] = {k: report["baselines"][best].get(k) for k in keys}
-        out["improvement"] = {k: report["improvement"][best].get(k) for k in keys}
+        out["baseline"] = {k: report["baselines"][best].get(k) for k in ms.keys}
+        out["improvement"] = {k: report["improvement"][best].get(k) for k in ms.keys}
+    if "gating" in report:
+        out["gating"] = {k: v for k, v in report["gating"].items() if k != "slices"}
     return out

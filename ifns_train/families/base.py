@@ -1,7 +1,10 @@
-"""The shared base of every family: normalisation, backbone, optimiser, prediction capture.
+"""The shared base of every family: normalisation, backbone, loss choice, prediction capture.
 
-Feature standardisation is fitted on the training rows only and kept as buffers of the module, so
-a saved model carries its own preprocessing and can never be fed statistics of other windows.
+Feature standardisation (and, for regression families, target standardisation) is fitted on the
+training rows only and kept as buffers of the module, so a saved model carries its own
+preprocessing and can never be fed statistics of other windows. Categorical inputs (context
+columns a family embeds) are encoded with a vocabulary taken from the training rows; a value
+unseen in training maps to index 0.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from ifns_train.data.resolve import Split
 from ifns_train.errors import ConfigError
 from ifns_train.nets.backbones import build_backbone
 
+Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+
 
 class FamilyModule(pl.LightningModule):
     family_name: ClassVar[str]
-    task: ClassVar[str]
-    n_outputs: ClassVar[int] = 1
+    task: ClassVar[str]  # classification | regression
+    metric_set: ClassVar[str]  # the evaluation metric set: directional | return | risk | cost
     baseline_names: ClassVar[tuple[str, ...]] = ()
+    losses: ClassVar[tuple[str, ...]]  # the first is the default
+    categorical_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -35,54 +42,91 @@ class FamilyModule(pl.LightningModule):
         optimizer: str = "AdamW",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        loss: str | None = None,
+        huber_delta: float = 1.0,
+        vocab: Mapping[str, list[str]] | None = None,
         feature_mean: np.ndarray | None = None,
         feature_std: np.ndarray | None = None,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["feature_mean", "feature_std"])
+        loss = loss or self.losses[0]
+        if loss not in self.losses:
+            raise ConfigError(
+                f"family.loss {loss!r} is not one of {self.family_name}'s: {', '.join(self.losses)}"
+            )
+        if not hasattr(torch.optim, optimizer):
+            raise ConfigError(f"unknown model.optimizer {optimizer!r}: not a torch.optim class")
+        self.save_hyperparameters(
+            ignore=["feature_mean", "feature_std", "target_mean", "target_std"]
+        )
+        # The resolved choices, so a reloaded checkpoint does not depend on today's defaults.
+        self.hparams["loss"] = loss
+        self.hparams["vocab"] = {k: list(v) for k, v in (vocab or {}).items()}
         mean = np.zeros(n_features) if feature_mean is None else feature_mean
         std = np.ones(n_features) if feature_std is None else feature_std
         self.register_buffer("feature_mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("feature_std", torch.as_tensor(std, dtype=torch.float32))
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
         self.backbone = build_backbone(
             backbone,
-            n_features,
-            self.n_outputs,
+            n_features + self.extra_input_width(),
+            1,
             lookback=lookback,
             hidden_sizes=list(hidden_sizes),
             dropout=dropout,
         )
-        if not hasattr(torch.optim, optimizer):
-            raise ConfigError(f"unknown model.optimizer {optimizer!r}: not a torch.optim class")
         self._captured: dict[int, list[torch.Tensor]] = {}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    # --- what a family may change ----------------------------------------------------------
+    def extra_input_width(self) -> int:
+        """Width the family adds to each input row (e.g. embeddings)."""
+        return 0
+
+    def forward(self, x: torch.Tensor, cat: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw output in the family's training scale."""
         return self.backbone((x - self.feature_mean) / self.feature_std).squeeze(-1)
 
-    # --- what a family defines -------------------------------------------------------------
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw outputs -> the named prediction arrays the family's metrics take."""
+        """Raw outputs -> the named prediction arrays the family's metric set takes."""
         raise NotImplementedError
 
     @classmethod
+    def target_scaling(cls, y_train: np.ndarray) -> tuple[float, float]:
+        """(mean, std) the target is standardised with; identity unless a family needs it."""
+        return 0.0, 1.0
+
+    @classmethod
+    def baseline_columns(cls, params: Mapping[str, Any]) -> list[str]:
+        """Numeric columns (past-only features) the baselines read."""
+        return []
+
+    @classmethod
     def baselines(
-        cls, train: Split, split: Split, family: Mapping[str, Any]
+        cls, train: Split, split: Split, params: Mapping[str, Any]
     ) -> dict[str, dict[str, np.ndarray]]:
         """Naive predictions for `split`, fitted on `train` only, same arrays as the model's."""
         raise NotImplementedError
+
+    @classmethod
+    def evaluation_inputs(cls, split: Split, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Arrays the family's metric set needs beyond predictions, labels and dates."""
+        return {}
 
     # --- Lightning hooks -------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._loss_rows = torch.zeros((), device=self.device), 0
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         # The epoch mean is kept here and logged once per epoch: `self.log` on every step
         # costs more than the step itself for a small tabular model.
-        x, y = batch
-        loss = self.loss(self(x), y)
+        x, cat, y = batch
+        loss = self.loss(self(x, cat), y)
         self._loss_sum += loss.detach() * len(y)
         self._loss_rows += len(y)
         return loss
@@ -91,16 +135,16 @@ class FamilyModule(pl.LightningModule):
         if self._loss_rows:
             self.log("train_loss", self._loss_sum / self._loss_rows, sync_dist=True)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        self.log("val_loss", self.loss(self(x), y), prog_bar=True, batch_size=len(y))
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        x, cat, y = batch
+        self.log("val_loss", self.loss(self(x, cat), y), prog_bar=True, batch_size=len(y))
 
     def on_test_epoch_start(self) -> None:
         self._captured = {}
 
-    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        x, _ = batch
-        self._captured.setdefault(dataloader_idx, []).append(self(x).detach().float().cpu())
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        x, cat, _ = batch
+        self._captured.setdefault(dataloader_idx, []).append(self(x, cat).detach().float().cpu())
 
     def captured_predictions(self, dataloader_idx: int) -> dict[str, np.ndarray]:
         """Predictions of the last test pass over one dataloader, in row order."""
@@ -110,3 +154,58 @@ class FamilyModule(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         opt = getattr(torch.optim, self.hparams.optimizer)
         return opt(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+class RegressionFamily(FamilyModule):
+    """A continuous target, learnt in standardised units (train mean and std)."""
+
+    task = "regression"
+    losses = ("huber", "mse")
+
+    @classmethod
+    def target_scaling(cls, y_train: np.ndarray) -> tuple[float, float]:
+        std = float(np.std(y_train))
+        return float(np.mean(y_train)), (std if std > 0 else 1.0)
+
+    def _scaled(self, target: torch.Tensor) -> torch.Tensor:
+        return (target - self.target_mean) / self.target_std
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.hparams.loss == "mse":
+            return torch.nn.functional.mse_loss(output, self._scaled(target))
+        return torch.nn.functional.huber_loss(
+            output, self._scaled(target), delta=self.hparams.huber_delta
+        )
+
+    def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
+        mean, std = float(self.target_mean), float(self.target_std)
+        return {"pred": output * std + mean}
+
+
+def train_rates(labels: np.ndarray, groups: np.ndarray) -> tuple[dict[Any, float], float]:
+    """Up-rate of each group among training rows, and the overall rate for unseen groups."""
+    prior = float(labels.mean())
+    return {g: float(labels[groups == g].mean()) for g in np.unique(groups)}, prior
+
+
+def trailing_label_mean(split: Split, window: int, horizon: int) -> np.ndarray:
+    """Mean of the symbol's own labels already realised at each row's date.
+
+    A label of date t-k is known at t only once its horizon has passed (k >= horizon), so the
+    mean runs over rows t-horizon-window+1 .. t-horizon of the same symbol; rows with no such
+    history get NaN, which callers fill with a training mean.
+    """
+    table = split.table
+    label = np.nan_to_num(table.label.astype(np.float64), nan=0.0)
+    known = ~np.isnan(table.label)
+    csum = np.concatenate([[0.0], np.cumsum(label)])
+    ccount = np.concatenate([[0], np.cumsum(known)])
+    rows = split.rows
+    end = rows - horizon + 1  # exclusive end: rows <= t - horizon
+    start = np.maximum(end - window, rows - table.history[rows])
+    valid = end > start
+    end_c, start_c = np.where(valid, end, 0), np.where(valid, start, 0)
+    count = ccount[end_c] - ccount[start_c]
+    total = csum[end_c] - csum[start_c]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid & (count > 0), total / np.maximum(count, 1), np.nan)

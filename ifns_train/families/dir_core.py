@@ -15,12 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from ifns_train.data.resolve import Split
-from ifns_train.families.base import FamilyModule
+from ifns_train.families.base import FamilyModule, train_rates
 
 
 class DirCoreModule(FamilyModule):
     family_name = "dir_core"
     task = "classification"
+    metric_set = "directional"
+    losses = ("cross_entropy",)
     baseline_names = ("class_prior", "momentum_sign")
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -31,24 +33,23 @@ class DirCoreModule(FamilyModule):
         return {"prob": prob, "pred": (prob >= 0.5).astype(np.float64)}
 
     @classmethod
+    def baseline_columns(cls, params: Mapping[str, Any]) -> list[str]:
+        return [params["momentum_column"]]
+
+    @classmethod
     def baselines(
-        cls, train: Split, split: Split, family: Mapping[str, Any]
+        cls, train: Split, split: Split, params: Mapping[str, Any]
     ) -> dict[str, dict[str, np.ndarray]]:
         y_train = train.label.astype(np.float64)
         n = len(split.rows)
-        out: dict[str, dict[str, np.ndarray]] = {}
         prior = float(y_train.mean())
-        out["class_prior"] = {
-            "prob": np.full(n, prior),
-            "pred": np.full(n, float(prior >= 0.5)),
-        }
-        column = family["momentum_column"]
-        up_train = train.extras[column] > 0
-        rate_up = float(y_train[up_train].mean()) if up_train.any() else prior
-        rate_down = float(y_train[~up_train].mean()) if (~up_train).any() else prior
+        column = params["momentum_column"]
+        rates, _ = train_rates(y_train, train.extras[column] > 0)
         up = split.extras[column] > 0
-        out["momentum_sign"] = {
-            "prob": np.where(up, rate_up, rate_down),
-            "pred": up.astype(np.float64),
+        return {
+            "class_prior": {"prob": np.full(n, prior), "pred": np.full(n, float(prior >= 0.5))},
+            "momentum_sign": {
+                "prob": np.where(up, rates.get(True, prior), rates.get(False, prior)),
+                "pred": up.astype(np.float64),
+            },
         }
-        return out

@@ -1,10 +1,20 @@
-"""Feed-forward backbones over one row or a flattened lookback window of rows."""
+"""Backbones named by `model.backbone`: feed-forward over one row or a flattened window of rows,
+or sequence models (GRU, causal TCN) over the window read at its last row."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from ifns_train.errors import ConfigError
+from ifns_train.nets.sequence import GRUBackbone, TCNBackbone
+
+BACKBONES = ("linear", "mlp", "gru", "tcn")
+# Backbones that read the window as a sequence and so need model.lookback >= 2.
+SEQUENCE_BACKBONES = frozenset({"gru", "tcn"})
+
+GRU_DEFAULT_HIDDEN = 32
+TCN_DEFAULT_CHANNELS = (32, 32)
+TCN_KERNEL_SIZE = 3
 
 
 def build_backbone(
@@ -17,21 +27,50 @@ def build_backbone(
     dropout: float = 0.0,
 ) -> nn.Module:
     """The backbone named by `model.backbone`; inputs are (batch, features) or
-    (batch, lookback, features)."""
+    (batch, lookback, features), outputs (batch, n_outputs).
+
+    gru: hidden size hidden_sizes[0] (32 if empty), one layer per entry (later entries only
+    count layers). tcn: one causal block per entry of hidden_sizes (channels; [32, 32] if
+    empty), kernel 3, dilation 1, 2, 4, ...; see `TCNBackbone` for its receptive field.
+    """
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown model.backbone {name!r} (known: {', '.join(BACKBONES)})")
+    sizes = list(hidden_sizes)
+    if name != "linear" and any(size <= 0 for size in sizes):
+        raise ConfigError(f"model.hidden_sizes must all be positive, got {sizes}")
+    if name in SEQUENCE_BACKBONES and lookback < 2:
+        raise ConfigError(
+            f"backbone {name} reads a window of rows: model.lookback must be >= 2, got {lookback}"
+        )
     n_in = n_features * lookback
     if name == "linear":
         return nn.Sequential(nn.Flatten(), nn.Linear(n_in, n_outputs))
     if name == "mlp":
-        if not hidden_sizes:
+        if not sizes:
             raise ConfigError("model.hidden_sizes must name at least one layer for backbone mlp")
         layers: list[nn.Module] = [nn.Flatten()]
         width = n_in
-        for size in hidden_sizes:
+        for size in sizes:
             layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout)]
             width = size
         layers.append(nn.Linear(width, n_outputs))
         return nn.Sequential(*layers)
-    raise ConfigError(f"unknown model.backbone {name!r} (known: linear, mlp)")
+    if name == "gru":
+        return GRUBackbone(
+            n_features,
+            n_outputs,
+            hidden_size=sizes[0] if sizes else GRU_DEFAULT_HIDDEN,
+            num_layers=len(sizes) or 1,
+            dropout=dropout,
+        )
+    return TCNBackbone(
+        n_features,
+        n_outputs,
+        channels=sizes or TCN_DEFAULT_CHANNELS,
+        kernel_size=TCN_KERNEL_SIZE,
+        dropout=dropout,
+    )
+
 
 def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -307,3 +307,14 @@ def test_cli_errors_exit_2(tmp_path, capsys) -> None:
     rc = main(["demo", "--registry-dir", str(tmp_path), "--symbols", "0"])
     assert rc == 2
     assert "n_symbols" in capsys.readouterr().err
+
+
+def test_ewma_volatility_by_hand() -> None:
+    # Closes 100, 110, 99: log returns a = ln 1.1, b = ln 0.9.
+    close = pd.DataFrame({"A": [100.0, 110.0, 99.0]})
+    feats = demo.compute_features(close, close * 1.01, close * 0.99, close * 0 + 1e6)
+    a, b = math.log(1.1), math.log(0.9)
+    # RiskMetrics recursion seeded with the first squared return: v1 = a², v2 = .94 a² + .06 b².
+    expected = [math.sqrt(a * a * 252), math.sqrt((0.94 * a * a + 0.06 * b * b) * 252)]
+    assert np.isnan(feats["vol_ewma_094"]["A"].iloc[0])
+    assert feats["vol_ewma_094"]["A"].iloc[1:].tolist() == pytest.approx(expected)

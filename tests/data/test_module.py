@@ -24,23 +24,23 @@ def test_batches_cover_each_row_once_in_a_reproducible_order() -> None:
     labels = rows.float() * 10
     batches = IndexBatches(source, rows, labels, 16, shuffle=True, seed=3)
     assert len(batches) == 4
-    epoch1 = [(x.squeeze(1), y) for x, y in batches]
+    epoch1 = [(x.squeeze(1), y) for x, _, y in batches]
     seen = torch.cat([x for x, _ in epoch1])
     assert sorted(seen.tolist()) == list(range(10, 60))
     for x, y in epoch1:  # features and labels stay paired
         assert torch.equal(y, x * 10)
-    epoch2 = torch.cat([x.squeeze(1) for x, _ in batches])
+    epoch2 = torch.cat([x.squeeze(1) for x, _, _ in batches])
     assert not torch.equal(seen, epoch2)  # a new order each epoch ...
     again = IndexBatches(source, rows, labels, 16, shuffle=True, seed=3)
-    assert torch.equal(torch.cat([x.squeeze(1) for x, _ in again]), seen)  # ... the same per run
+    assert torch.equal(torch.cat([x.squeeze(1) for x, _, _ in again]), seen)  # ... the same per run
 
 
 def test_ranks_take_disjoint_equal_shards() -> None:
     source = torch.arange(50, dtype=torch.float32).unsqueeze(1)
     rows, labels = torch.arange(50), torch.zeros(50)
     shards = [
-        torch.cat([x.squeeze(1) for x, _ in IndexBatches(source, rows, labels, 8, shuffle=True,
-                                                          seed=1, rank=r, world_size=2)])
+        torch.cat([x.squeeze(1) for x, _, _ in IndexBatches(source, rows, labels, 8, shuffle=True,
+                                                             seed=1, rank=r, world_size=2)])
         for r in (0, 1)
     ]
     assert len(shards[0]) == len(shards[1]) == 25
@@ -50,5 +50,16 @@ def test_ranks_take_disjoint_equal_shards() -> None:
 def test_evaluation_batches_keep_row_order() -> None:
     source = torch.arange(20, dtype=torch.float32).unsqueeze(1)
     rows = torch.tensor([3, 7, 8, 15, 19])
-    out = torch.cat([x.squeeze(1) for x, _ in IndexBatches(source, rows, rows.float(), 2)])
+    out = torch.cat([x.squeeze(1) for x, _, _ in IndexBatches(source, rows, rows.float(), 2)])
     assert out.tolist() == [3.0, 7.0, 8.0, 15.0, 19.0]
+
+
+def test_windows_and_codes_follow_the_same_rows() -> None:
+    feats = torch.arange(10, dtype=torch.float32).unsqueeze(1)  # row i holds value i
+    view = lookback_windows(feats, 3)
+    codes = torch.arange(100, 110).unsqueeze(1)
+    rows = torch.tensor([2, 5, 9])
+    (x, cat, y), = list(IndexBatches(view, rows, rows.float(), 8, codes=codes, shift=2))
+    assert x.squeeze(-1).tolist() == [[0, 1, 2], [3, 4, 5], [7, 8, 9]]  # ends at its own row
+    assert cat.squeeze(-1).tolist() == [102, 105, 109]
+    assert y.tolist() == [2.0, 5.0, 9.0]

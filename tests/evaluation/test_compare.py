@@ -83,7 +83,33 @@ def test_best_baseline_higher_is_better_and_ties() -> None:
 def test_best_baseline_errors_and_explicit_direction() -> None:
     with pytest.raises(ValueError, match="auc"):
         best_baseline(BASELINES, "auc")  # every value is None
-    scores = {"a": {"mae": 2.0}, "b": {"mae": 1.0}}
-    with pytest.raises(KeyError, match="mae"):
-        best_baseline(scores, "mae")  # unknown direction
-    assert best_baseline(scores, "mae", higher_is_better=False) == "b"
+    # (was "mae", which now has a direction; "turnover" has none in HIGHER_IS_BETTER)
+    scores = {"a": {"turnover": 2.0}, "b": {"turnover": 1.0}}
+    with pytest.raises(KeyError, match="turnover"):
+        best_baseline(scores, "turnover")  # unknown direction
+    assert best_baseline(scores, "turnover", higher_is_better=False) == "b"
+
+
+def test_continuous_family_directions() -> None:
+    for name in ("r2", "pearson", "spearman", "ic_mean", "ic_ir", "rank_ic_mean", "rank_ic_ir"):
+        assert HIGHER_IS_BETTER[name] is True
+    for name in ("ic_hit_rate", "corr"):
+        assert HIGHER_IS_BETTER[name] is True
+    for name in ("rmse", "mae", "qlike", "log_rmse", "mae_bps", "rmse_bps", "p90_abs_error_bps"):
+        assert HIGHER_IS_BETTER[name] is False
+    for name in ("bias", "bias_bps", "ic_std", "rank_ic_std"):
+        assert name not in HIGHER_IS_BETTER  # no better direction
+
+
+def test_qlike_is_lower_is_better() -> None:
+    vol_baselines = {
+        "trailing_vol": {"qlike": 0.25, "bias": 0.0},
+        "ewma_vol": {"qlike": 0.125, "bias": 0.5},
+        "garch": {"qlike": None, "bias": 0.25},  # failed to fit: ignored
+    }
+    # qlike: .25 vs .125 (None ignored); lower is better -> ewma_vol
+    assert best_baseline(vol_baselines, "qlike") == "ewma_vol"
+    model = {"rows": 4, "qlike": 0.0625, "corr": 0.5, "bias": 0.125}
+    # default keys: qlike and corr have directions, but only qlike is in both dicts;
+    # bias has no direction, so it is not compared. .0625 - .125 = -.0625 < 0: model better
+    assert improvement(model, vol_baselines["ewma_vol"]) == {"qlike": -0.0625}

@@ -1,0 +1,92 @@
+"""Does a structure-aware overlay improve a primary directional signal by vetoing calls?
+
+The primary model calls up (1) or down (0) on every row; the overlay gives P(up). A row
+*passes the gate* when the overlay agrees with the call with at least ``threshold``
+confidence. Trading only the gated rows is worth it when the gated hit rate beats the
+primary's overall hit rate by enough to pay for the lost coverage.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+
+def gating_effect(
+    primary_up: np.ndarray,
+    y: np.ndarray,
+    overlay_prob: np.ndarray,
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Hit rate of the primary call overall and on the rows the overlay lets through.
+
+    A row passes when ``overlay_prob >= threshold`` for an up call, or when the
+    overlay's P(down) = ``1 - overlay_prob >= threshold`` for a down call (the same as
+    ``overlay_prob <= 1 - threshold``; written on P(down) so that the two sides round
+    alike, e.g. at threshold 0.9 a down call with prob 0.1 passes just as an up call
+    with 0.9 does, whereas ``1 - 0.9`` is 0.09999999999999998 in floating point). Both
+    bounds are inclusive, so at 0.5 a prob of exactly 0.5 passes either call.
+
+    ``threshold`` must lie in [0.5, 1]: below 0.5 the gate would pass rows where the
+    overlay leans against the call. ``gated_hit_rate`` and ``hit_rate_change`` (gated
+    minus primary) are None when no row passes.
+    """
+    up, y_a, prob = _validate(primary_up, y, overlay_prob, threshold)
+    rows = int(up.size)
+    hits = up == y_a
+    passed = np.where(up == 1, prob >= threshold, (1.0 - prob) >= threshold)
+    gated_rows = int(passed.sum())
+    primary_hit_rate = float(hits.mean()) if rows else None
+    gated_hit_rate = float(hits[passed].mean()) if gated_rows else None
+    change = (
+        None
+        if primary_hit_rate is None or gated_hit_rate is None
+        else gated_hit_rate - primary_hit_rate
+    )
+    return {
+        "rows": rows,
+        "primary_hit_rate": primary_hit_rate,
+        "gated_rows": gated_rows,
+        "coverage": gated_rows / rows if rows else None,
+        "gated_hit_rate": gated_hit_rate,
+        "hit_rate_change": change,
+        "threshold": float(threshold),
+    }
+
+
+def _validate(
+    primary_up: np.ndarray, y: np.ndarray, overlay_prob: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """0/1 int64 calls and outcomes, float64 probabilities in [0, 1], all the same shape."""
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, Real)
+        or not math.isfinite(float(threshold))
+        or not 0.5 <= threshold <= 1.0
+    ):
+        raise ValueError(f"threshold must be a number in [0.5, 1], got {threshold!r}")
+    up = _as_labels(primary_up, "primary_up", None)
+    y_a = _as_labels(y, "y", up.shape)
+    prob = np.asarray(overlay_prob, dtype=np.float64)
+    if prob.shape != up.shape:
+        raise ValueError(
+            f"overlay_prob has shape {prob.shape}, expected {up.shape} to match primary_up"
+        )
+    if not np.all((prob >= 0.0) & (prob <= 1.0)):  # also rejects NaN
+        raise ValueError("overlay_prob must be probabilities in [0, 1] (no NaN)")
+    return up, y_a, prob
+
+
+def _as_labels(values: np.ndarray, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    """0/1 labels (bool, int or 0.0/1.0 floats) as int64; 1-D, or ``shape`` when given."""
+    arr = np.asarray(values)
+    if shape is None and arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} to match primary_up")
+    if not np.all(np.isin(arr, (0, 1))):
+        raise ValueError(f"{name} must contain only 0 and 1")
+    return arr.astype(np.int64)

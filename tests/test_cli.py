@@ -162,3 +162,35 @@ def test_every_experiment_config_composes_and_validates(tmp_path: Path) -> None:
             check_config(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
             # The experiment's own values win over the primary config's defaults.
             assert cfg.experiment_name != "default", name
+
+
+def test_multirun_over_the_five_families_registers_five_models(registry: Path,
+                                                                tmp_path: Path) -> None:
+    proc = run_cli("-m", f"paths.registry_dir={registry}", *FAST, "trainer.max_epochs=1",
+                   "family=dir_core,ret_core,risk_vol,struct_aware,exec_cost", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = _load(registry / "model_registry.json")
+    roles = {m["model_family"]: m["roles"] for m in doc["models"]}
+    assert roles == {
+        "MF_DIR_CORE_V1": ["primary_directional"],
+        "MF_RET_CORE_V1": ["primary_directional"],
+        "MF_RISK_VOL_V1": ["risk_overlay"],
+        "MF_STRUCT_AWARE_V1": ["structure_aware_overlay"],
+        "MF_EXEC_COST_V1": ["execution_cost"],
+    }
+    assert {f: d["roles"] for f, d in doc["families"].items()} == roles
+    labels = {m["model_family"]: m["labels_used"] for m in doc["models"]}
+    assert labels["MF_EXEC_COST_V1"] == ["Label_ExecCost_Bps_Horizon_1d_V1"]
+    assert labels["MF_RISK_VOL_V1"] == ["Label_RealizedVol_Horizon_20d_V1"]
+    assert {m["model_family"]: m["horizons"] for m in doc["models"]}["MF_EXEC_COST_V1"] == [1]
+
+
+def test_a_role_outside_the_five_is_refused(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli(f"paths.registry_dir={registry}", "family=ret_core",
+                   "family.roles=[confirmation,alpha_overlay]", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "family.roles" in proc.stderr and "alpha_overlay" in proc.stderr
+    ok = run_cli(f"paths.registry_dir={registry}", *FAST, "trainer.max_epochs=1",
+                 "family=ret_core", "family.roles=[confirmation]", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert _load(registry / "model_registry.json")["models"][0]["roles"] == ["confirmation"]

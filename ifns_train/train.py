@@ -42,6 +42,17 @@ def check_config(cfg: dict[str, Any]) -> None:
     cls = family_class(family["name"])
     if family["task"] != cls.task:
         raise ConfigError(f"family.task {family['task']!r} does not match family {cls.task!r}")
+    target = cfg["labels"]["target"]
+    if target not in family["label_families"]:
+        raise ConfigError(
+            f"labels.target {target} is not a label family of {family['name']} "
+            f"(family.label_families: {', '.join(family['label_families'])})"
+        )
+    missing = set(family["feature_families"]) - set(cfg["features"]["families"])
+    if missing:
+        raise ConfigError(
+            f"features.families lacks {', '.join(sorted(missing))}, required by {family['name']}"
+        )
     if family["loss"] is not None and family["loss"] not in cls.losses:
         raise ConfigError(
             f"family.loss {family['loss']!r} is not one of {family['name']}'s: "

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from ifns_train.config import CONF_DIR
+from ifns_train.errors import ConfigError
 from ifns_train.train import check_config
 from tests.conftest import FAST, run_cli
 
@@ -194,3 +196,22 @@ def test_a_role_outside_the_five_is_refused(registry: Path, tmp_path: Path) -> N
                  "family=ret_core", "family.roles=[confirmation]", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert _load(registry / "model_registry.json")["models"][0]["roles"] == ["confirmation"]
+
+
+def _checked(tmp_path: Path, *overrides: str) -> None:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+    check_config(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+
+
+def test_family_requirements_are_checked_before_any_work(tmp_path: Path) -> None:
+    for family in ("dir_core", "ret_core", "risk_vol", "struct_aware", "exec_cost"):
+        _checked(tmp_path, f"family={family}")  # each family's own config is consistent
+    with pytest.raises(ConfigError, match=r"labels\.target Label_Direction_Horizon_20d_V1 is not"):
+        _checked(tmp_path, "family=risk_vol", "labels=direction_20d")
+    with pytest.raises(ConfigError, match="lacks Feature_STRUCTURE_MTF_V1"):
+        _checked(tmp_path, "family=struct_aware", "features=core")
+    with pytest.raises(ConfigError, match=r"family\.loss 'mse' is not one of exec_cost"):
+        _checked(tmp_path, "family=exec_cost", "family.loss=mse")
+    with pytest.raises(ConfigError, match=r"family\.baseline_params\.vol_column is required"):
+        _checked(tmp_path, "family=exec_cost", "~family.baseline_params.vol_column")

@@ -118,6 +118,7 @@ class Recorder(pl.Callback):
                 inputs={"dates": split.dates, **module.evaluation_inputs(split, params)},
                 min_rows=ev["min_slice_rows"],
                 n_bins=ev["calibration_bins"],
+                horizon_days=data.horizon_days,
                 gate_threshold=float(params.get("gate_threshold", 0.5)),
             )
         return reports
@@ -208,7 +209,7 @@ class Recorder(pl.Callback):
                  "reason": f"trained by experiment {ctx.experiment_id}"}
             ],
         }
-        add_model(ctx.registry_dir, self._family_record(), record)
+        add_model(ctx.registry_dir, self._family_record(module), record)
         self.recorded = True
         self.summary = {"experiment_id": ctx.experiment_id, "model_id": ctx.model_id,
                         "artifact_dir": str(self.artifact_dir), "metrics": key}
@@ -227,14 +228,16 @@ class Recorder(pl.Callback):
             "splits": data.report["splits"],
         }
 
-    def _family_record(self) -> FamilyRecord:
+    def _family_record(self, module: FamilyModule) -> FamilyRecord:
         cfg = self.ctx.config
         return FamilyRecord(
             **{k: v for k, v in cfg["family"].items() if k in FamilyRecord.model_fields},
             input_requirements={
-                "feature_families": cfg["features"]["families"],
-                "label_families": [cfg["labels"]["target"]],
-                "context_columns": cfg["evaluation"]["slice_by"],
+                "dataset": "a Stage 02 dataset of datasets_index.json holding these families",
+                "feature_families": cfg["family"]["feature_families"],
+                "label_families": cfg["family"]["label_families"],
+                "categorical_inputs": list(module.categorical_inputs),
+                "baseline_columns": module.baseline_columns(self.ctx.params),
             },
         )
 

@@ -54,6 +54,9 @@ class FamilyConfig:
     supported_environments: List[Environment] = field(
         default_factory=lambda: [Environment.offline]
     )
+    # Input requirements: the label families it can learn, the feature families it needs.
+    label_families: List[str] = MISSING
+    feature_families: List[str] = field(default_factory=list)
     baselines: List[str] = field(default_factory=list)
     # Inputs of the baselines and of family-specific evaluation (column names, constants).
     baseline_params: Dict[str, Any] = field(default_factory=dict)

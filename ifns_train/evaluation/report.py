@@ -31,18 +31,20 @@ class MetricSet:
     primary: str  # the metric a model must beat its best baseline on
     keys: tuple[str, ...]  # the figures copied into the registry record
     inputs: tuple[str, ...] = ()  # arrays the metric function takes besides y and predictions
+    options: tuple[str, ...] = ()  # keyword settings it takes (n_bins, horizon_days)
 
 
 METRIC_SETS: dict[str, MetricSet] = {
-    "directional": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS),
+    "directional": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS, options=("n_bins",)),
     # A directional overlay, also scored on how it gates a primary signal.
-    "overlay": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS),
+    "overlay": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS, options=("n_bins",)),
     "return": MetricSet(
         return_metrics,
         "rank_ic_mean",
         ("rank_ic_mean", "rank_ic_ir", "ic_mean", "ic_ir", "r2", "pearson", "spearman",
          "rmse", "mae"),
         inputs=("dates",),
+        options=("horizon_days",),
     ),
     "risk": MetricSet(
         volatility_metrics, "qlike", ("qlike", "rmse", "mae", "bias", "corr", "log_rmse")
@@ -64,10 +66,12 @@ def split_report(
     inputs: Mapping[str, np.ndarray] | None = None,
     min_rows: int = 200,
     n_bins: int = 10,
+    horizon_days: int = 20,
     gate_threshold: float = 0.5,
 ) -> dict[str, Any]:
     ms = METRIC_SETS[metric_set]
-    fn = partial(ms.fn, n_bins=n_bins) if ms.fn is binary_metrics else ms.fn
+    settings = {"n_bins": n_bins, "horizon_days": horizon_days}
+    fn = partial(ms.fn, **{k: settings[k] for k in ms.options})
     inputs = inputs or {}
     shared = {"y": y, **{k: inputs[k] for k in ms.inputs}}
     predictors = {"model": model, **{f"baseline:{k}": v for k, v in baselines.items()}}

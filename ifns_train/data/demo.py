@@ -28,6 +28,9 @@ Timing rules (the no-lookahead contract):
 
 Everything is drawn from one ``numpy.random.default_rng(seed)``, in a fixed order, so the same
 arguments give a bit-identical frame.
+
+The features, forward labels and context tags are those of `ifns_train.data.features`, the one
+implementation shared with the OHLCV importer; they are re-exported here for existing callers.
 """
 
 from __future__ import annotations
@@ -39,71 +42,51 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ifns_train.data.features import (
+    CONTEXT_COLUMNS,
+    FEATURE_COLUMNS,
+    FEATURE_FAMILIES,
+    LABEL_HORIZON_DAYS,
+    RETURN_LABEL_FAMILIES,
+    TRADING_DAYS,
+    compute_context,
+    compute_features,
+    default_splits,
+    forward_return_labels,
+)
 from ifns_train.data.index import check_dataset_id, register_dataset
 from ifns_train.errors import ConfigError
 
+__all__ = [
+    "CONTEXT_COLUMNS",
+    "DEMO_DATASET_ID",
+    "FEATURE_COLUMNS",
+    "FEATURE_FAMILIES",
+    "LABEL_COLUMNS",
+    "LABEL_FAMILIES",
+    "LABEL_HORIZON_DAYS",
+    "TRADING_DAYS",
+    "MarketSim",
+    "compute_context",
+    "compute_features",
+    "compute_labels",
+    "default_splits",
+    "execution_cost_bps",
+    "forward_return_labels",
+    "generate_panel",
+    "simulate_market",
+    "write_demo",
+]
+
 DEMO_DATASET_ID = "DS_DEMO_CORE_V1"
-TRADING_DAYS = 252
 # Days simulated before the kept span so that every trailing window (120 days, plus the 20-day
 # shift of the swing score) and the regime tag's expanding vol median are filled.
 WARMUP_DAYS = 260
 N_CLUSTERS = 6
 ORDER_NOTIONAL_USD = 1_000_000.0
-LABEL_HORIZON_DAYS = 20
-
-FEATURE_FAMILIES: dict[str, list[str]] = {
-    "Feature_TREND_MTF_V1": [
-        "trend_ret_5d",
-        "trend_ret_20d",
-        "trend_ret_60d",
-        "trend_ret_120d",
-        "trend_px_vs_ma20",
-        "trend_px_vs_ma60",
-        "trend_ma20_vs_ma120",
-        "trend_ret_60d_volnorm",
-    ],
-    "Feature_VOL_LIQ_V1": [
-        "vol_20d",
-        "vol_60d",
-        "vol_ewma_094",
-        "vol_ratio_20_60",
-        "vol_volume_z_20d",
-        "vol_log_amihud_20d",
-        "vol_hl_range_20d",
-        "vol_log_dollar_volume_20d",
-    ],
-    "Feature_STRUCTURE_MTF_V1": [
-        "struct_pos_20d",
-        "struct_pos_60d",
-        "struct_pos_120d",
-        "struct_breakout_up_20d",
-        "struct_breakout_dn_20d",
-        "struct_swing_score",
-        "struct_dist_high_120d",
-    ],
-}
 
 LABEL_FAMILIES: dict[str, dict[str, Any]] = {
-    "Label_Direction_Horizon_20d_V1": {
-        "column": "Label_Direction_Horizon_20d_V1",
-        "horizon_days": LABEL_HORIZON_DAYS,
-        "kind": "direction",
-        "description": "1.0 if log(close[t+20] / close[t]) > 0 else 0.0; NaN when unknown.",
-    },
-    "Label_ReturnContinuous_Horizon_20d_V1": {
-        "column": "Label_ReturnContinuous_Horizon_20d_V1",
-        "horizon_days": LABEL_HORIZON_DAYS,
-        "kind": "return",
-        "description": "Forward 20-trading-day log return log(close[t+20] / close[t]).",
-    },
-    "Label_RealizedVol_Horizon_20d_V1": {
-        "column": "Label_RealizedVol_Horizon_20d_V1",
-        "horizon_days": LABEL_HORIZON_DAYS,
-        "kind": "realized_vol",
-        "description": (
-            "Annualised (sqrt(252)) sample std (ddof=1) of the daily log returns t+1..t+20."
-        ),
-    },
+    **RETURN_LABEL_FAMILIES,
     "Label_ExecCost_Bps_Horizon_1d_V1": {
         "column": "Label_ExecCost_Bps_Horizon_1d_V1",
         "horizon_days": 1,
@@ -115,10 +98,7 @@ LABEL_FAMILIES: dict[str, dict[str, Any]] = {
         ),
     },
 }
-
-FEATURE_COLUMNS: list[str] = [c for cols in FEATURE_FAMILIES.values() for c in cols]
 LABEL_COLUMNS: list[str] = list(LABEL_FAMILIES)
-CONTEXT_COLUMNS: list[str] = ["regime_tag", "structure_state", "vol_band", "symbol_cluster"]
 
 # Hidden regimes: (name, daily drift of the market factor, vol multiplier, momentum strength).
 _REGIMES = (
@@ -288,69 +268,6 @@ def simulate_market(n_symbols: int, n_days: int, seed: int) -> MarketSim:
     )
 
 
-def _range_position(
-    close: pd.DataFrame, high: pd.DataFrame, low: pd.DataFrame, w: int
-) -> pd.DataFrame:
-    """Where the close sits in the w-day high-low range: 0 at the low, 1 at the high."""
-    hi = high.rolling(w).max()
-    lo = low.rolling(w).min()
-    return (close - lo) / (hi - lo)
-
-
-def compute_features(
-    close: pd.DataFrame, high: pd.DataFrame, low: pd.DataFrame, volume: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    """All feature columns as wide (day x symbol) frames; row t uses rows <= t only.
-
-    The first ~121 rows are NaN (windows not yet filled): callers drop a warm-up.
-    """
-    logc = np.log(close)
-    ret = logc.diff()
-    out: dict[str, pd.DataFrame] = {}
-    for w in (5, 20, 60, 120):
-        out[f"trend_ret_{w}d"] = logc - logc.shift(w)
-    ma20, ma60, ma120 = (close.rolling(w).mean() for w in (20, 60, 120))
-    out["trend_px_vs_ma20"] = np.log(close / ma20)
-    out["trend_px_vs_ma60"] = np.log(close / ma60)
-    out["trend_ma20_vs_ma120"] = np.log(ma20 / ma120)
-    sd20, sd60 = ret.rolling(20).std(), ret.rolling(60).std()
-    out["trend_ret_60d_volnorm"] = out["trend_ret_60d"] / (sd60 * np.sqrt(60.0))
-
-    out["vol_20d"] = sd20 * np.sqrt(TRADING_DAYS)
-    out["vol_60d"] = sd60 * np.sqrt(TRADING_DAYS)
-    # RiskMetrics: variance_t = 0.94 variance_{t-1} + 0.06 r_t^2 (zero-mean returns).
-    out["vol_ewma_094"] = np.sqrt((ret**2).ewm(alpha=0.06, adjust=False).mean() * TRADING_DAYS)
-    out["vol_ratio_20_60"] = sd20 / sd60
-    logv = np.log(volume)
-    out["vol_volume_z_20d"] = (logv - logv.rolling(20).mean()) / logv.rolling(20).std()
-    dollar_volume = close * volume
-    out["vol_log_amihud_20d"] = np.log(1e9 * (ret.abs() / dollar_volume).rolling(20).mean())
-    out["vol_hl_range_20d"] = np.log(high / low).rolling(20).mean()
-    out["vol_log_dollar_volume_20d"] = np.log(dollar_volume.rolling(20).mean())
-
-    for w in (20, 60, 120):
-        out[f"struct_pos_{w}d"] = _range_position(close, high, low, w)
-    prior_hi = high.shift(1).rolling(20).max()
-    prior_lo = low.shift(1).rolling(20).min()
-    out["struct_breakout_up_20d"] = (close > prior_hi).astype(float).where(prior_hi.notna())
-    out["struct_breakout_dn_20d"] = (close < prior_lo).astype(float).where(prior_lo.notna())
-    hi20, lo20 = high.rolling(20).max(), low.rolling(20).min()
-    # Higher highs and higher lows (+1 each) vs the previous 20-day block; lower ones -1.
-    out["struct_swing_score"] = np.sign(hi20 - hi20.shift(20)) + np.sign(lo20 - lo20.shift(20))
-    out["struct_dist_high_120d"] = np.log(close / high.rolling(120).max())
-    return {name: out[name].astype(float) for name in FEATURE_COLUMNS}
-
-
-def forward_return_labels(close: pd.DataFrame, horizon: int) -> dict[str, pd.DataFrame]:
-    """Direction, forward log return and annualised realised vol over t+1..t+horizon."""
-    logc = np.log(close)
-    fwd = logc.shift(-horizon) - logc
-    direction = (fwd > 0).astype(float).where(fwd.notna())
-    daily = logc.diff()
-    rvol = daily.rolling(horizon).std().shift(-horizon) * np.sqrt(TRADING_DAYS)
-    return {"direction": direction, "return": fwd, "realized_vol": rvol}
-
-
 def execution_cost_bps(
     high: pd.DataFrame,
     low: pd.DataFrame,
@@ -387,55 +304,6 @@ def compute_labels(
         "Label_ReturnContinuous_Horizon_20d_V1": fwd["return"],
         "Label_RealizedVol_Horizon_20d_V1": fwd["realized_vol"],
         "Label_ExecCost_Bps_Horizon_1d_V1": cost_next,
-    }
-
-
-def compute_context(
-    features: dict[str, pd.DataFrame], close: pd.DataFrame, clusters: np.ndarray
-) -> dict[str, pd.DataFrame]:
-    """Context columns as wide frames of str; row t uses data up to t only.
-
-    * ``regime_tag``: the observable market path, not the hidden simulation state. Market =
-      equal-weighted mean daily log return of the panel's symbols. "bull" if its trailing
-      60-day sum is > 0 else "bear"; "volatile" if its trailing 20-day annualised vol is above
-      the expanding median of that vol (all history up to t) else "calm".
-    * ``structure_state``: "breakout" if the close broke the prior 20-day high or low today;
-      else "uptrend" if swing score >= 1 and the close is above its 60-day MA; "downtrend" if
-      swing score <= -1 and below it; else "range".
-    * ``vol_band``: cross-sectional tercile of vol_20d at t ("low", "mid", "high"), from the
-      mid-rank (rank - 0.5) / n_symbols.
-    * ``symbol_cluster``: the symbol's static sector cluster, "C0".."C5".
-    """
-    index, columns = close.index, close.columns
-    market = np.log(close).diff().mean(axis=1)
-    trend60 = market.rolling(60).sum()
-    vol20 = market.rolling(20).std() * np.sqrt(TRADING_DAYS)
-    vol_median = vol20.expanding(min_periods=20).median()
-    tag = np.where(trend60.to_numpy() > 0, "bull", "bear").astype(object)
-    tag = tag + np.where(vol20.to_numpy() > vol_median.to_numpy(), "_volatile", "_calm")
-    regime_tag = pd.DataFrame(np.repeat(tag[:, None], len(columns), axis=1), index, columns)
-
-    swing = features["struct_swing_score"].to_numpy()
-    above = features["trend_px_vs_ma60"].to_numpy()
-    breakout = (features["struct_breakout_up_20d"].to_numpy() > 0) | (
-        features["struct_breakout_dn_20d"].to_numpy() > 0
-    )
-    state = np.select(
-        [breakout, (swing >= 1) & (above > 0), (swing <= -1) & (above < 0)],
-        ["breakout", "uptrend", "downtrend"],
-        default="range",
-    ).astype(object)
-
-    n = close.shape[1]
-    pct = (features["vol_20d"].rank(axis=1, method="first").to_numpy() - 0.5) / n
-    band = np.select([pct < 1 / 3, pct < 2 / 3], ["low", "mid"], default="high").astype(object)
-
-    cluster = np.array([f"C{c}" for c in clusters], dtype=object)
-    return {
-        "regime_tag": regime_tag,
-        "structure_state": pd.DataFrame(state, index, columns),
-        "vol_band": pd.DataFrame(band, index, columns),
-        "symbol_cluster": pd.DataFrame(np.tile(cluster, (len(index), 1)), index, columns),
     }
 
 
@@ -477,25 +345,6 @@ def generate_panel(
     for name in ["symbol", *CONTEXT_COLUMNS]:
         frame[name] = frame[name].astype(str)
     return frame
-
-
-def default_splits(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Contiguous 60/20/20 train/val/test date ranges (inclusive ISO dates).
-
-    No purge gap here: the consumer purges the label horizon at the boundaries itself.
-    """
-    dates = pd.DatetimeIndex(pd.to_datetime(frame["date"]).unique()).sort_values()
-    n = len(dates)
-    if n < 3:
-        raise ConfigError(f"need at least 3 distinct dates to split, got {n}")
-    i_val = max(1, round(0.6 * n))
-    i_test = max(i_val + 1, round(0.8 * n))
-    i_test = min(i_test, n - 1)
-
-    def span(lo: int, hi: int) -> list[str]:
-        return [dates[lo].date().isoformat(), dates[hi - 1].date().isoformat()]
-
-    return {"train": span(0, i_val), "val": span(i_val, i_test), "test": span(i_test, n)}
 
 
 def write_demo(

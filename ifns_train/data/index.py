@@ -91,11 +91,14 @@ def register_dataset(
     label_families: dict[str, dict[str, Any]],
     splits: dict[str, list[str]] | None = None,
     source: dict[str, Any] | None = None,
+    absent_columns: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write `frame` as Parquet and add it to the index, atomically and under a lock.
 
     Registering the same content again is a no-op; different content under an existing id is
     refused, because an id names one immutable table (bump the version instead).
+    `absent_columns` (column -> why) records family columns the table lacks on purpose (e.g.
+    volume features of prices without volume), so a reader learns why rather than guessing.
     """
     check_dataset_id(dataset_id)
     registry_dir = Path(registry_dir)
@@ -120,6 +123,8 @@ def register_dataset(
         "splits": splits,
         "source": source or {},
     }
+    if absent_columns:
+        entry["absent_columns"] = dict(absent_columns)
     with transaction(index_path(registry_dir), {"datasets": {}}) as index:
         old = index["datasets"].get(dataset_id)
         target = registry_dir / relpath

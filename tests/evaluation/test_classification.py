@@ -11,6 +11,7 @@ import torch
 from torchmetrics.functional.classification import binary_calibration_error
 
 from ifns_train.evaluation.classification import binary_metrics
+from tests.evaluation.plain import assert_plain_json
 
 # Main example, 8 rows. Default pred = prob >= 0.5 (0.5 itself counts as "up").
 #   idx   0    1    2    3    4    5    6    7
@@ -20,21 +21,6 @@ from ifns_train.evaluation.classification import binary_metrics
 #   TP = {0,1,4} = 3, FP = {2,3} = 2, FN = {5} = 1, TN = {6,7} = 2
 PROB = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.4, 0.1])
 Y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
-
-
-def _plain_types_only(obj: object) -> None:
-    """Recursively: only dict/list/str/int/float/bool/None, never numpy scalars or NaN."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            assert type(k) is str
-            _plain_types_only(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            _plain_types_only(v)
-    else:
-        assert obj is None or type(obj) in (str, int, float, bool), type(obj)
-        if type(obj) is float:
-            assert math.isfinite(obj)
 
 
 def test_counts_based_metrics() -> None:
@@ -201,7 +187,7 @@ def test_explicit_pred_overrides_threshold() -> None:
 
 def test_output_is_plain_json() -> None:
     m = binary_metrics(PROB.astype(np.float32), Y.astype(bool))
-    _plain_types_only(m)
+    assert_plain_json(m)
     assert isinstance(m["rows"], int) and isinstance(m["reliability"][0]["count"], int)
     json.dumps(m, allow_nan=False)
 

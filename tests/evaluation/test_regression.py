@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ifns_train.evaluation.regression import average_ranks, return_metrics
+from tests.evaluation.plain import assert_plain_json
 
 # Pooled example, 4 rows.
 #   idx    0   1   2   3
@@ -17,21 +18,6 @@ from ifns_train.evaluation.regression import average_ranks, return_metrics
 #   err    1  -1   1   1      err = pred - y
 PRED = np.array([2.0, 2.0, 3.0, 7.0])
 Y = np.array([1.0, 3.0, 2.0, 6.0])
-
-
-def _plain_types_only(obj: object) -> None:
-    """Recursively: only dict/list/str/int/float/bool/None, never numpy scalars or NaN."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            assert type(k) is str
-            _plain_types_only(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            _plain_types_only(v)
-    else:
-        assert obj is None or type(obj) in (str, int, float, bool), type(obj)
-        if type(obj) is float:
-            assert math.isfinite(obj)
 
 
 def test_pooled_accuracy() -> None:
@@ -208,7 +194,7 @@ def test_without_dates_all_ic_keys_are_none() -> None:
 
 def test_output_is_plain_json() -> None:
     m = return_metrics(XS_PRED.astype(np.float32), XS_Y.astype(np.float32), XS_DATES)
-    _plain_types_only(m)
+    assert_plain_json(m)
     assert type(m["rows"]) is int and type(m["ic_dates"]) is int
     json.dumps(m, allow_nan=False)
 

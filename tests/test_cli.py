@@ -215,3 +215,15 @@ def test_family_requirements_are_checked_before_any_work(tmp_path: Path) -> None
         _checked(tmp_path, "family=exec_cost", "family.loss=mse")
     with pytest.raises(ConfigError, match=r"family\.baseline_params\.vol_column is required"):
         _checked(tmp_path, "family=exec_cost", "~family.baseline_params.vol_column")
+
+
+def test_ddp_on_two_cpu_processes_records_once(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli(f"paths.registry_dir={registry}", *FAST, "trainer=ddp",
+                   "trainer.accelerator=cpu", "trainer.max_epochs=1", "callbacks=none",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    models = _load(registry / "model_registry.json")["models"]
+    log = _load(registry / "experiments_log.json")["experiments"]
+    assert len(models) == 1 and len(log) == 1  # rank 1 wrote nothing
+    assert models[0]["resources"]["devices"] == 2
+    assert [e["status"] for e in log] == ["completed"]

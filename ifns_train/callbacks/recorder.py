@@ -127,6 +127,7 @@ class Recorder(pl.Callback):
         ctx, data = self.ctx, self.ctx.data
         assert data is not None
         reports = self._evaluate(module)
+        datasets = self._datasets()
         stage = self.staging_dir
         metrics = {
             "schema_version": 1,
@@ -144,7 +145,7 @@ class Recorder(pl.Callback):
             "model_id": ctx.model_id,
             "family_id": ctx.family["family_id"],
             "roles": ctx.family["roles"],
-            "datasets": self._datasets(),
+            "datasets": datasets,
             "features_used": data.feature_families,
             "labels_used": {data.label_family: {"horizon_days": data.horizon_days,
                                                 "kind": data.label_kind}},
@@ -182,7 +183,7 @@ class Recorder(pl.Callback):
             "roles": family["roles"],
             **{f"{s}_dataset_id": data.splits[s].table.dataset_id for s in
                ("train", "val", "test")},
-            "dataset_windows": self._datasets()["windows"],
+            "dataset_windows": datasets["windows"],
             "dataset_fingerprints": data.fingerprints,
             "features_used": list(data.feature_families),
             "labels_used": [data.label_family],

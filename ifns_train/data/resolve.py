@@ -32,6 +32,7 @@ class Table:
     context: dict[str, np.ndarray]
     extras: dict[str, np.ndarray]
     history: np.ndarray  # rows of the same symbol before this one
+    split_meta: dict[str, Any] | None = None  # the index entry's split windows, if any
 
 
 @dataclass
@@ -87,6 +88,7 @@ def _entry(registry_dir: Path, dataset_id: str, generate_demo: bool) -> dict[str
         entry = load_index(registry_dir)["datasets"].get(dataset_id)
         if entry is None or not table_path(registry_dir, entry).exists():
             return demo.write_demo(registry_dir, dataset_id)
+        return entry
     return get_entry(registry_dir, dataset_id)
 
 
@@ -183,6 +185,7 @@ def _load_table(
         context={c: frame[c].to_numpy(dtype=object)[order] for c in categorical},
         extras={c: frame[c].to_numpy(dtype=np.float32)[order] for c in extra_columns},
         history=np.arange(len(order)) - run_start,
+        split_meta=entry.get("splits"),
     )
     return table, chosen, str(label_meta.get("kind", ""))
 
@@ -236,7 +239,7 @@ def resolve(
         parsed = parse_windows(windows, "dataset.windows")
     elif len(tables) == 1:
         dataset_id = next(iter(tables))
-        meta = get_entry(registry_dir, dataset_id).get("splits")
+        meta = tables[dataset_id].split_meta
         if not meta:
             raise ConfigError(
                 f"dataset.windows is null and dataset {dataset_id} has no split metadata in "

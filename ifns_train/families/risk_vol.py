@@ -50,7 +50,8 @@ class RiskVolModule(RegressionFamily):
         )
 
     def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
-        log_var = self._log_var(torch.from_numpy(output)).numpy()
+        # Predictions are post-processed on the CPU, wherever the module's buffers live.
+        log_var = self._log_var(torch.from_numpy(output).to(self.target_std.device)).cpu().numpy()
         return {"pred": np.exp(0.5 * log_var)}
 
     @classmethod

@@ -80,3 +80,13 @@ def test_sequence_windows_never_see_another_symbol_or_the_future(registry: Path)
     assert torch.equal(before, after)
     table.features[~others] += 1000.0
     assert not torch.equal(before, dm._batches("test").source[row - lookback + 1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("backbone", ["mlp", "gru"])
+def test_family_trains_and_evaluates_on_a_gpu(family: str, backbone: str, make_cfg) -> None:
+    lookback = ["model.lookback=5"] if backbone == "gru" else []
+    summary = train(make_cfg(f"family={family}", f"model={backbone}", "trainer=gpu",
+                             "trainer.max_epochs=1", *lookback))
+    assert summary["metrics"]["test"]["model"][KEY_METRIC[family]] is not None

@@ -16,11 +16,10 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from ifns_train.data.module import Batch
 from ifns_train.data.resolve import Split
 from ifns_train.errors import ConfigError
 from ifns_train.nets.backbones import build_backbone
-
-Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
 
 
 class FamilyModule(pl.LightningModule):
@@ -119,21 +118,35 @@ class FamilyModule(pl.LightningModule):
         return {}
 
     # --- Lightning hooks -------------------------------------------------------------------
+    # What Lightning does around each step is a fixed cost in Python; on a small tabular model it
+    # is a few percent of the step, so the per-step path below avoids what it can.
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets `_current_fx_name` around every hook, dozens of times per step, and
+        # `nn.Module.__setattr__` checks each value against parameters, buffers and modules.
+        # A string is none of those.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def on_train_epoch_start(self) -> None:
-        self._loss_sum, self._loss_rows = torch.zeros((), device=self.device), 0
+        self._step_losses: list[tuple[torch.Tensor, int]] = []
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         # The epoch mean is kept here and logged once per epoch: `self.log` on every step
         # costs more than the step itself for a small tabular model.
         x, cat, y = batch
         loss = self.loss(self(x, cat), y)
-        self._loss_sum += loss.detach() * len(y)
-        self._loss_rows += len(y)
+        self._step_losses.append((loss.detach(), len(y)))
         return loss
 
     def on_train_epoch_end(self) -> None:
-        if self._loss_rows:
-            self.log("train_loss", self._loss_sum / self._loss_rows, sync_dist=True)
+        if self._step_losses:
+            losses, rows = zip(*self._step_losses, strict=True)
+            weights = torch.tensor(rows, dtype=losses[0].dtype, device=losses[0].device)
+            self.log("train_loss", (torch.stack(losses) * weights).sum() / weights.sum(),
+                     sync_dist=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, cat, y = batch

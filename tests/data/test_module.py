@@ -63,3 +63,16 @@ def test_windows_and_codes_follow_the_same_rows() -> None:
     assert x.squeeze(-1).tolist() == [[0, 1, 2], [3, 4, 5], [7, 8, 9]]  # ends at its own row
     assert cat.squeeze(-1).tolist() == [102, 105, 109]
     assert y.tolist() == [2.0, 5.0, 9.0]
+
+
+def test_compact_split_gives_the_same_batches_as_indexing_the_table() -> None:
+    table = torch.randn(40, 3)
+    codes = torch.arange(40).unsqueeze(1)
+    rows = torch.tensor([1, 4, 5, 9, 12, 20, 21, 33, 38])
+    labels = torch.arange(len(rows), dtype=torch.float32)
+    kwargs = {"shuffle": True, "seed": 5}
+    through_rows = list(IndexBatches(table, rows, labels, 4, codes=codes, **kwargs))
+    compact = list(IndexBatches(table[rows], None, labels, 4, codes=codes[rows], **kwargs))
+    assert len(through_rows) == len(compact) == 3
+    for (x1, c1, y1), (x2, c2, y2) in zip(through_rows, compact, strict=True):
+        assert torch.equal(x1, x2) and torch.equal(c1, c2) and torch.equal(y1, y2)

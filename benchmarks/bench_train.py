@@ -1,11 +1,14 @@
 """What the framework costs: Lightning + index-sliced batches against a hand-written loop.
 
-    python benchmarks/bench_train.py [--epochs 5] [--repeats 3] [--skip-cli]
+    python benchmarks/bench_train.py [--epochs 12] [--repeats 5] [--accelerator cpu] [--skip-cli]
 
-1. Steady-state training time of the default model (dir_core, MLP, default demo panel) through
-   `pl.Trainer` + `PanelDataModule`, against a plain PyTorch loop over the same tensors, model,
-   batch size and epochs, and against a per-sample `DataLoader(TensorDataset)` feeding the same
-   plain loop. Each is warmed up once, then timed `--repeats` times in turn; medians are
+1. Training time of the default model (dir_core, MLP, default demo panel and batch size)
+   through `pl.Trainer` + `PanelDataModule`, against a plain PyTorch loop over the same
+   tensors, model, batch size and epochs, and against a per-sample `DataLoader(TensorDataset)`
+   feeding the same plain loop. Steady state is the median time from the start of one epoch
+   to the start of the next, after the first: it holds everything done per epoch (the steps,
+   every hook, end-of-epoch logging, the next epoch's shuffle) and nothing done once (set-up,
+   warm-up). Each way is warmed up once, then timed `--repeats` times in turn, and medians are
    compared, so the ratios hold on a busy machine as long as the load is even.
 2. The wall time of the default `python -m ifns_train` run against the time it takes only to
    import its libraries.
@@ -20,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -68,34 +73,48 @@ def new_model(data, mean: np.ndarray, std: np.ndarray, hyper: dict) -> DirCoreMo
                          feature_std=std, **hyper)
 
 
-class EpochTimer(pl.Callback):
-    def __init__(self) -> None:
-        self.times: list[float] = []
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class EpochStarts(pl.Callback):
+    """Wall time at the start of each training epoch."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.times = device, []
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.times.append(time.perf_counter() - self._start)
+        _sync(self.device)
+        self.times.append(time.perf_counter())
 
 
-def framework(data, mean, std, hyper, epochs: int) -> tuple[float, float]:
-    """(whole fit including trainer set-up, median epoch after the first)."""
+def steady(starts: list[float]) -> float:
+    """Median epoch period after the first epoch."""
+    return statistics.median(b - a for a, b in pairwise(starts[1:]))
+
+
+def framework(data, mean, std, hyper, epochs: int, device: torch.device) -> tuple[float, float]:
+    """(whole fit in seconds, steady-state epoch period), without validation or checkpoints."""
     model = new_model(data, mean, std, hyper)
     dm = PanelDataModule(data, batch_size=BATCH, seed=0)
-    timer = EpochTimer()
+    timer = EpochStarts(device)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        limit_val_batches=0, num_sanity_val_steps=0, deterministic=True, callbacks=[timer],
+        accelerator=device.type.replace("cuda", "gpu"), devices=1, max_epochs=epochs,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        deterministic=True, callbacks=[timer],
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
-    return time.perf_counter() - start, statistics.median(timer.times[1:])
+    _sync(device)
+    return time.perf_counter() - start, steady(timer.times)
 
 
-def plain(data, mean, std, hyper, epochs: int, per_sample: bool = False) -> tuple[float, float]:
-    model = new_model(data, mean, std, hyper)
+def plain(data, mean, std, hyper, epochs: int, device: torch.device,
+          per_sample: bool = False) -> tuple[float, float]:
+    """The same training as a hand-written loop: shuffle, slice, step."""
+    model = new_model(data, mean, std, hyper).to(device)
     opt = model.configure_optimizers()
     train = data.splits["train"]
     x = torch.from_numpy(train.table.features[train.rows])
@@ -103,10 +122,11 @@ def plain(data, mean, std, hyper, epochs: int, per_sample: bool = False) -> tupl
     gen = torch.Generator().manual_seed(0)
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=gen)
     model.train()
+    starts = []
     start = time.perf_counter()
-    epoch_times = []
     for _ in range(epochs):
-        epoch_start = time.perf_counter()
+        _sync(device)
+        starts.append(time.perf_counter())
         if per_sample:
             batches = iter(loader)
         else:
@@ -114,12 +134,13 @@ def plain(data, mean, std, hyper, epochs: int, per_sample: bool = False) -> tupl
             batches = ((x[order[i:i + BATCH]], y[order[i:i + BATCH]])
                        for i in range(0, len(y), BATCH))
         for xb, yb in batches:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             loss = model.loss(model(xb), yb)
             loss.backward()
             opt.step()
-        epoch_times.append(time.perf_counter() - epoch_start)
-    return time.perf_counter() - start, statistics.median(epoch_times[1:])
+    _sync(device)
+    return time.perf_counter() - start, steady(starts)
 
 
 def timed_command(cmd: list[str], cwd: Path) -> float:
@@ -131,50 +152,62 @@ def timed_command(cmd: list[str], cwd: Path) -> float:
 def main() -> None:
     global BATCH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=0,
                         help="default: model.batch_size of the default config")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
+    if args.epochs < 4:
+        parser.error("--epochs must be at least 4: the first epoch is not steady")
+    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     config = default_config()
     BATCH = args.batch_size or config["model"]["batch_size"]
     with tempfile.TemporaryDirectory() as tmp:
         registry = Path(tmp) / "registry"
         write_demo(registry)
         data, mean, std, hyper = build(registry, config)
-        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-              f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, epochs {args.epochs}")
+        print(f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, "
+              f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, "
+              f"epochs {args.epochs}, {args.repeats} repeats")
         runs = {
-            "lightning + index batches": lambda: framework(data, mean, std, hyper, args.epochs),
-            "plain loop + index batches": lambda: plain(data, mean, std, hyper, args.epochs),
+            "lightning + index batches": partial(framework, data, mean, std, hyper,
+                                                 device=device),
+            "plain loop + index batches": partial(plain, data, mean, std, hyper, device=device),
             "plain loop + DataLoader(TensorDataset)":
-                lambda: plain(data, mean, std, hyper, args.epochs, per_sample=True),
+                partial(plain, data, mean, std, hyper, device=device, per_sample=True),
         }
         for fn in runs.values():  # warm-up
-            fn()
+            fn(4)
         whole: dict[str, list[float]] = {name: [] for name in runs}
         epoch: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeats):
             for name, fn in runs.items():
-                total, per_epoch = fn()
+                total, period = fn(args.epochs)
                 whole[name].append(total)
-                epoch[name].append(per_epoch)
+                epoch[name].append(period)
         base = "plain loop + index batches"
         b_whole, b_epoch = statistics.median(whole[base]), statistics.median(epoch[base])
-        print(f"{'':42s} {'whole fit':>10s} {'ratio':>6s} {'epoch (steady)':>15s} {'ratio':>6s}")
+        print(f"{'':42s} {'whole fit':>10s} {'ratio':>6s} {'per epoch (steady)':>19s} "
+              f"{'ratio':>6s}")
         for name in runs:
             w, e = statistics.median(whole[name]), statistics.median(epoch[name])
-            print(f"{name:42s} {w:9.3f}s {w / b_whole:6.2f} {e:14.4f}s {e / b_epoch:6.2f}")
+            print(f"{name:42s} {w:9.3f}s {w / b_whole:6.3f} {e * 1e3:16.2f} ms "
+                  f"{e / b_epoch:6.3f}")
+        spread = sorted(f"{f / p:.3f}" for f, p in zip(
+            epoch["lightning + index batches"], epoch[base], strict=True))
+        print(f"steady-state ratio of each repeat: {', '.join(spread)}")
 
         if not args.skip_cli:
             imports = "import torch, lightning, hydra, omegaconf, torchmetrics, pandas, pyarrow"
             t_import = timed_command([sys.executable, "-c", imports], Path(tmp))
             cli_registry = Path(tmp) / "cli_registry"
-            t_first = timed_command([sys.executable, "-m", "ifns_train",
-                                     f"paths.registry_dir={cli_registry}"], Path(tmp))
-            t_run = timed_command([sys.executable, "-m", "ifns_train",
-                                   f"paths.registry_dir={cli_registry}"], Path(tmp))
+            cli = [sys.executable, "-m", "ifns_train", f"paths.registry_dir={cli_registry}"]
+            if args.accelerator == "gpu":
+                cli.append("trainer=gpu")
+            t_first = timed_command(cli, Path(tmp))
+            t_run = timed_command(cli, Path(tmp))
             print(f"library import time                        {t_import:7.3f} s")
             print(f"default run, first (generates demo data)   {t_first:7.3f} s")
             print(f"default run, demo data present             {t_run:7.3f} s   "

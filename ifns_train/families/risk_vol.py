@@ -50,7 +50,7 @@ class RiskVolModule(RegressionFamily):
         )
 
     def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
-        # Predictions are post-processed on the CPU, wherever the module's buffers live.
+        # The outputs arrive as numpy; the buffers may live on a GPU.
         log_var = self._log_var(torch.from_numpy(output).to(self.target_std.device)).cpu().numpy()
         return {"pred": np.exp(0.5 * log_var)}
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ifns_train.evaluation.cost import cost_metrics
+from tests.evaluation.plain import assert_plain_json
 
 # 5 rows, bps.
 #   idx          0    1    2    3    4
@@ -68,9 +69,8 @@ def test_empty_input_is_all_none() -> None:
 
 def test_output_is_plain_json() -> None:
     m = cost_metrics(PRED.astype(np.float32), Y.astype(np.int64))
-    assert type(m["rows"]) is int
-    assert all(type(v) is float and math.isfinite(v) for k, v in m.items() if k != "rows")
-    json.dumps(m, allow_nan=False)
+    assert_plain_json(m)
+    assert type(m["rows"]) is int and None not in m.values()
 
 
 @pytest.mark.parametrize(

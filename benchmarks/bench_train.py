@@ -39,7 +39,7 @@ from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import resolve
 from ifns_train.families.dir_core import DirCoreModule
-from ifns_train.train import standardisation
+from ifns_train.train import SCHEDULE_KEYS, batch_size_for, standardisation
 
 BATCH = 0  # set from the default config (or --batch-size) in main()
 
@@ -63,7 +63,7 @@ def build(registry: Path, config: dict):
         embargo_days=config["dataset"]["embargo_days"],
     )
     mean, std = standardisation(data)
-    hyper = {k: v for k, v in config["model"].items() if k != "batch_size"}
+    hyper = {k: v for k, v in config["model"].items() if k not in SCHEDULE_KEYS}
     return data, mean, std, hyper
 
 
@@ -154,7 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=0,
-                        help="default: model.batch_size of the default config")
+                        help="default: the batch the default run uses (model.batch_size, capped "
+                        "so that an epoch has model.min_steps_per_epoch steps)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--skip-cli", action="store_true")
@@ -163,11 +164,13 @@ def main() -> None:
         parser.error("--epochs must be at least 4: the first epoch is not steady")
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     config = default_config()
-    BATCH = args.batch_size or config["model"]["batch_size"]
     with tempfile.TemporaryDirectory() as tmp:
         registry = Path(tmp) / "registry"
         write_demo(registry)
         data, mean, std, hyper = build(registry, config)
+        BATCH = args.batch_size or batch_size_for(
+            len(data.splits["train"].rows), config["model"]["batch_size"],
+            config["model"]["min_steps_per_epoch"])
         print(f"torch {torch.__version__}, {args.accelerator}, threads {torch.get_num_threads()}, "
               f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, "
               f"epochs {args.epochs}, {args.repeats} repeats")

@@ -20,24 +20,39 @@ class RunError(CompactHydraException):
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _main(cfg: DictConfig) -> float | None:
-    from ifns_train.train import train  # heavy imports after Hydra has parsed the command line
+    # Heavy imports after Hydra has parsed the command line.
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from ifns_train.train import train
 
     try:
         summary = train(cfg)
     except IfnsError as exc:
         raise RunError(f"ifns-train: {exc}") from None
+    except MisconfigurationException as exc:  # Lightning's word on a Trainer setting
+        raise RunError(f"ifns-train: lightning: {exc}") from None
+    if "smoke_test" in summary:
+        log.info("smoke test (%s): %d optimiser step(s) ran; nothing was evaluated or recorded",
+                 ", ".join(summary["smoke_test"]), summary["steps_taken"])
+        return None
     metrics = summary.get("metrics", {})
     test, val = metrics.get("test", {}), metrics.get("val", {})
     primary = test.get("primary_metric")
     if primary:
-        model, base = test["model"].get(primary), test.get("baseline", {}).get(primary)
+        best = test.get("best_baseline", {}).get(primary)
         log.info(
-            "recorded %s (candidate, experiment %s): test %s %.4f vs %s %.4f on %d rows; "
-            "artifacts in %s", summary["model_id"], summary["experiment_id"], primary, model,
-            test.get("best_baseline"), base, test["rows"], summary["artifact_dir"],
+            "recorded %s (candidate, experiment %s): test %s %s vs %s %s on %d rows; "
+            "artifacts in %s", summary["model_id"], summary["experiment_id"], primary,
+            _figure(test["model"].get(primary)), best or "no baseline",
+            _figure(test.get("baseline", {}).get(primary)), test["rows"],
+            summary["artifact_dir"],
         )
     # The value a sweeper optimises: the validation primary metric of the model.
     return val.get("model", {}).get(val.get("primary_metric"))
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def main() -> None:

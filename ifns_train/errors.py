@@ -15,3 +15,8 @@ class ContractError(IfnsError):
 
 class RegistryError(IfnsError):
     """The registry or an id in it is invalid."""
+
+
+class DegenerateRunError(IfnsError):
+    """A run that cannot give a usable model: it took no optimiser step, its loss or outputs are
+    not finite, or its primary metric cannot be computed on the data."""

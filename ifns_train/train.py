@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,23 @@ from ifns_train.callbacks.recorder import Recorder, RunContext
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import ResolvedData, resolve
 from ifns_train.data.splits import parse_windows, purge_gap
-from ifns_train.errors import ConfigError
+from ifns_train.errors import ConfigError, ContractError, DegenerateRunError
+from ifns_train.evaluation.report import unscorable
 from ifns_train.families import family_class
 from ifns_train.registry import ids
 
-# Trainer arguments the config groups own; setting them under `trainer` would be ambiguous.
-RESERVED_TRAINER_KEYS = {"callbacks", "logger", "default_root_dir"}
+# Trainer arguments other config keys own; setting them under `trainer` would be ambiguous.
+RESERVED_TRAINER_KEYS = {
+    "callbacks": "the callbacks group",
+    "logger": "the logger group",
+    "default_root_dir": "paths.output_dir",
+    "min_steps": "model.min_steps",
+}
+# Model keys that set the training schedule rather than the network.
+SCHEDULE_KEYS = ("batch_size", "min_steps_per_epoch", "min_steps")
+# Trainer settings that evaluate or train on part of the data only: such a run is a smoke test
+# of the pipeline, which records nothing (its figures would not be evidence).
+SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limit_test_batches")
 
 
 def check_config(cfg: dict[str, Any]) -> None:
@@ -35,9 +47,18 @@ def check_config(cfg: dict[str, Any]) -> None:
     trainer_keys = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in cfg["trainer"]:
         if key in RESERVED_TRAINER_KEYS:
-            raise ConfigError(f"trainer.{key} is set by its own config group, not under trainer")
+            raise ConfigError(f"trainer.{key} is set by {RESERVED_TRAINER_KEYS[key]}, not under "
+                              "trainer")
         if key not in trainer_keys:
             raise ConfigError(f"trainer.{key} is not an argument of lightning.pytorch.Trainer")
+    if cfg["trainer"].get("max_epochs") == -1:
+        raise ConfigError("trainer.max_epochs=-1 would train forever; give a number of epochs "
+                          "(early stopping still ends training sooner)")
+    for key in ("batch_size", "min_steps_per_epoch"):
+        if cfg["model"][key] < 1:
+            raise ConfigError(f"model.{key} must be >= 1, got {cfg['model'][key]}")
+    if cfg["model"]["min_steps"] < 0:
+        raise ConfigError(f"model.min_steps must be >= 0, got {cfg['model']['min_steps']}")
     family = cfg["family"]
     cls = family_class(family["name"])
     if family["task"] != cls.task:
@@ -85,6 +106,36 @@ def baseline_params(cfg: dict[str, Any]) -> dict[str, Any]:
     """What baselines and family-specific evaluation read: the family's baseline_params plus
     the label horizon (a trailing baseline may use only labels realised by then)."""
     return {**cfg["family"]["baseline_params"], "horizon_days": cfg["labels"]["horizon_days"]}
+
+
+def smoke_test_keys(trainer: dict[str, Any]) -> list[str]:
+    """The trainer settings (if any) that make this run a smoke test."""
+    def partial(key: str, value: Any) -> bool:
+        if key in ("fast_dev_run", "overfit_batches"):
+            return value not in (None, False, 0)
+        # A limit is a fraction (1.0: all batches) or, as an int, a number of batches.
+        return value is not None and (type(value) is int or value != 1.0)
+
+    return [f"trainer.{k}={trainer[k]}" for k in SMOKE_TEST_KEYS
+            if k in trainer and partial(k, trainer[k])]
+
+
+def batch_size_for(rows: int, largest: int, min_steps_per_epoch: int) -> int:
+    """The training batch: `largest`, capped so that an epoch over `rows` rows (of one process)
+    takes at least `min_steps_per_epoch` optimiser steps."""
+    return max(1, min(largest, rows // min_steps_per_epoch))
+
+
+def check_scorable(data: ResolvedData, metric_set: str) -> None:
+    """Refuse, before training, data on which the family's primary metric cannot be computed
+    (labels of one class, too few symbols per date for a cross-sectional IC)."""
+    for name, split in data.splits.items():
+        problem = unscorable(metric_set, split.label, split.dates)
+        if problem:
+            raise ContractError(
+                f"dataset {split.table.dataset_id}, {name} split ({len(split.rows)} rows), label "
+                f"{data.label_family}: {problem}"
+            )
 
 
 def standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +189,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             config_hash=repro.config_hash(OmegaConf.to_container(cfg, resolve=False)),
         )
     )
+    smoke = smoke_test_keys(config["trainer"])
+    if smoke:
+        return _run(config, recorder, smoke)
     try:
         return _run(config, recorder)
     except BaseException as exc:
@@ -145,7 +199,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
 
 
-def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
+def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = None
+         ) -> dict[str, Any]:
     repro.seed_everything(config["seed"])
     ds, model_cfg, family = config["dataset"], config["model"], config["family"]
     cls = family_class(family["name"])
@@ -167,11 +222,12 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         generate_demo=ds["generate_demo_if_missing"],
     )
     recorder.ctx.data = data
+    check_scorable(data, cls.metric_set)
     train = data.splits["train"]
     vocab = {c: sorted(set(train.context[c].tolist())) for c in cls.categorical_inputs}
     mean, std = standardisation(data)
     target_mean, target_std = cls.target_scaling(train.label.astype(np.float64))
-    hyperparameters = {k: v for k, v in model_cfg.items() if k != "batch_size"}
+    hyperparameters = {k: v for k, v in model_cfg.items() if k not in SCHEDULE_KEYS}
     module = cls(
         n_features=len(data.feature_columns),
         feature_mean=mean,
@@ -183,21 +239,55 @@ def _run(config: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         huber_delta=family["huber_delta"],
         **hyperparameters,
     )
-    datamodule = PanelDataModule(
-        data, batch_size=model_cfg["batch_size"], seed=config["seed"], vocab=vocab
-    )
     callbacks = [instantiate(spec) for spec in config["callbacks"].values()]
     loggers = [instantiate(spec) for spec in config["logger"].values()]
     trainer = pl.Trainer(
         **config["trainer"],
-        callbacks=[*callbacks, recorder],
+        min_steps=model_cfg["min_steps"],
+        callbacks=[*callbacks, *([] if smoke else [recorder])],
         logger=loggers or False,
         default_root_dir=config["paths"]["output_dir"],
     )
+    rows_per_process = len(train.rows) // trainer.world_size
+    batch_size = batch_size_for(rows_per_process, model_cfg["batch_size"],
+                                model_cfg["min_steps_per_epoch"])
+    datamodule = PanelDataModule(data, batch_size=batch_size, seed=config["seed"], vocab=vocab)
     trainer.fit(module, datamodule=datamodule)
+    recorder.ctx.training = {
+        "batch_size": batch_size,
+        "batch_size_configured": model_cfg["batch_size"],
+        "min_steps_per_epoch": model_cfg["min_steps_per_epoch"],
+        "min_steps": model_cfg["min_steps"],
+        "train_rows_per_process": rows_per_process,
+        "steps_per_epoch": int(min(trainer.num_training_batches,
+                                   math.ceil(rows_per_process / batch_size))),
+        "epochs_run": trainer.current_epoch,
+        "steps_taken": trainer.global_step,
+        "stopped_by": _stopped_by(trainer),
+    }
+    if trainer.global_step == 0 and not smoke:
+        raise DegenerateRunError(
+            "the model took no optimiser step ("
+            + ", ".join(f"trainer.{k}={config['trainer'].get(k)}" for k in
+                        ("max_epochs", "max_steps", "limit_train_batches")
+                        if k in config["trainer"])
+            + "): nothing to register"
+        )
     best = getattr(trainer.checkpoint_callback, "best_model_path", "")
     trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None,
                  verbose=False)
+    if smoke:
+        return {"smoke_test": smoke, "steps_taken": trainer.global_step}
     if trainer.is_global_zero and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")
     return recorder.summary
+
+
+def _stopped_by(trainer: pl.Trainer) -> str:
+    """Why fit ended: early stopping, or the epoch or step limit."""
+    if any(getattr(c, "stopped_epoch", 0) for c in trainer.callbacks):
+        return "early_stopping"
+    max_steps = trainer.fit_loop.max_steps
+    if max_steps not in (None, -1) and trainer.global_step >= max_steps:
+        return "max_steps"
+    return "max_epochs"

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.callbacks.curves import reliability_diagram
 from ifns_train.data.resolve import ResolvedData
+from ifns_train.errors import DegenerateRunError
 from ifns_train.evaluation.report import key_metrics, split_report
 from ifns_train.families.base import FamilyModule
 from ifns_train.nets.backbones import parameter_count
@@ -52,6 +54,8 @@ class RunContext:
     data: ResolvedData | None = None
     # Baseline and family-specific evaluation inputs (family.baseline_params and the horizon).
     params: dict[str, Any] = field(default_factory=dict)
+    # The training schedule as run (batch size used, steps taken), known once fit has ended.
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def family(self) -> dict[str, Any]:
@@ -107,6 +111,13 @@ class Recorder(pl.Callback):
             preds = module.captured_predictions(idx)
             if len(next(iter(preds.values()))) != len(split.rows):
                 raise RuntimeError(f"{name}: {len(split.rows)} rows but predictions differ")
+            for key, values in preds.items():
+                bad = int((~np.isfinite(values)).sum())
+                if bad:
+                    raise DegenerateRunError(
+                        f"the model's predictions ({key}) are not finite on {bad} of "
+                        f"{len(values)} {name} rows: the model diverged"
+                    )
             baselines = module.baselines(train, split, params)
             context = split.context
             reports[name] = split_report(
@@ -121,11 +132,21 @@ class Recorder(pl.Callback):
                 horizon_days=data.horizon_days,
                 gate_threshold=float(params.get("gate_threshold", 0.5)),
             )
+            primary = reports[name]["primary_metric"]
+            if reports[name]["model"].get(primary) is None:
+                raise DegenerateRunError(
+                    f"the model's primary metric {primary} cannot be computed on the {name} "
+                    f"split ({len(split.rows)} rows; e.g. its predictions are constant)"
+                )
         return reports
 
     def _record(self, trainer: pl.Trainer, module: FamilyModule) -> None:
         ctx, data = self.ctx, self.ctx.data
         assert data is not None
+        # The weights evaluated: the best checkpoint's, or the last epoch's without one.
+        best_epoch, best_step = module.restored_from or (trainer.current_epoch,
+                                                         trainer.global_step)
+        ctx.training.update(best_epoch=best_epoch, best_step=best_step)
         reports = self._evaluate(module)
         datasets = self._datasets()
         stage = self.staging_dir
@@ -150,6 +171,7 @@ class Recorder(pl.Callback):
             "labels_used": {data.label_family: {"horizon_days": data.horizon_days,
                                                 "kind": data.label_kind}},
             "hyperparameters": ctx.config["model"],
+            "training": ctx.training,
             "trainer": ctx.config["trainer"],
             "seed": ctx.config["seed"],
             "config_hash": ctx.config_hash,
@@ -203,6 +225,7 @@ class Recorder(pl.Callback):
                 "accelerator": type(trainer.accelerator).__name__,
                 "devices": trainer.num_devices,
             },
+            "training": ctx.training,
             "artifact_path": ctx.artifact_rel,
             "code_version": ctx.code_version,
             "status_history": [
@@ -259,6 +282,7 @@ class Recorder(pl.Callback):
             features_used=cfg["features"]["families"],
             labels_used=[cfg["labels"]["target"]],
             hyperparameters=cfg["model"],
+            training=ctx.training,
             config_hash=ctx.config_hash,
             seed=cfg["seed"],
             metrics=metrics,

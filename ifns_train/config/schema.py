@@ -120,7 +120,12 @@ class ModelConfig:
     optimizer: str = "AdamW"
     lr: float = 4e-3
     weight_decay: float = 1e-4
+    # The largest training batch; capped so that an epoch has at least `min_steps_per_epoch`
+    # optimiser steps (a small dataset is trained, not skipped in one step per epoch).
     batch_size: int = 8192
+    min_steps_per_epoch: int = 16
+    # Optimiser steps before early stopping may end training (Lightning's Trainer min_steps).
+    min_steps: int = 100
 
 
 @dataclass

@@ -132,6 +132,12 @@ def check_label(
             f"dataset {dataset_id}: label column '{column}' is NaN at {_at(frame, pos)} but known "
             "later for the same symbol; only the last, not-yet-known labels may be NaN"
         )
+    if kind == "realized_vol" and (values[~unknown] < 0).any():
+        pos = int(np.flatnonzero(~unknown & (values < 0))[0])
+        raise ContractError(
+            f"dataset {dataset_id}: realised-volatility label '{column}' is negative at "
+            f"{_at(frame, pos)}"
+        )
     if kind == "direction":
         known = values[~unknown]
         bad = (known != 0.0) & (known != 1.0)

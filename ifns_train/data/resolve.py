@@ -15,7 +15,14 @@ import pyarrow.parquet as pq
 
 from ifns_train.data import contract
 from ifns_train.data.index import column_fingerprint, get_entry, load_index, table_path
-from ifns_train.data.splits import SPLITS, parse_windows, purge_gap, split_masks
+from ifns_train.data.splits import (
+    SPLITS,
+    iso_day,
+    parse_windows,
+    purge_gap,
+    split_masks,
+    symbol_last_rows,
+)
 from ifns_train.errors import ConfigError, ContractError
 
 
@@ -32,6 +39,7 @@ class Table:
     context: dict[str, np.ndarray]
     extras: dict[str, np.ndarray]
     history: np.ndarray  # rows of the same symbol before this one
+    last_row: np.ndarray  # index of the last row of the same symbol
     split_meta: dict[str, Any] | None = None  # the index entry's split windows, if any
 
 
@@ -185,6 +193,7 @@ def _load_table(
         context={c: frame[c].to_numpy(dtype=object)[order] for c in categorical},
         extras={c: frame[c].to_numpy(dtype=np.float32)[order] for c in extra_columns},
         history=np.arange(len(order)) - run_start,
+        last_row=symbol_last_rows(sorted_symbols),
         split_meta=entry.get("splits"),
     )
     return table, chosen, str(label_meta.get("kind", ""))
@@ -253,20 +262,29 @@ def resolve(
             whole[name] = [str(d.min()), str(d.max())]
         parsed = parse_windows(whole, "dataset ids " + ", ".join(dataset_ids[s] for s in SPLITS))
 
-    masks, report = split_masks(
-        {s: tables[dataset_ids[s]].dates for s in SPLITS}, parsed, gap
+    masks, label_end, report = split_masks(
+        {s: (tables[dataset_ids[s]].dates, tables[dataset_ids[s]].last_row) for s in SPLITS},
+        parsed,
+        horizon_days,
+        gap,
     )
     splits: dict[str, Split] = {}
     for name in SPLITS:
         table = tables[dataset_ids[name]]
         known = ~np.isnan(table.label)
+        # A realised volatility of 0 (a stale price stretch ahead) has no QLIKE or log error:
+        # such rows are left out like unknown labels, and counted.
+        zero_vol = known & (table.label == 0) if kind == "realized_vol" else np.zeros_like(known)
         enough = table.history >= lookback - 1
-        keep = masks[name] & known & enough
+        keep = masks[name] & known & ~zero_vol & enough
         report[name].update(
             dataset_id=table.dataset_id,
             rows_label_unknown=int((masks[name] & ~known).sum()),
-            rows_short_lookback=int((masks[name] & known & ~enough).sum()),
+            **({"rows_label_zero_vol": int((masks[name] & zero_vol).sum())}
+               if kind == "realized_vol" else {}),
+            rows_short_lookback=int((masks[name] & known & ~zero_vol & ~enough).sum()),
             rows=int(keep.sum()),
+            last_label_end=iso_day(label_end[name][keep].max()),
         )
         if not keep.any():
             raise ConfigError(
@@ -280,5 +298,10 @@ def resolve(
         horizon_days=horizon_days,
         lookback=lookback,
         splits=splits,
-        report={"purge_gap_days": gap, "splits": report},
+        report={
+            "purge_gap_days": gap,
+            "purge_rule": "a row is kept if its own symbol's row purge_gap_days trading rows "
+            "ahead (label horizon + embargo) is before the next split's first date",
+            "splits": report,
+        },
     )

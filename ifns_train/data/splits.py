@@ -1,9 +1,13 @@
-"""Time splits with a purge and embargo gap of at least the label horizon.
+"""Time splits with a purge and embargo gap of at least the label horizon, per symbol.
 
-A row at date t carries a label that looks `horizon` trading days ahead, (t, t+horizon]. A row of
-an earlier split is kept only if its label window, plus `embargo` more trading days, ends before
-the first trading day of the next split: no label of train reaches into validation, none of
-validation into test.
+A row at date t carries a label that looks `horizon` trading rows ahead *in its own symbol's
+rows*, (t, t+horizon]. A symbol with a halt or a data gap trades on fewer days than the panel,
+so its label window can end later than `horizon` days of the panel's calendar. A row of an
+earlier split is therefore kept only if the date of its own row `horizon + embargo` rows ahead
+(`gap` rows: the purge plus the embargo) is before the first date of the next split: no label
+of train reaches into validation, none of validation into test, counted in each symbol's own
+trading rows. Past a symbol's last row in its table, further rows are counted on the union
+calendar of all the run's tables, the best estimate of days the table does not hold.
 """
 
 from __future__ import annotations
@@ -65,40 +69,73 @@ def purge_gap(horizon: int, purge_days: int | None, embargo_days: int) -> int:
     return purge + embargo_days
 
 
-def split_masks(
-    dates: dict[str, np.ndarray], windows: dict[str, Window], gap: int
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, object]]]:
-    """Boolean row masks per split and a report of what each window kept and purged.
+def symbol_last_rows(symbols: np.ndarray) -> np.ndarray:
+    """Index of the last row of each row's symbol, for rows sorted by symbol then date."""
+    n = len(symbols)
+    ends = np.r_[symbols[1:] != symbols[:-1], True] if n else np.zeros(0, bool)
+    last = np.where(ends, np.arange(n), n)
+    return np.minimum.accumulate(last[::-1])[::-1]
 
-    `dates[split]` holds the row dates (datetime64[ns]) of the table that split reads from (one
-    table for all three, or one each). The trading calendar is the union of those dates.
+
+def rows_ahead(
+    dates: np.ndarray, last_row: np.ndarray, calendar: np.ndarray, steps: int
+) -> np.ndarray:
+    """Calendar position of the row `steps` rows ahead of each row in its symbol's own rows.
+
+    Rows are symbol-major and `last_row` is each row's symbol's last row; beyond it the
+    remaining steps are counted on `calendar` (a position may then pass its end).
     """
-    calendar = np.unique(np.concatenate([np.asarray(d, dtype="datetime64[ns]") for d in
-                                         dates.values()]))
+    target = np.arange(len(dates)) + steps
+    inside = np.minimum(target, last_row)
+    return np.searchsorted(calendar, dates[inside]) + (target - inside)
+
+
+def split_masks(
+    tables: dict[str, tuple[np.ndarray, np.ndarray]],
+    windows: dict[str, Window],
+    horizon: int,
+    gap: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, dict[str, object]]]:
+    """Row masks per split, each row's label end date, and what each window kept and purged.
+
+    `tables[split]` is (dates, last_row) of the table that split reads from (one table for all
+    three, or one each), rows sorted by symbol then date. `gap` is the purge plus the embargo in
+    trading rows (>= `horizon`). Label ends past the known calendar are NaT.
+    """
+    calendar = np.unique(np.concatenate([np.asarray(d, dtype="datetime64[ns]")
+                                         for d, _ in tables.values()]))
     masks: dict[str, np.ndarray] = {}
+    label_end: dict[str, np.ndarray] = {}
     report: dict[str, dict[str, object]] = {}
     for i, name in enumerate(SPLITS):
         w = windows[name]
-        row_dates = np.asarray(dates[name], dtype="datetime64[ns]")
+        row_dates = np.asarray(tables[name][0], dtype="datetime64[ns]")
+        last_row = tables[name][1]
         in_window = (row_dates >= w.start.to_datetime64()) & (row_dates <= w.end.to_datetime64())
         keep = in_window.copy()
         if i + 1 < len(SPLITS):
-            nxt = windows[SPLITS[i + 1]].start.to_datetime64()
-            next_pos = np.searchsorted(calendar, nxt, side="left")
-            row_pos = np.searchsorted(calendar, row_dates, side="left")
-            keep &= row_pos + gap < next_pos
+            next_pos = np.searchsorted(calendar, windows[SPLITS[i + 1]].start.to_datetime64())
+            keep &= rows_ahead(row_dates, last_row, calendar, gap) < next_pos
         if not keep.any():
             raise ConfigError(
                 f"split '{name}' is empty: window {w.start.date()}...{w.end.date()} holds "
                 f"{int(in_window.sum())} rows, none left after a purge gap of {gap} trading days"
             )
+        end_pos = rows_ahead(row_dates, last_row, calendar, horizon)
+        ends = np.full(len(row_dates), np.datetime64("NaT"), dtype="datetime64[ns]")
+        known = end_pos < len(calendar)
+        ends[known] = calendar[end_pos[known]]
         kept_dates = row_dates[keep]
-        masks[name] = keep
+        masks[name], label_end[name] = keep, ends
         report[name] = {
             "window": [w.start.date().isoformat(), w.end.date().isoformat()],
             "rows_in_window": int(in_window.sum()),
             "rows_purged": int(in_window.sum() - keep.sum()),
-            "first_date": str(np.datetime_as_string(kept_dates.min(), unit="D")),
-            "last_date": str(np.datetime_as_string(kept_dates.max(), unit="D")),
+            "first_date": iso_day(kept_dates.min()),
+            "last_date": iso_day(kept_dates.max()),
         }
-    return masks, report
+    return masks, label_end, report
+
+
+def iso_day(value: np.datetime64) -> str | None:
+    return None if np.isnat(value) else str(np.datetime_as_string(value, unit="D"))

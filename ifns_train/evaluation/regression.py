@@ -34,7 +34,10 @@ import pandas as pd
 import torch
 from torchmetrics.functional import mean_absolute_error, mean_squared_error, pearson_corrcoef
 
-TRADING_DAYS_PER_YEAR = 252
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+
+# Fewest names on a date for a cross-sectional IC: fewer give noise, not a correlation.
+IC_MIN_NAMES = 5
 
 _IC_KEYS = (
     "ic_mean",
@@ -53,7 +56,7 @@ def return_metrics(
     pred: np.ndarray,
     y: np.ndarray,
     dates: np.ndarray | None = None,
-    min_names: int = 5,
+    min_names: int = IC_MIN_NAMES,
     horizon_days: int = 20,
 ) -> dict[str, Any]:
     """Score return forecasts ``pred`` against realised returns ``y``, pooled and per date.

@@ -1,8 +1,10 @@
 """One split's evaluation: the model and its baselines on the same rows, overall and per slice.
 
 Pure: arrays in, a JSON-ready dict out. Each family names a metric set; the `improvement` of a
-baseline is model minus baseline (for a loss, negative is better); `best_baseline` is the
-strongest baseline on the set's primary metric, the one a model must beat.
+baseline is model minus baseline (for a loss, negative is better). `best_baseline` names, for
+each metric with a direction, the baseline strongest on that metric (a median forecast wins on
+MAE, a mean on RMSE): a model is compared with the best naive predictor for each figure, and
+must beat the one of the set's primary metric.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from ifns_train.evaluation.classification import binary_metrics
-from ifns_train.evaluation.compare import best_baseline, improvement
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER, best_baseline, improvement
 from ifns_train.evaluation.cost import cost_metrics
 from ifns_train.evaluation.gating import gating_effect
-from ifns_train.evaluation.regression import return_metrics
+from ifns_train.evaluation.regression import IC_MIN_NAMES, return_metrics
 from ifns_train.evaluation.risk import volatility_metrics
 from ifns_train.evaluation.slices import by_slice
 
@@ -53,6 +55,30 @@ METRIC_SETS: dict[str, MetricSet] = {
         cost_metrics, "mae_bps", ("mae_bps", "rmse_bps", "bias_bps", "p90_abs_error_bps", "corr")
     ),
 }
+
+
+def unscorable(metric_set: str, y: np.ndarray, dates: np.ndarray) -> str | None:
+    """Why the set's primary metric cannot be computed on labels `y` (None if it can).
+
+    Checked on each split before training, so a run that could only record an undefined
+    primary metric fails at once, naming the cause.
+    """
+    if len(y) == 0:
+        return "no rows"
+    if METRIC_SETS[metric_set].fn is binary_metrics:
+        classes = np.unique(y)
+        if len(classes) < 2:
+            return (f"every label is {classes[0]:g} (one class): "
+                    f"{METRIC_SETS[metric_set].primary} needs both classes")
+    if metric_set == "return":
+        _, names = np.unique(dates, return_counts=True)
+        if names.max() < IC_MIN_NAMES:
+            return (f"the rank IC needs at least {IC_MIN_NAMES} symbols on a date, and no "
+                    f"date has more than {names.max()}; ret_core ranks a universe, use "
+                    "dir_core or risk_vol for fewer symbols")
+    return None
+
+
 CURVES = ("reliability",)  # kept for the aggregate only; per slice they would drown the file
 
 
@@ -77,9 +103,7 @@ def split_report(
     predictors = {"model": model, **{f"baseline:{k}": v for k, v in baselines.items()}}
     overall = {name: fn(**shared, **preds) for name, preds in predictors.items()}
     base = {k: overall[f"baseline:{k}"] for k in baselines}
-    # A baseline without the primary metric (e.g. a constant forecast has no IC) cannot be best.
-    scored = {k: v for k, v in base.items() if v.get(ms.primary) is not None}
-    best = best_baseline(scored, ms.primary) if scored else None
+    best = best_by_metric(base, [k for k in overall["model"] if k in HIGHER_IS_BETTER])
 
     slices: dict[str, dict[str, Any]] = {}
     for name, preds in predictors.items():
@@ -109,12 +133,28 @@ def split_report(
         "baselines": base,
         "best_baseline": best,
         "improvement": {k: improvement(overall["model"], b) for k, b in base.items()},
+        "improvement_over_best": {
+            k: improvement(overall["model"], base[name], [k])[k] for k, name in best.items()
+        },
         "slices": slices,
     }
     if metric_set == "overlay":
         report["gating"] = _gating(model["prob"], y, inputs["primary_up"], context,
                                    min_rows, gate_threshold)
     return report
+
+
+def best_by_metric(
+    baselines: Mapping[str, Mapping[str, Any]], metrics: list[str]
+) -> dict[str, str]:
+    """The strongest baseline on each metric; a metric no baseline has a value for (e.g. a
+    constant forecast has no IC) has none."""
+    best = {}
+    for metric in metrics:
+        scored = {k: v for k, v in baselines.items() if v.get(metric) is not None}
+        if scored:
+            best[metric] = best_baseline(scored, metric)
+    return best
 
 
 def _gating(prob: np.ndarray, y: np.ndarray, primary_up: np.ndarray,
@@ -127,18 +167,18 @@ def _gating(prob: np.ndarray, y: np.ndarray, primary_up: np.ndarray,
 
 
 def key_metrics(metric_set: str, report: Mapping[str, Any]) -> dict[str, Any]:
-    """The figures a registry record carries: model, best baseline, and the difference."""
+    """The figures a registry record carries: the model's, and on each metric the best
+    baseline's, its name and the difference (model minus baseline)."""
     ms = METRIC_SETS[metric_set]
-    best = report["best_baseline"]
+    best = {k: v for k, v in report["best_baseline"].items() if k in ms.keys}
     out: dict[str, Any] = {
         "rows": report["rows"],
         "primary_metric": ms.primary,
         "model": {k: report["model"].get(k) for k in ms.keys},
         "best_baseline": best,
+        "baseline": {k: report["baselines"][name][k] for k, name in best.items()},
+        "improvement": {k: report["improvement_over_best"][k] for k in best},
     }
-    if best is not None:
-        out["baseline"] = {k: report["baselines"][best].get(k) for k in ms.keys}
-        out["improvement"] = {k: report["improvement"][best].get(k) for k in ms.keys}
     if "gating" in report:
         out["gating"] = {k: v for k, v in report["gating"].items() if k != "slices"}
     return out

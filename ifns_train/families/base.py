@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 import torch
 
 from ifns_train.data.module import Batch
 from ifns_train.data.resolve import Split
-from ifns_train.errors import ConfigError
+from ifns_train.errors import ConfigError, DegenerateRunError
 from ifns_train.nets.backbones import build_backbone
 
 
@@ -78,6 +79,8 @@ class FamilyModule(pl.LightningModule):
             dropout=dropout,
         )
         self._captured: dict[int, list[torch.Tensor]] = {}
+        # (epochs, optimiser steps) of the checkpoint last loaded into this module, if any.
+        self.restored_from: tuple[int, int] | None = None
 
     # --- what a family may change ----------------------------------------------------------
     def extra_input_width(self) -> int:
@@ -145,8 +148,18 @@ class FamilyModule(pl.LightningModule):
         if self._step_losses:
             losses, rows = zip(*self._step_losses, strict=True)
             weights = torch.tensor(rows, dtype=losses[0].dtype, device=losses[0].device)
-            self.log("train_loss", (torch.stack(losses) * weights).sum() / weights.sum(),
-                     sync_dist=True)
+            epoch_loss = (torch.stack(losses) * weights).sum() / weights.sum()
+            if not torch.isfinite(epoch_loss):  # one check per epoch, not one sync per step
+                raise DegenerateRunError(
+                    f"the training loss is not finite ({float(epoch_loss)}) in epoch "
+                    f"{self.current_epoch + 1}: the model diverged; lower model.lr "
+                    f"(now {self.hparams.lr:g})"
+                )
+            self.log("train_loss", epoch_loss, sync_dist=True)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Saved during epoch index `epoch` (0-based), after `global_step` optimiser steps.
+        self.restored_from = (int(checkpoint["epoch"]) + 1, int(checkpoint["global_step"]))
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, cat, y = batch
@@ -201,24 +214,15 @@ def train_rates(labels: np.ndarray, groups: np.ndarray) -> tuple[dict[Any, float
     return {g: float(labels[groups == g].mean()) for g in np.unique(groups)}, prior
 
 
-def trailing_label_mean(split: Split, window: int, horizon: int) -> np.ndarray:
-    """Mean of the symbol's own labels already realised at each row's date.
+def trailing_label_stat(split: Split, window: int, horizon: int, stat: str) -> np.ndarray:
+    """The mean or median of the symbol's own labels already realised at each row's date.
 
     A label of date t-k is known at t only once its horizon has passed (k >= horizon), so the
-    mean runs over rows t-horizon-window+1 .. t-horizon of the same symbol; rows with no such
-    history get NaN, which callers fill with a training mean.
+    statistic runs over the known labels of rows t-horizon-window+1 .. t-horizon of the same
+    symbol; rows with no such label get NaN, which callers fill from the training rows.
     """
     table = split.table
-    label = np.nan_to_num(table.label.astype(np.float64), nan=0.0)
-    known = ~np.isnan(table.label)
-    csum = np.concatenate([[0.0], np.cumsum(label)])
-    ccount = np.concatenate([[0], np.cumsum(known)])
-    rows = split.rows
-    end = rows - horizon + 1  # exclusive end: rows <= t - horizon
-    start = np.maximum(end - window, rows - table.history[rows])
-    valid = end > start
-    end_c, start_c = np.where(valid, end, 0), np.where(valid, start, 0)
-    count = ccount[end_c] - ccount[start_c]
-    total = csum[end_c] - csum[start_c]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid & (count > 0), total / np.maximum(count, 1), np.nan)
+    symbol_run = np.cumsum(table.history == 0)
+    realised = pd.Series(table.label, dtype=np.float64).groupby(symbol_run).shift(horizon)
+    rolled = realised.groupby(symbol_run).rolling(window, min_periods=1).agg(stat)
+    return rolled.to_numpy()[split.rows]

@@ -69,6 +69,8 @@ class ModelRecord(_Record):
     metrics: dict[str, Any]
     supported_environments: list[str]
     resources: dict[str, Any]
+    # The schedule actually run: batch size used, steps taken, the epoch and step evaluated.
+    training: dict[str, Any]
     artifact_path: str
     code_version: dict[str, Any]
     status_history: list[StatusChange]
@@ -89,6 +91,7 @@ class ExperimentEntry(_Record):
     features_used: list[str]
     labels_used: list[str]
     hyperparameters: dict[str, Any]
+    training: dict[str, Any] = Field(default_factory=dict)
     config_hash: str
     seed: int
     metrics: dict[str, Any]

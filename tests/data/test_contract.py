@@ -141,3 +141,20 @@ def test_three_datasets_one_per_split_are_purged_on_their_joint_calendar(
         last = data.splits[split].dates.max()
         assert pos[last] + gap < pos[nxt]
         assert pos[last] + gap + 1 == pos[nxt]  # and nothing more than the gap is dropped
+
+
+def test_zero_realised_volatility_is_left_out_and_counted(panel: pd.DataFrame,
+                                                          tmp_path: Path) -> None:
+    # A stale price stretch ahead gives a realised volatility of exactly 0: no QLIKE exists.
+    rvol = "Label_RealizedVol_Horizon_20d_V1"
+    frame = panel.copy()
+    zero = frame.index[(frame["symbol"] == "SYM002") & frame[rvol].notna()][:7]
+    frame.loc[zero, rvol] = 0.0
+    _register(tmp_path, frame)
+    data = _resolve(tmp_path, label_family=rvol)
+    report = data.report["splits"]["train"]
+    assert report["rows_label_zero_vol"] == 7
+    assert (data.splits["train"].label > 0).all()
+    _register(tmp_path, _set(panel, 3, rvol, -0.1), "DS_NEG_V1")
+    with pytest.raises(ContractError, match=f"label '{rvol}' is negative"):
+        _resolve(tmp_path, "DS_NEG_V1", label_family=rvol)

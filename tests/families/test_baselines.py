@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from ifns_train.data.resolve import Split, Table
+from ifns_train.data.splits import symbol_last_rows
 from ifns_train.errors import ConfigError
-from ifns_train.families.base import trailing_label_mean
+from ifns_train.families.base import trailing_label_stat
 from ifns_train.families.dir_core import DirCoreModule
 from ifns_train.families.exec_cost import ExecCostModule
 from ifns_train.families.ret_core import RetCoreModule
-from ifns_train.families.risk_vol import RiskVolModule
+from ifns_train.families.risk_vol import RiskVolModule, qlike_scale
 from ifns_train.families.struct_aware import StructAwareModule
 
 
@@ -31,6 +32,7 @@ def _split(label, *, symbols=None, extras=None, context=None, rows=None) -> Spli
         context={k: np.asarray(v, dtype=object) for k, v in (context or {}).items()},
         extras={k: np.asarray(v, dtype=np.float32) for k, v in (extras or {}).items()},
         history=history,
+        last_row=symbol_last_rows(symbols),
     )
     return Split("test", table, np.arange(n) if rows is None else np.asarray(rows))
 
@@ -69,14 +71,56 @@ def test_ret_core_baselines() -> None:
 def test_trailing_cost_uses_only_costs_already_realised() -> None:
     # Symbol A rows 0-4, symbol B rows 5-7; a cost label of row t is realised one day later.
     split = _split([10, 20, 30, 40, np.nan, 100, 200, 300], symbols=list("AAAAABBB"))
-    got = trailing_label_mean(split, window=2, horizon=1)
+    got = trailing_label_stat(split, window=2, horizon=1, stat="mean")
     # Row 0: nothing realised yet. Row 1: {10}. Row 2: {10, 20}. Row 3: {20, 30}. Row 4:
     # {30, 40}. Row 5 (first of B): nothing (A's costs are another symbol's). Row 6: {100}.
     # Row 7: {100, 200}.
     expected = [np.nan, 10, 15, 25, 35, np.nan, 100, 150]
     np.testing.assert_allclose(got, expected)
     # With a 2-day horizon the label of t-1 is not known yet at t: row 3 sees rows 0..1.
-    assert trailing_label_mean(split, window=2, horizon=2)[3] == 15
+    assert trailing_label_stat(split, window=2, horizon=2, stat="mean")[3] == 15
+    # Medians over 3 realised costs: row 3 {10, 20, 30} -> 20; row 4 {20, 30, 40} -> 30.
+    median = trailing_label_stat(split, window=3, horizon=1, stat="median")
+    np.testing.assert_allclose(median, [np.nan, 10, 15, 20, 30, np.nan, 100, 150])
+
+
+def test_exec_cost_median_baselines() -> None:
+    params = {"vol_column": "vol", "log_dollar_volume_column": "ldv", "order_notional_usd": 1e6,
+              "trailing_window": 2, "horizon_days": 1}
+    extras = {"vol": np.full(5, 0.2), "ldv": np.full(5, 15.0)}
+    # Spread-like costs: zero on most days, so the median (0) and the mean (6) differ.
+    train = _split([0, 0, 0, 10, 20], extras=extras)
+    test = _split([0, 30, 0], extras={k: v[:3] for k, v in extras.items()})
+    out = ExecCostModule.baselines(train, test, params)
+    assert out["median_cost"]["pred"].tolist() == [0.0, 0.0, 0.0]
+    # Trailing over the test rows' own realised costs: none at row 0 (the training median),
+    # {0} at row 1, {0, 30} at row 2 (median 15; the trailing mean fills row 0 with 6).
+    assert out["trailing_median_cost"]["pred"].tolist() == [0.0, 0.0, 15.0]
+    assert out["trailing_mean_cost"]["pred"].tolist() == [6.0, 0.0, 15.0]
+
+
+def test_risk_vol_scaled_baselines_minimise_qlike_on_train() -> None:
+    # Realised vol is 1.2x then 0.6x the forecast: c² = (1.44 + 0.36) / 2 = 0.9.
+    assert qlike_scale(np.array([0.24, 0.12]), np.array([0.2, 0.2])) == pytest.approx(
+        math.sqrt(0.9))
+    params = {"trailing_vol_column": "tv", "ewma_vol_column": "ev"}
+    train = _split([0.24, 0.12, 0.0], extras={"tv": [0.2, 0.2, 0.2], "ev": [0.1, 0.1, 0.1]})
+    test = _split([0.3], extras={"tv": [0.5], "ev": [0.25]})
+    out = RiskVolModule.baselines(train, test, params)
+    assert out["trailing_vol"]["pred"] == pytest.approx([0.5])
+    # The zero-vol training row has no QLIKE and is left out of the fit.
+    assert out["trailing_vol_scaled"]["pred"] == pytest.approx([0.5 * math.sqrt(0.9)])
+    # EWMA: ratios 2.4 and 1.2, c² = (5.76 + 1.44) / 2 = 3.6.
+    assert out["ewma_vol_scaled"]["pred"] == pytest.approx([0.25 * math.sqrt(3.6)], rel=1e-6)
+    # No other factor does better on the training rows.
+    y, f = np.array([0.24, 0.12]), np.array([0.2, 0.2])
+
+    def qlike(c: float) -> float:
+        r = (y / (c * f)) ** 2
+        return float(np.mean(r - np.log(r) - 1))
+
+    best = qlike(math.sqrt(0.9))
+    assert all(qlike(math.sqrt(0.9) * k) > best for k in (0.9, 0.99, 1.01, 1.1))
 
 
 def test_sqrt_impact_baseline_is_fitted_on_training_rows() -> None:

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test lint bench bench-import demo clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: install
 ## bench: framework vs plain PyTorch loop, default run vs import time
 bench: install
 	$(BIN)/python benchmarks/bench_train.py
+
+## bench-import: OHLCV import wall time and peak memory against file size, before and after
+bench-import: install
+	$(BIN)/python benchmarks/bench_import.py $(ARGS)
 
 demo: install
 	$(BIN)/python -m ifns_train.data demo

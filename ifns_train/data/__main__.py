@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         help="import daily OHLCV CSV/Parquet files (or folders of them) as a Stage 02 dataset",
         description="Read, check and repair daily OHLCV files, derive the Stage 02 features, "
         "labels and context columns, and register the table in the dataset index. Every repair "
-        "is counted in the printed report; anything else is an error naming file, row and "
-        "column (see ifns_train/data/ohlcv.py).",
+        "is counted in the printed report; every problem of the files is listed in one error "
+        "naming file, row, symbol and column, and nothing is written (see the README, 'Your own "
+        "prices', and ifns_train/data/ohlcv/).",
     )
     imp.add_argument("paths", nargs="+", metavar="PATH", help="CSV/Parquet files or folders")
     imp.add_argument("--dataset-id", required=True, help="new dataset id, e.g. DS_MY_PRICES_V1")
@@ -62,20 +63,56 @@ def _parser() -> argparse.ArgumentParser:
         "column uses (day/month/year is refused)",
     )
     imp.add_argument(
+        "--date-column",
+        default=None,
+        metavar="NAME",
+        help="the date column, under any header (default: Date, Timestamp, ... or an unnamed "
+        "first column of dates)",
+    )
+    imp.add_argument(
         "--symbol-column",
         default=None,
         help="name of the symbol column of long files (default: Symbol, Ticker, ... if "
         "present, else the file name)",
     )
     imp.add_argument(
-        "--adjust-splits",
+        "--wide",
         action="store_true",
-        help="back-adjust prices (and volume inversely) before a split-like jump",
+        help="the files hold a date column and one close column per symbol (the header is "
+        "the symbol; a blank cell is no row)",
     )
     imp.add_argument(
         "--keep-jumps",
+        action="append",
+        default=[],
+        metavar="SYMBOL",
+        help="keep this symbol's split-like jumps as genuine moves (reported); repeatable; "
+        "'all' for every symbol",
+    )
+    imp.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="SYMBOL:YYYY-MM-DD:RATIO",
+        help="a known split: the first date at the new price and the new shares per old share "
+        "(2 for 2:1, 0.5 for 1:2); applied only where the data shows it; repeatable",
+    )
+    imp.add_argument(
+        "--splits-file",
+        default=None,
+        metavar="FILE.csv",
+        help="known splits, a CSV with the columns symbol, date, ratio",
+    )
+    imp.add_argument(
+        "--adjust-splits",
         action="store_true",
-        help="keep split-like jumps as genuine moves (reported)",
+        help="back-adjust prices (and volume inversely) before every detected split-like jump",
+    )
+    imp.add_argument(
+        "--drop-symbol-on-error",
+        action="store_true",
+        help="leave out a symbol that fails a check (reported with the reason) instead of "
+        "refusing the import",
     )
     imp.add_argument(
         "--min-history",
@@ -114,13 +151,18 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 
 def _run_import(args: argparse.Namespace) -> None:
-    from ifns_train.data.ohlcv import ImportOptions, format_report, import_ohlcv
+    from ifns_train.data.ohlcv import ImportOptions, KnownSplit, format_report, import_ohlcv
 
     options = ImportOptions(
         date_format=args.date_format,
         symbol_column=args.symbol_column,
+        date_column=args.date_column,
+        wide=args.wide,
         adjust_splits=args.adjust_splits,
-        keep_jumps=args.keep_jumps,
+        keep_jumps=tuple(args.keep_jumps),
+        splits=tuple(KnownSplit.parse(text) for text in args.split),
+        splits_file=args.splits_file,
+        drop_symbol_on_error=args.drop_symbol_on_error,
         min_history=args.min_history,
     )
     entry, report = import_ohlcv(args.paths, args.dataset_id, args.registry_dir, options)
@@ -210,6 +252,8 @@ def _run_show(args: argparse.Namespace) -> None:
         lines.append(
             "  reported: " + ", ".join(f"{k}={v}" for k, v in report["reported"].items())
         )
+        for symbol, why in report.get("symbols_dropped", {}).items():
+            lines.append(f"  symbol dropped: {symbol}: {why}")
         for file in entry["source"].get("files", []):
             lines.append(f"  file: {file['path']} ({file['rows']} rows, sha256 {file['sha256']})")
     print("\n".join(lines))

@@ -30,7 +30,9 @@ Everything is drawn from one ``numpy.random.default_rng(seed)``, in a fixed orde
 arguments give a bit-identical frame.
 
 The features, forward labels and context tags are those of `ifns_train.data.features`, the one
-implementation shared with the OHLCV importer; they are re-exported here for existing callers.
+implementation shared with the OHLCV importer (re-exported here for existing callers), and the
+wide simulated frames become the long table through `ifns_train.data.panel.long_table`, the
+step the importer shares.
 """
 
 from __future__ import annotations
@@ -42,19 +44,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.data.features import (
     CONTEXT_COLUMNS,
     FEATURE_COLUMNS,
     FEATURE_FAMILIES,
     LABEL_HORIZON_DAYS,
     RETURN_LABEL_FAMILIES,
-    TRADING_DAYS,
-    compute_context,
     compute_features,
     default_splits,
     forward_return_labels,
 )
 from ifns_train.data.index import check_dataset_id, register_dataset
+from ifns_train.data.panel import long_table, return_labels
 from ifns_train.errors import ConfigError
 
 __all__ = [
@@ -65,9 +67,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "LABEL_FAMILIES",
     "LABEL_HORIZON_DAYS",
-    "TRADING_DAYS",
     "MarketSim",
-    "compute_context",
     "compute_features",
     "compute_labels",
     "default_splits",
@@ -85,10 +85,11 @@ WARMUP_DAYS = 260
 N_CLUSTERS = 6
 ORDER_NOTIONAL_USD = 1_000_000.0
 
+EXEC_COST_LABEL = "Label_ExecCost_Bps_Horizon_1d_V1"
 LABEL_FAMILIES: dict[str, dict[str, Any]] = {
     **RETURN_LABEL_FAMILIES,
-    "Label_ExecCost_Bps_Horizon_1d_V1": {
-        "column": "Label_ExecCost_Bps_Horizon_1d_V1",
+    EXEC_COST_LABEL: {
+        "column": EXEC_COST_LABEL,
         "horizon_days": 1,
         "kind": "cost_bps",
         "description": (
@@ -297,14 +298,19 @@ def compute_labels(
     cost_noise: pd.DataFrame,
 ) -> dict[str, pd.DataFrame]:
     """All label columns as wide frames; row t looks forward, unknown futures are NaN."""
-    fwd = forward_return_labels(close, LABEL_HORIZON_DAYS)
-    cost_next = execution_cost_bps(high, low, close, volume, cost_noise).shift(-1)
-    return {
-        "Label_Direction_Horizon_20d_V1": fwd["direction"],
-        "Label_ReturnContinuous_Horizon_20d_V1": fwd["return"],
-        "Label_RealizedVol_Horizon_20d_V1": fwd["realized_vol"],
-        "Label_ExecCost_Bps_Horizon_1d_V1": cost_next,
-    }
+    return {**return_labels(close), **_cost_label(high, low, close, volume, cost_noise)}
+
+
+def _cost_label(
+    high: pd.DataFrame,
+    low: pd.DataFrame,
+    close: pd.DataFrame,
+    volume: pd.DataFrame,
+    cost_noise: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """The execution cost label: at t, the cost of executing at t+1 (with t+1's noise)."""
+    cost = execution_cost_bps(high, low, close, volume, cost_noise)
+    return {EXEC_COST_LABEL: cost.shift(-1)}
 
 
 def generate_panel(
@@ -317,7 +323,7 @@ def generate_panel(
     """
     if not isinstance(n_symbols, (int, np.integer)) or n_symbols < 1:
         raise ConfigError(f"demo n_symbols must be a positive integer, got {n_symbols!r}")
-    n_days = round(float(n_years) * TRADING_DAYS)
+    n_days = round(float(n_years) * TRADING_DAYS_PER_YEAR)
     if n_days < 2 * LABEL_HORIZON_DAYS:
         raise ConfigError(
             f"demo n_years={n_years!r} gives {n_days} trading days; need at least "
@@ -328,23 +334,16 @@ def generate_panel(
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"demo start date {start!r} is not a valid date: {exc}") from exc
     sim = simulate_market(int(n_symbols), WARMUP_DAYS + n_days, int(seed))
-    features = compute_features(sim.close, sim.high, sim.low, sim.volume)
-    labels = compute_labels(sim.close, sim.high, sim.low, sim.volume, sim.cost_noise)
-    context = compute_context(features, sim.close, sim.clusters)
-
-    symbols = list(sim.close.columns)
-    columns: dict[str, Any] = {
-        "date": np.repeat(dates.to_numpy().astype("datetime64[ns]"), len(symbols)),
-        "symbol": np.tile(np.array(symbols, dtype=object), n_days),
-    }
-    for name, wide in {**features, **labels}.items():
-        columns[name] = wide.to_numpy(dtype=np.float64)[-n_days:].reshape(-1)
-    for name, wide in context.items():
-        columns[name] = wide.to_numpy()[-n_days:].reshape(-1)
-    frame = pd.DataFrame(columns)
-    for name in ["symbol", *CONTEXT_COLUMNS]:
-        frame[name] = frame[name].astype(str)
-    return frame
+    return long_table(
+        sim.close,
+        sim.high,
+        sim.low,
+        sim.volume,
+        dates=dates,
+        keep_from=WARMUP_DAYS,
+        clusters=sim.clusters,
+        extra_labels=_cost_label(sim.high, sim.low, sim.close, sim.volume, sim.cost_noise),
+    )
 
 
 def write_demo(

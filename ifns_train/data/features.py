@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.errors import ConfigError
 
-TRADING_DAYS = 252
 LABEL_HORIZON_DAYS = 20
+# Of the 20 days of a volume statistic, the fewest that must have a volume (a missing volume is
+# NaN, e.g. a vendor's 0 on a trading day): one missing day does not blank 20 rows.
+VOLUME_MIN_DAYS = 15
 # Rows of a symbol before every feature is defined: the 120-day windows need 121 closes, so the
 # first complete row is the 121st; these leading rows are warm-up, never dataset rows.
 WARMUP_ROWS = 120
@@ -134,7 +137,9 @@ def compute_features(
 
     The first ``WARMUP_ROWS`` rows are (partly) NaN: callers drop them. Without `volume` the
     volume-based columns (``VOLUME_FEATURES``) are not computed at all: a dataset without
-    volume must say so, not carry zeros.
+    volume must say so, not carry zeros. A NaN in `volume` is a missing day: the 20-day volume
+    statistics use the days present (at least ``VOLUME_MIN_DAYS``), and the day's own volume
+    z-score is NaN.
     """
     logc = np.log(close)
     ret = logc.diff()
@@ -148,17 +153,23 @@ def compute_features(
     sd20, sd60 = ret.rolling(20).std(), ret.rolling(60).std()
     out["trend_ret_60d_volnorm"] = out["trend_ret_60d"] / (sd60 * np.sqrt(60.0))
 
-    out["vol_20d"] = sd20 * np.sqrt(TRADING_DAYS)
-    out["vol_60d"] = sd60 * np.sqrt(TRADING_DAYS)
+    out["vol_20d"] = sd20 * np.sqrt(TRADING_DAYS_PER_YEAR)
+    out["vol_60d"] = sd60 * np.sqrt(TRADING_DAYS_PER_YEAR)
     # RiskMetrics: variance_t = 0.94 variance_{t-1} + 0.06 r_t^2 (zero-mean returns).
-    out["vol_ewma_094"] = np.sqrt((ret**2).ewm(alpha=0.06, adjust=False).mean() * TRADING_DAYS)
+    ewma_var = (ret**2).ewm(alpha=0.06, adjust=False).mean()
+    out["vol_ewma_094"] = np.sqrt(ewma_var * TRADING_DAYS_PER_YEAR)
     out["vol_ratio_20_60"] = sd20 / sd60
     if volume is not None:
+        # A missing volume (NaN) is skipped: the 20-day statistics are over the days present,
+        # if at least VOLUME_MIN_DAYS of the 20 are (the same values when all 20 are).
         logv = np.log(volume)
-        out["vol_volume_z_20d"] = (logv - logv.rolling(20).mean()) / logv.rolling(20).std()
+        logv20 = logv.rolling(20, min_periods=VOLUME_MIN_DAYS)
+        out["vol_volume_z_20d"] = (logv - logv20.mean()) / logv20.std()
         dollar_volume = close * volume
-        out["vol_log_amihud_20d"] = np.log(1e9 * (ret.abs() / dollar_volume).rolling(20).mean())
-        out["vol_log_dollar_volume_20d"] = np.log(dollar_volume.rolling(20).mean())
+        amihud = (ret.abs() / dollar_volume).rolling(20, min_periods=VOLUME_MIN_DAYS).mean()
+        out["vol_log_amihud_20d"] = np.log(1e9 * amihud)
+        dollar_volume20 = dollar_volume.rolling(20, min_periods=VOLUME_MIN_DAYS).mean()
+        out["vol_log_dollar_volume_20d"] = np.log(dollar_volume20)
     out["vol_hl_range_20d"] = np.log(high / low).rolling(20).mean()
 
     for w in (20, 60, 120):
@@ -180,7 +191,7 @@ def forward_return_labels(close: pd.DataFrame, horizon: int) -> dict[str, pd.Dat
     fwd = logc.shift(-horizon) - logc
     direction = (fwd > 0).astype(float).where(fwd.notna())
     daily = logc.diff()
-    rvol = daily.rolling(horizon).std().shift(-horizon) * np.sqrt(TRADING_DAYS)
+    rvol = daily.rolling(horizon).std().shift(-horizon) * np.sqrt(TRADING_DAYS_PER_YEAR)
     return {"direction": direction, "return": fwd, "realized_vol": rvol}
 
 
@@ -206,59 +217,57 @@ def hl_spread_bps(high: pd.DataFrame, low: pd.DataFrame, close: pd.DataFrame) ->
     return (1e4 * spread.clip(lower=0.0)).where(beta.notna() & gamma.notna())
 
 
-def compute_context(
-    features: dict[str, pd.DataFrame],
-    close: pd.DataFrame,
-    clusters: np.ndarray,
-    market: pd.Series | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Context columns as wide (date x symbol) frames of str; row t uses data up to t only.
+REGIME_TAGS = ("bear_calm", "bear_volatile", "bull_calm", "bull_volatile")
+STRUCTURE_STATES = ("breakout", "uptrend", "downtrend", "range")
+VOL_BANDS = ("low", "mid", "high")
 
-    * ``regime_tag``: the observable market path. Market = equal-weighted mean daily log
-      return of the panel's symbols (`market`, computed from `close` when not given). "bull"
-      if its trailing 60-day sum is > 0 else "bear"; "volatile" if its trailing 20-day
-      annualised vol is above the expanding median of that vol (all history up to t) else
-      "calm".
-    * ``structure_state``: "breakout" if the close broke the prior 20-day high or low today;
-      else "uptrend" if swing score >= 1 and the close is above its 60-day MA; "downtrend" if
-      swing score <= -1 and below it; else "range".
-    * ``vol_band``: cross-sectional tercile of vol_20d at t ("low", "mid", "high"), from the
-      mid-rank (rank - 0.5) / n, n = the number of symbols with a vol_20d at t.
-    * ``symbol_cluster``: the symbol's static cluster `clusters[i]`, as "C<k>".
-    """
-    index, columns = close.index, close.columns
-    if market is None:
-        market = np.log(close).diff().mean(axis=1)
+
+def _names(names: tuple[str, ...] | list[str], codes: np.ndarray) -> np.ndarray:
+    """Names by code as an object array whose cells share one str per name (a table of millions
+    of rows holds a handful of strings, not one object per cell)."""
+    return np.array(names, dtype=object)[codes]
+
+
+def regime_tags(market: pd.Series) -> np.ndarray:
+    """Per date of `market` (the equal-weighted mean daily log return): "bull" if its trailing
+    60-day sum is > 0 else "bear"; "_volatile" if its trailing 20-day annualised vol is above the
+    expanding median of that vol (all history up to t) else "_calm"."""
     trend60 = market.rolling(60).sum()
-    vol20 = market.rolling(20).std() * np.sqrt(TRADING_DAYS)
+    vol20 = market.rolling(20).std() * np.sqrt(TRADING_DAYS_PER_YEAR)
     vol_median = vol20.expanding(min_periods=20).median()
-    tag = np.where(trend60.to_numpy() > 0, "bull", "bear").astype(object)
-    tag = tag + np.where(vol20.to_numpy() > vol_median.to_numpy(), "_volatile", "_calm")
-    regime_tag = pd.DataFrame(np.repeat(tag[:, None], len(columns), axis=1), index, columns)
+    bull = trend60.to_numpy() > 0
+    volatile = vol20.to_numpy() > vol_median.to_numpy()
+    return _names(REGIME_TAGS, 2 * bull.astype(np.int64) + volatile)
 
-    swing = features["struct_swing_score"].to_numpy()
-    above = features["trend_px_vs_ma60"].to_numpy()
-    breakout = (features["struct_breakout_up_20d"].to_numpy() > 0) | (
-        features["struct_breakout_dn_20d"].to_numpy() > 0
+
+def structure_states(
+    swing: np.ndarray, above_ma60: np.ndarray, breakout_up: np.ndarray, breakout_dn: np.ndarray
+) -> np.ndarray:
+    """Cell by cell: "breakout" if the close broke the prior 20-day high or low today; else
+    "uptrend" if swing score >= 1 and the close is above its 60-day MA; "downtrend" if swing
+    score <= -1 and below it; else "range"."""
+    breakout = (breakout_up > 0) | (breakout_dn > 0)
+    codes = np.select(
+        [breakout, (swing >= 1) & (above_ma60 > 0), (swing <= -1) & (above_ma60 < 0)],
+        [0, 1, 2],
+        default=3,
     )
-    state = np.select(
-        [breakout, (swing >= 1) & (above > 0), (swing <= -1) & (above < 0)],
-        ["breakout", "uptrend", "downtrend"],
-        default="range",
-    ).astype(object)
+    return _names(STRUCTURE_STATES, codes)
 
-    vol = features["vol_20d"]
+
+def vol_bands(vol: pd.DataFrame) -> np.ndarray:
+    """Per (date, symbol) of `vol` (vol_20d by date): its cross-sectional tercile ("low", "mid",
+    "high") from the mid-rank (rank - 0.5) / n, n = the symbols with a vol_20d at that date,
+    ties in column order."""
     n = np.maximum(vol.notna().sum(axis=1).to_numpy(), 1)[:, None]
     pct = (vol.rank(axis=1, method="first").to_numpy() - 0.5) / n
-    band = np.select([pct < 1 / 3, pct < 2 / 3], ["low", "mid"], default="high").astype(object)
+    return _names(VOL_BANDS, np.select([pct < 1 / 3, pct < 2 / 3], [0, 1], default=2))
 
-    cluster = np.array([f"C{c}" for c in clusters], dtype=object)
-    return {
-        "regime_tag": regime_tag,
-        "structure_state": pd.DataFrame(state, index, columns),
-        "vol_band": pd.DataFrame(band, index, columns),
-        "symbol_cluster": pd.DataFrame(np.tile(cluster, (len(index), 1)), index, columns),
-    }
+
+def cluster_names(clusters: np.ndarray) -> np.ndarray:
+    """Static cluster k of each symbol as "C<k>"."""
+    names, codes = np.unique(np.asarray(clusters, dtype=np.int64), return_inverse=True)
+    return _names([f"C{c}" for c in names], codes.reshape(-1))
 
 
 def default_splits(frame: pd.DataFrame) -> dict[str, list[str]]:

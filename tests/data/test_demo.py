@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.data import demo
 from ifns_train.data.__main__ import main
 from ifns_train.data.index import fingerprint, load_index, table_path
+from ifns_train.data.panel import long_table
 
 SMALL = {"n_symbols": 8, "n_years": 3.0}
 DIRECTION = "Label_Direction_Horizon_20d_V1"
@@ -38,6 +40,19 @@ def test_rank_auc_helper() -> None:
     assert rank_auc(np.ones(4), y) == 0.5
 
 
+# The demo's fingerprints, pinned: a change to the simulator, the features, the labels, the
+# context or the wide-to-long step (`ifns_train.data.panel`) must not move them silently.
+FINGERPRINTS = {
+    "small": "sha256:8b6c0392e70b00eb4ec42d191645972f489ca1f1e3c3261b12d70e4212142b16",
+    "small_seed_7": "sha256:b7181abeecbdbf652c74b3bb95421fed3231679ec28e0d8ea1383115e0b0e3d5",
+}
+
+
+def test_fingerprints_are_pinned(small_panel: pd.DataFrame) -> None:
+    assert fingerprint(small_panel)[0] == FINGERPRINTS["small_seed_7"]
+    assert fingerprint(demo.generate_panel(**SMALL))[0] == FINGERPRINTS["small"]
+
+
 def test_deterministic(small_panel: pd.DataFrame) -> None:
     again = demo.generate_panel(seed=7, **SMALL)
     pd.testing.assert_frame_equal(small_panel, again)
@@ -58,7 +73,7 @@ def test_contract(small_panel: pd.DataFrame) -> None:
         assert pd.api.types.is_string_dtype(frame[col]), col
         assert frame[col].map(type).eq(str).all(), col
 
-    n_days = round(SMALL["n_years"] * demo.TRADING_DAYS)
+    n_days = round(SMALL["n_years"] * TRADING_DAYS_PER_YEAR)
     assert frame["date"].nunique() == n_days
     assert frame["symbol"].nunique() == SMALL["n_symbols"]
     assert len(frame) == n_days * SMALL["n_symbols"]
@@ -187,26 +202,26 @@ def test_execution_cost_by_hand() -> None:
 
 
 def test_no_lookahead() -> None:
+    # The demo's own path from wide prices to the long table, on the whole history and on its
+    # first `cut` days: every feature and context value up to the cut must be the same.
     sim = demo.simulate_market(n_symbols=8, n_days=420, seed=3)
-    cut = 300
+    cut, keep_from = 300, 200
+    dates = pd.bdate_range("2020-01-01", periods=420)
 
-    def derived(close, high, low, volume):
-        feats = demo.compute_features(close, high, low, volume)
-        return feats, demo.compute_context(feats, close, sim.clusters)
+    def table(n: int) -> pd.DataFrame:
+        wide = (x.iloc[:n] for x in (sim.close, sim.high, sim.low, sim.volume))
+        return long_table(*wide, dates=dates[keep_from:n], keep_from=keep_from,
+                          clusters=sim.clusters)
 
-    full_f, full_c = derived(sim.close, sim.high, sim.low, sim.volume)
-    part_f, part_c = derived(*(x.iloc[:cut] for x in (sim.close, sim.high, sim.low, sim.volume)))
-    for name in demo.FEATURE_COLUMNS:
-        pd.testing.assert_frame_equal(part_f[name], full_f[name].iloc[:cut], check_exact=True)
-        assert full_f[name].iloc[200:].notna().all().all(), name  # the comparison is not vacuous
-    for name in demo.CONTEXT_COLUMNS:
-        pd.testing.assert_frame_equal(part_c[name], full_c[name].iloc[:cut], check_exact=True)
+    full, part = table(420), table(cut)
+    head = full.iloc[: len(part)].reset_index(drop=True)
+    assert (head["date"] == part["date"]).all() and part["date"].max() == dates[cut - 1]
+    for name in [*demo.FEATURE_COLUMNS, *demo.CONTEXT_COLUMNS]:
+        pd.testing.assert_series_equal(part[name], head[name], check_exact=True)
+        assert head[name].notna().all(), name  # the comparison is not vacuous
     # and the labels do look forward: truncation changes them near the cut
-    part_l = demo.compute_labels(
-        *(x.iloc[:cut] for x in (sim.close, sim.high, sim.low, sim.volume, sim.cost_noise))
-    )
-    assert part_l[DIRECTION].iloc[cut - 1].isna().all()
-    assert sim.close.iloc[cut - 1].notna().all()
+    last = part["date"] == dates[cut - 1]
+    assert part.loc[last, DIRECTION].isna().all() and head.loc[last, DIRECTION].notna().all()
 
 
 def test_stylized_facts() -> None:

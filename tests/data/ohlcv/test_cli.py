@@ -10,7 +10,7 @@ import pytest
 
 from ifns_train.data.__main__ import main
 from ifns_train.data.demo import write_demo
-from tests.data.test_ohlcv import ohlcv, write
+from tests.data.ohlcv.helpers import ohlcv, split_at, write
 
 
 @pytest.fixture
@@ -78,23 +78,31 @@ def test_import_list_show(prices: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_cli_options_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     reg = str(tmp_path / "reg")
-    raw = ohlcv()
-    raw.loc[:99, ["Open", "High", "Low", "Close"]] *= 2.0  # a 2:1 split at row 101
+    raw = split_at(ohlcv(), 100)  # a 2:1 split at row 101 (2021-05-24)
     split = write(raw.assign(Date=pd.to_datetime(raw["Date"]).dt.strftime("%m/%d/%Y")),
                   tmp_path / "xyz.csv")
     base = ["import-ohlcv", str(split), "--registry-dir", reg]
     cases = [
-        (["--dataset-id", "DS_X_V1"], "xyz.csv: row 101 (line 102): column 'Close' jumps"),
-        (["--dataset-id", "bad"], "invalid dataset id"),
-        (["--dataset-id", "DS_X_V1", "--min-history", "50"], "below 141"),
-        (["--dataset-id", "DS_X_V1", "--date-format", "iso"], "not an ISO date"),
-        (["--dataset-id", "DS_X_V1", "--symbol-column", "Name"], "no column 'Name'"),
+        (["--dataset-id", "DS_X_V1"], "xyz.csv: row 101 (line 102), symbol XYZ: column 'Close' "
+                                      "moves", 2),
+        (["--dataset-id", "bad"], "invalid dataset id", 1),
+        (["--dataset-id", "DS_X_V1", "--min-history", "50"], "below 141", 1),
+        (["--dataset-id", "DS_X_V1", "--date-format", "iso"], "not an ISO date", 21),
+        (["--dataset-id", "DS_X_V1", "--symbol-column", "Name"], "no column 'Name'", 2),
+        (["--dataset-id", "DS_X_V1", "--split", "XYZ:2021-05-24"], "SYMBOL:YYYY-MM-DD:RATIO", 1),
+        (["--dataset-id", "DS_X_V1", "--adjust-splits", "--keep-jumps", "XYZ"], "excludes", 1),
+        # The split given on the wrong day: that problem, and the jump it does not resolve.
+        (["--dataset-id", "DS_X_V1", "--split", "XYZ:2021-05-25:2"], "the data may already be "
+                                                                      "adjusted", 3),
     ]
-    for extra, message in cases:
+    for extra, message, lines in cases:
         assert main([*base, *extra]) == 2, extra
-        err = capsys.readouterr().err
+        captured = capsys.readouterr()
+        err = captured.err
         assert err.startswith("ifns-data: error: ") and message in err, (extra, err)
-        assert len(err.strip().splitlines()) == 1
+        assert "Traceback" not in err and not captured.out
+        assert len(err.strip().splitlines()) == lines, err  # the count line, then the problems
+    assert not (tmp_path / "reg" / "datasets").exists()  # nothing written on failure
     assert main(["show", "DS_NOPE_V1", "--registry-dir", reg]) == 2
     assert "unknown dataset id 'DS_NOPE_V1'" in capsys.readouterr().err
 
@@ -102,3 +110,35 @@ def test_cli_options_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -
                "--min-history", "150"])
     out = capsys.readouterr().out
     assert rc == 0 and "splits_adjusted=1" in out and "'date': '2021-05-24'" in out
+    for i, extra in enumerate((["--split", "XYZ:2021-05-24:2"], ["--keep-jumps", "XYZ"],
+                               ["--keep-jumps", "all"])):
+        assert main([*base, "--dataset-id", f"DS_X{i}_V1", "--date-format", "us",
+                     *extra]) == 0, capsys.readouterr().err
+        capsys.readouterr()
+    splits = tmp_path / "splits.csv"
+    splits.write_text("symbol,date,ratio\nxyz,2021-05-24,2\n")
+    assert main([*base, "--dataset-id", "DS_X3_V1", "--splits-file", str(splits)]) == 0
+    assert "'from': 'splits.csv line 2'" in capsys.readouterr().out.replace(f"{tmp_path}/", "")
+
+
+def test_cli_vendor_file_options(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    reg = str(tmp_path / "reg")
+    closes = pd.DataFrame({"As Of": ohlcv()["Date"], "AAA": ohlcv(seed=1)["Close"],
+                           "BBB": ohlcv(seed=2)["Close"]})
+    wide = write(closes, tmp_path / "closes.csv")
+    assert main(["import-ohlcv", str(wide), "--dataset-id", "DS_W_V1", "--registry-dir", reg]) == 2
+    err = capsys.readouterr().err
+    assert "no date column" in err and "--date-column" in err
+    assert main(["import-ohlcv", str(wide), "--dataset-id", "DS_W_V1", "--registry-dir", reg,
+                 "--wide", "--date-column", "As Of"]) == 0, capsys.readouterr().err
+    assert "symbols=2" in capsys.readouterr().out
+    prices = tmp_path / "prices"
+    write(ohlcv(seed=1), prices / "aaa.csv")
+    write(ohlcv(seed=2, n=100), prices / "bbb.csv")
+    assert main(["import-ohlcv", str(prices), "--dataset-id", "DS_D_V1", "--registry-dir", reg,
+                 "--drop-symbol-on-error"]) == 0
+    out = capsys.readouterr().out
+    assert "symbols=1" in out and "symbol dropped: BBB: " in out
+    assert "symbol_rows_dropped=100" in out
+    assert main(["show", "DS_D_V1", "--registry-dir", reg]) == 0
+    assert "symbol dropped: BBB: " in capsys.readouterr().out

@@ -5,32 +5,20 @@ from __future__ import annotations
 import logging
 
 import hydra
-from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
+from ifns_train.cli import user_errors
 from ifns_train.config import CONF_DIR
-from ifns_train.errors import IfnsError
 
 log = logging.getLogger("ifns_train")
 
 
-class RunError(CompactHydraException):
-    """A user error, shown by Hydra as its message alone (no traceback), exit code 1."""
-
-
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _main(cfg: DictConfig) -> float | None:
-    # Heavy imports after Hydra has parsed the command line.
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from ifns_train.train import train  # heavy imports after Hydra has parsed the command line
 
-    from ifns_train.train import train
-
-    try:
+    with user_errors("ifns-train"):
         summary = train(cfg)
-    except IfnsError as exc:
-        raise RunError(f"ifns-train: {exc}") from None
-    except MisconfigurationException as exc:  # Lightning's word on a Trainer setting
-        raise RunError(f"ifns-train: lightning: {exc}") from None
     if "smoke_test" in summary:
         log.info("smoke test (%s): %d optimiser step(s) ran; nothing was evaluated or recorded",
                  ", ".join(summary["smoke_test"]), summary["steps_taken"])

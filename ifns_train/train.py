@@ -39,7 +39,8 @@ RESERVED_TRAINER_KEYS = {
 SCHEDULE_KEYS = ("batch_size", "min_steps_per_epoch", "min_steps")
 # Trainer settings that evaluate or train on part of the data only: such a run is a smoke test
 # of the pipeline, which records nothing (its figures would not be evidence).
-SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limit_test_batches")
+SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limit_test_batches",
+                   "limit_predict_batches")
 
 
 def check_config(cfg: dict[str, Any]) -> None:
@@ -273,11 +274,10 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
                         if k in config["trainer"])
             + "): nothing to register"
         )
-    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-    trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None,
-                 verbose=False)
     if smoke:
+        recorder.predict(trainer, module, datamodule)
         return {"smoke_test": smoke, "steps_taken": trainer.global_step}
+    recorder.record(trainer, module, datamodule)
     if trainer.is_global_zero and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")
     return recorder.summary

@@ -40,7 +40,7 @@ def test_failure_while_registering_leaves_failed_entry_and_no_model(
     def broken(*args, **kwargs):
         raise OSError("disk full while writing the model registry")
 
-    monkeypatch.setattr("ifns_train.callbacks.recorder.add_model", broken)
+    monkeypatch.setattr("ifns_train.registry.publish.add_model", broken)
     with pytest.raises(OSError, match="disk full"):
         train(make_cfg())
     log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
@@ -58,7 +58,7 @@ def test_a_model_record_needs_its_own_experiment(make_cfg, registry: Path) -> No
     record["model_id"] = "MDL_OTHER"
     family = records.FamilyRecord(**doc["families"]["MF_DIR_CORE_V1"])
     with pytest.raises(ValueError, match="already has a model"):
-        records.add_model(registry, family, record)
+        records.add_model(registry, family, records.ModelDraft(**record))
     assert summary["experiment_id"] == doc["models"][0]["experiment_id"]
 
 

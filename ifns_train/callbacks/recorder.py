@@ -1,9 +1,17 @@
-"""The recorder: the one place that writes what a run leaves behind.
+"""The recorder: the one place that writes what a run leaves behind, in three steps.
 
-When the test pass ends it writes, in this order, each step atomic: the artifact folder
-`models/<family_id>/<model_id>/` (staged under a hidden name, then renamed), the experiment-log
-entry, and the model record with status `candidate`. It is a Lightning callback rather than a
-Hydra callback because Hydra turns exceptions in its callbacks into warnings, and a run that
+1. **Predict**: Lightning's predict loop runs the best checkpoint over the validation and test
+   splits; the model's predictions, each baseline's and the context become one prediction
+   table per split (`evaluation.predictions`).
+2. **Evaluate**: the pure evaluator turns the tables into the figures of `metrics.json`
+   (`evaluation.evaluator`), so anything recorded can be recomputed from the saved tables.
+3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
+   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/), staged under a
+   hidden name and renamed, then the experiment-log entry, then the model record
+   (`registry.publish`), each write atomic.
+
+It is a Lightning callback (for the fit timing) called by `train` after fit, rather than a
+Hydra callback, because Hydra turns exceptions in its callbacks into warnings, and a run that
 cannot record itself must fail. `record_failure` turns any error of the run, including one in
 the recorder itself after the log entry was written, into a `failed` entry and removes the
 artifact folder, so a failure is never left looking like a success. Only global rank 0 writes.
@@ -18,25 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import numpy as np
+import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.callbacks.curves import reliability_diagram
+from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
 from ifns_train.data.resolve import ResolvedData
 from ifns_train.errors import DegenerateRunError
-from ifns_train.evaluation.report import key_metrics, split_report
+from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
+from ifns_train.evaluation.predictions import (
+    TABLE_VERSION,
+    PredictionArrays,
+    non_finite,
+    prediction_table,
+)
 from ifns_train.families.base import FamilyModule
 from ifns_train.nets.backbones import parameter_count
 from ifns_train.registry import ids
-from ifns_train.registry.records import (
-    ExperimentEntry,
-    FamilyRecord,
-    add_model,
-    upsert_experiment,
-)
+from ifns_train.registry.publish import Run, experiment_entry, model_draft, publish
+from ifns_train.registry.records import FamilyRecord, upsert_experiment
 from ifns_train.store import atomic_write_json
-
-EVAL_SPLITS = ("val", "test")  # the order of the test dataloaders
 
 
 @dataclass
@@ -65,6 +74,51 @@ class RunContext:
     def artifact_rel(self) -> str:
         return f"models/{self.family['family_id']}/{self.model_id}"
 
+    def run(self) -> Run:
+        return Run(
+            experiment_id=self.experiment_id,
+            model_id=self.model_id,
+            experiment_name=self.config["experiment_name"],
+            family_id=self.family["family_id"],
+            roles=self.family["roles"],
+            started_ts=ids.iso(self.started),
+            config=self.config,
+            config_hash=self.config_hash,
+            code_version=self.code_version,
+            run_dir=str(self.output_dir),
+            artifact_path=self.artifact_rel,
+            datasets=self.datasets(),
+            training=self.training,
+        )
+
+    def datasets(self) -> dict[str, Any]:
+        """Dataset ids, windows and fingerprints, and the split report once resolved."""
+        data = self.data
+        if data is None:
+            cfg = self.config["dataset"]
+            return {"ids": {s: cfg.get(f"{s}_dataset_id") for s in ("train", "val", "test")},
+                    "windows": cfg.get("windows"), "fingerprints": {}}
+        return {
+            "ids": data.dataset_ids,
+            "windows": {s: r["window"] for s, r in data.report["splits"].items()},
+            "fingerprints": data.fingerprints,
+            "purge_gap_days": data.report["purge_gap_days"],
+            "splits": data.report["splits"],
+        }
+
+    def evaluation_spec(self, metric_set: str) -> EvaluationSpec:
+        ev = self.config["evaluation"]
+        assert self.data is not None
+        return EvaluationSpec(
+            metric_set=metric_set,
+            baselines=tuple(self.family["baselines"]),
+            slice_by=tuple(ev["slice_by"]),
+            min_rows=ev["min_slice_rows"],
+            n_bins=ev["calibration_bins"],
+            horizon_days=self.data.horizon_days,
+            gate_threshold=float(self.params.get("gate_threshold", 0.5)),
+        )
+
 
 class Recorder(pl.Callback):
     def __init__(self, ctx: RunContext) -> None:
@@ -90,66 +144,80 @@ class Recorder(pl.Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.train_seconds = time.perf_counter() - self._fit_started
 
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        assert isinstance(pl_module, FamilyModule)
+    # --- 1. predict ---------------------------------------------------------------------------
+    @staticmethod
+    def predict(trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
+                ) -> list[list[torch.Tensor]]:
+        """The evaluated weights' raw outputs per evaluation split: the best checkpoint's, or
+        the last epoch's without one."""
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        outputs = trainer.predict(module, datamodule=datamodule,
+                                  ckpt_path="best" if best else None)
+        return outputs if outputs and isinstance(outputs[0], list) else [outputs or []]
+
+    def record(self, trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
+               ) -> None:
+        """Predict, then (rank 0) evaluate and publish."""
         if self.artifact_dir.exists():
             raise FileExistsError(f"artifact folder {self.artifact_dir} exists; not overwriting")
+        outputs = self.predict(trainer, module, datamodule)
         # Saving is collective under DDP; the strategy lets only rank 0 touch the file.
         trainer.save_checkpoint(self.staging_dir / "model.ckpt")
         if trainer.is_global_zero:
-            self._record(trainer, pl_module)
+            self._record(trainer, module, outputs)
 
-    # --- writing ------------------------------------------------------------------------------
-    def _evaluate(self, module: FamilyModule) -> dict[str, Any]:
-        data = self.ctx.data
+    def _tables(self, module: FamilyModule, outputs: list[list[torch.Tensor]]
+                ) -> dict[str, PredictionArrays]:
+        data, params = self.ctx.data, self.ctx.params
         assert data is not None
-        ev, params = self.ctx.config["evaluation"], self.ctx.params
         train = data.splits["train"]
-        reports = {}
-        for idx, name in enumerate(EVAL_SPLITS):
+        keep = list(dict.fromkeys([*self.ctx.config["evaluation"]["slice_by"],
+                                   *module.categorical_inputs]))
+        tables = {}
+        for name, batches in zip(EVAL_SPLITS, outputs, strict=True):
             split = data.splits[name]
-            preds = module.captured_predictions(idx)
+            preds = module.predictions(batches)
             if len(next(iter(preds.values()))) != len(split.rows):
                 raise RuntimeError(f"{name}: {len(split.rows)} rows but predictions differ")
-            for key, values in preds.items():
-                bad = int((~np.isfinite(values)).sum())
-                if bad:
-                    raise DegenerateRunError(
-                        f"the model's predictions ({key}) are not finite on {bad} of "
-                        f"{len(values)} {name} rows: the model diverged"
-                    )
-            baselines = module.baselines(train, split, params)
+            for key, bad in non_finite(preds).items():
+                raise DegenerateRunError(
+                    f"the model's predictions ({key}) are not finite on {bad} of "
+                    f"{len(split.rows)} {name} rows: the model diverged"
+                )
             context = split.context
-            reports[name] = split_report(
-                module.metric_set,
+            tables[name] = PredictionArrays(
+                dates=split.dates,
+                symbols=split.table.symbols[split.rows],
                 y=split.label.astype("float64"),
                 model=preds,
-                baselines={b: baselines[b] for b in self.ctx.family["baselines"]},
-                context={c: context[c] for c in ev["slice_by"]},
-                inputs={"dates": split.dates, **module.evaluation_inputs(split, params)},
-                min_rows=ev["min_slice_rows"],
-                n_bins=ev["calibration_bins"],
-                horizon_days=data.horizon_days,
-                gate_threshold=float(params.get("gate_threshold", 0.5)),
+                baselines=module.baselines(train, split, params),
+                inputs=module.evaluation_inputs(split, params),
+                context={c: context[c] for c in keep},
             )
-            primary = reports[name]["primary_metric"]
-            if reports[name]["model"].get(primary) is None:
-                raise DegenerateRunError(
-                    f"the model's primary metric {primary} cannot be computed on the {name} "
-                    f"split ({len(split.rows)} rows; e.g. its predictions are constant)"
-                )
-        return reports
+        return tables
 
-    def _record(self, trainer: pl.Trainer, module: FamilyModule) -> None:
+    # --- 2. evaluate and 3. publish -----------------------------------------------------------
+    def _record(self, trainer: pl.Trainer, module: FamilyModule,
+                outputs: list[list[torch.Tensor]]) -> None:
         ctx, data = self.ctx, self.ctx.data
         assert data is not None
         # The weights evaluated: the best checkpoint's, or the last epoch's without one.
         best_epoch, best_step = module.restored_from or (trainer.current_epoch,
                                                          trainer.global_step)
         ctx.training.update(best_epoch=best_epoch, best_step=best_step)
-        reports = self._evaluate(module)
-        datasets = self._datasets()
+        tables = self._tables(module, outputs)
+        evaluation = evaluate(tables, ctx.evaluation_spec(module.metric_set))
+        for name, report in evaluation["splits"].items():
+            primary = report["primary_metric"]
+            if report["model"].get(primary) is None:
+                raise DegenerateRunError(
+                    f"the model's primary metric {primary} cannot be computed on the {name} "
+                    f"split ({report['rows']} rows; e.g. its predictions are constant)"
+                )
         stage = self.staging_dir
+        for name, arrays in tables.items():
+            prediction_table(arrays).to_parquet(stage / f"predictions_{name}.parquet",
+                                                index=False)
         metrics = {
             "schema_version": 1,
             "model_id": ctx.model_id,
@@ -158,15 +226,44 @@ class Recorder(pl.Callback):
             "task": module.task,
             "metric_set": module.metric_set,
             "label_family": data.label_family,
-            "splits": reports,
+            "prediction_tables": {"version": TABLE_VERSION,
+                                  **{n: f"predictions_{n}.parquet" for n in tables}},
+            **evaluation,
         }
-        train_config = {
+        atomic_write_json(stage / "metrics.json", metrics)
+        atomic_write_json(stage / "train_config.json", self._train_config())
+        self._curves(stage, evaluation["splits"])
+        stage.rename(self.artifact_dir)
+
+        now = ids.iso(ids.utc_now())
+        key = key_figures(evaluation)
+        run = ctx.run()
+        draft = model_draft(
+            run,
+            now=now,
+            metrics=key,
+            metrics_version=evaluation["metrics_version"],
+            features_used=list(data.feature_families),
+            labels_used=[data.label_family],
+            horizons=[data.horizon_days],
+            resources=self._resources(trainer, module),
+        )
+        publish(ctx.registry_dir, self._family_record(module),
+                experiment_entry(run, "completed", now, key), draft)
+        self.recorded = True
+        self.summary = {"experiment_id": ctx.experiment_id, "model_id": ctx.model_id,
+                        "artifact_dir": str(self.artifact_dir), "metrics": key}
+
+    def _train_config(self) -> dict[str, Any]:
+        ctx, data = self.ctx, self.ctx.data
+        assert data is not None
+        return {
             "schema_version": 1,
             "experiment_id": ctx.experiment_id,
             "model_id": ctx.model_id,
             "family_id": ctx.family["family_id"],
             "roles": ctx.family["roles"],
-            "datasets": datasets,
+            "datasets": ctx.datasets(),
             "features_used": data.feature_families,
             "labels_used": {data.label_family: {"horizon_days": data.horizon_days,
                                                 "kind": data.label_kind}},
@@ -178,78 +275,30 @@ class Recorder(pl.Callback):
             "code_version": ctx.code_version,
             "resolved_config": ctx.config,
         }
-        atomic_write_json(stage / "train_config.json", train_config)
-        atomic_write_json(stage / "metrics.json", metrics)
+
+    def _curves(self, stage: Path, reports: dict[str, Any]) -> None:
         for name, report in reports.items():
             if "reliability" in report["model"]:
                 curves = {"model": report["model"]["reliability"],
                           **{b: r["reliability"] for b, r in report["baselines"].items()}}
                 atomic_write_json(stage / "curves" / f"reliability_{name}.json", curves)
                 reliability_diagram(stage / "curves" / f"reliability_{name}.png",
-                                    f"{ctx.model_id} {name}", curves)
-        stage.rename(self.artifact_dir)
+                                    f"{self.ctx.model_id} {name}", curves)
 
-        now = ids.iso(ids.utc_now())
-        key = {name: key_metrics(module.metric_set, reports[name]) for name in EVAL_SPLITS}
-        entry = self._entry("completed", now, key)
-        upsert_experiment(ctx.registry_dir, entry)
-
-        family = ctx.family
-        record = {
-            "model_id": ctx.model_id,
-            "model_family": family["family_id"],
-            "status": "candidate",
-            "created_ts": now,
-            "last_updated_ts": now,
-            "experiment_id": ctx.experiment_id,
-            "roles": family["roles"],
-            **{f"{s}_dataset_id": data.splits[s].table.dataset_id for s in
-               ("train", "val", "test")},
-            "dataset_windows": datasets["windows"],
-            "dataset_fingerprints": data.fingerprints,
-            "features_used": list(data.feature_families),
-            "labels_used": [data.label_family],
-            "prediction_type": family["prediction_type"],
-            "horizons": [data.horizon_days],
-            "metrics": key,
-            "supported_environments": family["supported_environments"],
-            "resources": {
-                "parameter_count": parameter_count(module),
-                "n_features": len(data.feature_columns),
-                "lookback": data.lookback,
-                "artifact_bytes": sum(
-                    p.stat().st_size for p in self.artifact_dir.rglob("*") if p.is_file()
-                ),
-                "train_seconds": round(self.train_seconds, 3),
-                "train_rows": len(data.splits["train"].rows),
-                "accelerator": type(trainer.accelerator).__name__,
-                "devices": trainer.num_devices,
-            },
-            "training": ctx.training,
-            "artifact_path": ctx.artifact_rel,
-            "code_version": ctx.code_version,
-            "status_history": [
-                {"status": "candidate", "ts": now, "by": "ifns_train.recorder",
-                 "reason": f"trained by experiment {ctx.experiment_id}"}
-            ],
-        }
-        add_model(ctx.registry_dir, self._family_record(module), record)
-        self.recorded = True
-        self.summary = {"experiment_id": ctx.experiment_id, "model_id": ctx.model_id,
-                        "artifact_dir": str(self.artifact_dir), "metrics": key}
-
-    def _datasets(self) -> dict[str, Any]:
+    def _resources(self, trainer: pl.Trainer, module: FamilyModule) -> dict[str, Any]:
         data = self.ctx.data
-        if data is None:
-            cfg = self.ctx.config["dataset"]
-            return {"ids": {s: cfg.get(f"{s}_dataset_id") for s in ("train", "val", "test")},
-                    "windows": cfg.get("windows"), "fingerprints": {}}
+        assert data is not None
         return {
-            "ids": data.dataset_ids,
-            "windows": {s: r["window"] for s, r in data.report["splits"].items()},
-            "fingerprints": data.fingerprints,
-            "purge_gap_days": data.report["purge_gap_days"],
-            "splits": data.report["splits"],
+            "parameter_count": parameter_count(module),
+            "n_features": len(data.feature_columns),
+            "lookback": data.lookback,
+            "artifact_bytes": sum(
+                p.stat().st_size for p in self.artifact_dir.rglob("*") if p.is_file()
+            ),
+            "train_seconds": round(self.train_seconds, 3),
+            "train_rows": len(data.splits["train"].rows),
+            "accelerator": type(trainer.accelerator).__name__,
+            "devices": trainer.num_devices,
         }
 
     def _family_record(self, module: FamilyModule) -> FamilyRecord:
@@ -265,44 +314,13 @@ class Recorder(pl.Callback):
             },
         )
 
-    def _entry(self, status: str, now: str, metrics: dict[str, Any],
-               error: str | None = None) -> ExperimentEntry:
-        ctx, cfg = self.ctx, self.ctx.config
-        completed = status == "completed"
-        return ExperimentEntry(
-            experiment_id=ctx.experiment_id,
-            experiment_name=cfg["experiment_name"],
-            timestamp=ids.iso(ctx.started),
-            finished_ts=now,
-            model_family=ctx.family["family_id"],
-            roles=ctx.family["roles"],
-            proposed_model_id=ctx.model_id,
-            status=status,
-            datasets=self._datasets(),
-            features_used=cfg["features"]["families"],
-            labels_used=[cfg["labels"]["target"]],
-            hyperparameters=cfg["model"],
-            training=ctx.training,
-            config_hash=ctx.config_hash,
-            seed=cfg["seed"],
-            metrics=metrics,
-            artifacts={
-                "artifact_path": ctx.artifact_rel if completed else None,
-                "run_dir": str(ctx.output_dir),
-                "train_config": f"{ctx.artifact_rel}/train_config.json" if completed else None,
-                "metrics": f"{ctx.artifact_rel}/metrics.json" if completed else None,
-            },
-            code_version=ctx.code_version,
-            error=error,
-        )
-
     @rank_zero_only
     def record_failure(self, exc: BaseException) -> None:
         """Leave a `failed` entry with the error; remove what this run wrote as artifacts."""
         for path in (self.staging_dir, self.artifact_dir):
             shutil.rmtree(path, ignore_errors=True)
         message = f"{type(exc).__name__}: {exc}".strip()
-        entry = self._entry("failed", ids.iso(ids.utc_now()), {}, error=message[:4000])
+        entry = experiment_entry(self.ctx.run(), "failed", ids.iso(ids.utc_now()), {},
+                                 error=message[:4000])
         upsert_experiment(self.ctx.registry_dir, entry)
         self.recorded = False
-

@@ -163,5 +163,19 @@ class Config:
     notes: str = ""
 
 
+@dataclass
+class EvaluateRegistryPaths:
+    registry_dir: str = MISSING
+
+
+@dataclass
+class EvaluateConfig:
+    """`python -m ifns_train.evaluate`: which registered model, in which registry."""
+
+    model_id: str = MISSING
+    paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
+
+
 def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
+    ConfigStore.instance().store(name="base_evaluate", node=EvaluateConfig)

@@ -27,6 +27,8 @@ def lookback_windows(features: torch.Tensor, lookback: int) -> torch.Tensor:
 
 
 Batch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
+# The splits a model is evaluated on, in the order of the predict dataloaders.
+EVAL_SPLITS = ("val", "test")
 
 
 class IndexBatches:
@@ -94,7 +96,7 @@ def encode(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
 
 
 class PanelDataModule(pl.LightningDataModule):
-    """Serves the resolved splits; `test_dataloader` yields validation then test, in order."""
+    """Serves the resolved splits; `predict_dataloader` yields the `EVAL_SPLITS`, in order."""
 
     def __init__(
         self,
@@ -160,5 +162,5 @@ class PanelDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> IndexBatches:
         return self._batches("val")
 
-    def test_dataloader(self) -> list[IndexBatches]:
-        return [self._batches("val"), self._batches("test")]
+    def predict_dataloader(self) -> list[IndexBatches]:
+        return [self._batches(name) for name in EVAL_SPLITS]

@@ -1,4 +1,4 @@
-"""The shared base of every family: normalisation, backbone, loss choice, prediction capture.
+"""The shared base of every family: normalisation, backbone, loss choice, predictions.
 
 Feature standardisation (and, for regression families, target standardisation) is fitted on the
 training rows only and kept as buffers of the module, so a saved model carries its own
@@ -78,7 +78,6 @@ class FamilyModule(pl.LightningModule):
             hidden_sizes=list(hidden_sizes),
             dropout=dropout,
         )
-        self._captured: dict[int, list[torch.Tensor]] = {}
         # (epochs, optimiser steps) of the checkpoint last loaded into this module, if any.
         self.restored_from: tuple[int, int] | None = None
 
@@ -165,16 +164,14 @@ class FamilyModule(pl.LightningModule):
         x, cat, y = batch
         self.log("val_loss", self.loss(self(x, cat), y), prog_bar=True, batch_size=len(y))
 
-    def on_test_epoch_start(self) -> None:
-        self._captured = {}
-
-    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
+                     ) -> torch.Tensor:
         x, cat, _ = batch
-        self._captured.setdefault(dataloader_idx, []).append(self(x, cat).detach().float().cpu())
+        return self(x, cat).detach().float().cpu()
 
-    def captured_predictions(self, dataloader_idx: int) -> dict[str, np.ndarray]:
-        """Predictions of the last test pass over one dataloader, in row order."""
-        output = torch.cat(self._captured[dataloader_idx]).numpy().astype(np.float64)
+    def predictions(self, outputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
+        """The named prediction arrays of a predict pass over one split, in row order."""
+        output = torch.cat(outputs).numpy().astype(np.float64)
         return self.outputs_to_predictions(output)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

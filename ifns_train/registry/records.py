@@ -11,8 +11,9 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ifns_train.errors import RegistryError
 from ifns_train.registry import ids
-from ifns_train.store import transaction
+from ifns_train.store import read_document, transaction
 
 MODELS_FILE = "model_registry.json"
 EXPERIMENTS_FILE = "experiments_log.json"
@@ -46,12 +47,11 @@ class FamilyRecord(_Record):
     baselines: list[str]
 
 
-class ModelRecord(_Record):
-    """One trained model (spec 4.1)."""
+class ModelDraft(_Record):
+    """A model record before the registry gives it its version (spec 4.1)."""
 
     model_id: str = Field(pattern=ID_PATTERN)
     model_family: str
-    model_version: int = Field(ge=1)
     status: ModelStatus
     created_ts: str
     last_updated_ts: str
@@ -66,7 +66,11 @@ class ModelRecord(_Record):
     labels_used: list[str]
     prediction_type: str
     horizons: list[int]
+    # Key figures per split, computed from the saved predictions under `metrics_version`;
+    # figures of earlier versions are kept in `metrics_history`, never dropped.
     metrics: dict[str, Any]
+    metrics_version: int = Field(ge=1)
+    metrics_history: list[dict[str, Any]] = Field(default_factory=list)
     supported_environments: list[str]
     resources: dict[str, Any]
     # The schedule actually run: batch size used, steps taken, the epoch and step evaluated.
@@ -74,6 +78,12 @@ class ModelRecord(_Record):
     artifact_path: str
     code_version: dict[str, Any]
     status_history: list[StatusChange]
+
+
+class ModelRecord(ModelDraft):
+    """One trained model (spec 4.1): a draft with the version the registry gave it."""
+
+    model_version: int = Field(ge=1)
 
 
 class ExperimentEntry(_Record):
@@ -109,22 +119,55 @@ def upsert_experiment(registry_dir: Path, entry: ExperimentEntry) -> None:
         doc["experiments"].append(entry.model_dump(mode="json"))
 
 
-def add_model(
-    registry_dir: Path, family: FamilyRecord, record: dict[str, Any]
-) -> ModelRecord:
+def add_model(registry_dir: Path, family: FamilyRecord, draft: ModelDraft) -> ModelRecord:
     """Append a model record; its model_version is the next of its family, given under lock."""
     with transaction(registry_dir / MODELS_FILE, {"families": {}, "models": []}) as doc:
         models = doc["models"]
-        if any(m.get("model_id") == record["model_id"] for m in models):
-            raise ValueError(f"model_id {record['model_id']} is already in the registry")
-        if any(m.get("experiment_id") == record["experiment_id"] for m in models):
-            raise ValueError(f"experiment_id {record['experiment_id']} already has a model")
+        if any(m.get("model_id") == draft.model_id for m in models):
+            raise ValueError(f"model_id {draft.model_id} is already in the registry")
+        if any(m.get("experiment_id") == draft.experiment_id for m in models):
+            raise ValueError(f"experiment_id {draft.experiment_id} already has a model")
         version = 1 + max(
             (m.get("model_version", 0) for m in models if m.get("model_family") ==
              family.family_id),
             default=0,
         )
-        model = ModelRecord(**record, model_version=version)
+        model = ModelRecord(**draft.model_dump(), model_version=version)
         doc["families"][family.family_id] = family.model_dump(mode="json")
         models.append(model.model_dump(mode="json"))
     return model
+
+
+def find_model(registry_dir: Path, model_id: str) -> ModelRecord:
+    """The registered model with this id, checked against the schema."""
+    ids.check_id(model_id, "model_id")
+    doc = read_document(registry_dir / MODELS_FILE, {"families": {}, "models": []})
+    for model in doc["models"]:
+        if model.get("model_id") == model_id:
+            return ModelRecord(**model)
+    raise RegistryError(f"no model {model_id!r} in {registry_dir / MODELS_FILE}")
+
+
+def update_metrics(registry_dir: Path, model_id: str, metrics: dict[str, Any], version: int,
+                   now: str) -> ModelRecord:
+    """Replace a model's key figures with those of a newer metrics version; the earlier ones
+    are appended to its metrics_history."""
+    with transaction(registry_dir / MODELS_FILE, {"families": {}, "models": []}) as doc:
+        for i, raw in enumerate(doc["models"]):
+            if raw.get("model_id") != model_id:
+                continue
+            model = ModelRecord(**raw)
+            if version <= model.metrics_version:
+                raise RegistryError(
+                    f"model {model_id}: metrics version {version} is not newer than its "
+                    f"{model.metrics_version}"
+                )
+            history = [*model.metrics_history, {"metrics_version": model.metrics_version,
+                                                "metrics": model.metrics,
+                                                "replaced_ts": now}]
+            model = model.model_copy(update={"metrics": metrics, "metrics_version": version,
+                                             "metrics_history": history,
+                                             "last_updated_ts": now})
+            doc["models"][i] = ModelRecord(**model.model_dump()).model_dump(mode="json")
+            return model
+    raise RegistryError(f"no model {model_id!r} in {registry_dir / MODELS_FILE}")

@@ -1,0 +1,117 @@
+"""`python -m ifns_train.evaluate model_id=<id>` / `ifns-evaluate`: a registered model's figures,
+recomputed from its saved prediction tables without retraining.
+
+Under the same `METRICS_VERSION` as recorded, the figures must come out equal, to the last
+digit: the command says "reproduced" or lists what differs (exit 1). Under a newer version, the
+new figures replace the old in metrics.json and in the model record, and the old are kept:
+metrics.json is archived as `metrics_v<old>.json` and the record's earlier key figures go to its
+`metrics_history`. An older version than recorded is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from ifns_train.cli import user_errors
+from ifns_train.config import CONF_DIR
+from ifns_train.errors import RegistryError
+
+log = logging.getLogger("ifns_train")
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Paths (a.b.c) where two JSON documents differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key not in old or key not in new:
+                out.append(f"{path}{key} (only in the {'new' if key in new else 'recorded'})")
+            else:
+                out += _differences(old[key], new[key], f"{path}{key}.")
+        return out
+    return [] if old == new else [f"{path.rstrip('.')}: recorded {old!r}, now {new!r}"]
+
+
+def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
+    """Recompute a model's figures; returns what happened (see the module docstring)."""
+    import pandas as pd
+
+    from ifns_train.evaluation.evaluator import (
+        METRICS_VERSION,
+        EvaluationSpec,
+        evaluate,
+        key_figures,
+    )
+    from ifns_train.evaluation.predictions import read_table
+    from ifns_train.registry import ids
+    from ifns_train.registry.records import find_model, update_metrics
+    from ifns_train.store import atomic_write_json
+
+    record = find_model(registry_dir, model_id)
+    folder = registry_dir / record.artifact_path
+    path = folder / "metrics.json"
+    try:
+        recorded = json.loads(path.read_text())
+        files = {k: v for k, v in recorded["prediction_tables"].items() if k != "version"}
+        spec = EvaluationSpec.from_dict(recorded["evaluation"])
+        version = int(recorded["metrics_version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"model {model_id}: {path} has no readable evaluation ({exc}); it "
+                            "was recorded before prediction tables were saved") from None
+    tables = {}
+    for name, file in files.items():
+        table_path = folder / file
+        try:
+            tables[name] = read_table(pd.read_parquet(table_path), str(table_path))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"model {model_id}: cannot read {table_path}: {exc}") from None
+    fresh = json.loads(json.dumps(evaluate(tables, spec), allow_nan=False))
+    if METRICS_VERSION < version:
+        raise RegistryError(f"model {model_id} was evaluated under metrics version {version}, "
+                            f"newer than this code's {METRICS_VERSION}; upgrade ifns-train")
+    if METRICS_VERSION == version:
+        differs = _differences({k: recorded[k] for k in fresh}, fresh)
+        return {"model_id": model_id, "metrics_version": version, "status":
+                "differs" if differs else "reproduced", "differences": differs}
+    atomic_write_json(folder / f"metrics_v{version}.json", recorded)
+    atomic_write_json(path, {**recorded, **fresh})
+    update_metrics(registry_dir, model_id, key_figures(fresh), METRICS_VERSION,
+                   ids.iso(ids.utc_now()))
+    return {"model_id": model_id, "metrics_version": METRICS_VERSION, "status": "upgraded",
+            "archived": f"metrics_v{version}.json", "differences": []}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
+def _main(cfg: DictConfig) -> None:
+    from hydra.utils import to_absolute_path
+
+    from ifns_train.cli import RunError
+
+    with user_errors("ifns-evaluate"):
+        result = reevaluate(Path(to_absolute_path(cfg.paths.registry_dir)), cfg.model_id)
+    if result["status"] == "differs":
+        shown = "\n  ".join(result["differences"][:20])
+        raise RunError(f"ifns-evaluate: {result['model_id']}: {len(result['differences'])} "
+                       f"figure(s) differ from the recorded ones (metrics version "
+                       f"{result['metrics_version']}):\n  {shown}")
+    if result["status"] == "reproduced":
+        log.info("%s: every recorded figure reproduced from the saved predictions (metrics "
+                 "version %d)", result["model_id"], result["metrics_version"])
+    else:
+        log.info("%s: re-evaluated under metrics version %d; the earlier figures are kept in "
+                 "%s and the record's metrics_history", result["model_id"],
+                 result["metrics_version"], result["archived"])
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -28,13 +28,20 @@ def _main(cfg: DictConfig) -> float | None:
     primary = test.get("primary_metric")
     if primary:
         best = test.get("best_baseline", {}).get(primary)
+        interval = test.get("intervals", {}).get(primary) or {}
+        low, high = interval.get("low"), interval.get("high")
         log.info(
-            "recorded %s (candidate, experiment %s): test %s %s vs %s %s on %d rows; "
-            "artifacts in %s", summary["model_id"], summary["experiment_id"], primary,
-            _figure(test["model"].get(primary)), best or "no baseline",
-            _figure(test.get("baseline", {}).get(primary)), test["rows"],
-            summary["artifact_dir"],
+            "recorded %s (candidate, experiment %s): test %s %s vs %s %s on %d rows, "
+            "improvement %s (%s to %s); artifacts in %s", summary["model_id"],
+            summary["experiment_id"], primary, _figure(test["model"].get(primary)),
+            best or "no baseline", _figure(test.get("baseline", {}).get(primary)),
+            test["rows"], _figure(test.get("improvement", {}).get(primary)), _figure(low),
+            _figure(high), summary["artifact_dir"],
         )
+    promotion = metrics.get("promotion")
+    if promotion is not None:
+        log.info("promotion checks: %s", "eligible for promotion" if promotion["eligible"]
+                 else "not eligible: " + "; ".join(promotion["reasons"]))
     # The value a sweeper optimises: the validation primary metric of the model.
     return val.get("model", {}).get(val.get("primary_metric"))
 

@@ -1,5 +1,6 @@
 """`python -m ifns_train.evaluate model_id=<id>` / `ifns-evaluate`: a registered model's figures,
-recomputed from its saved prediction tables without retraining.
+recomputed from its saved prediction tables without retraining (and from the evidence inputs
+recorded with them: the experiment log's trials and the companion runs' figures as they were).
 
 Under the same `METRICS_VERSION` as recorded, the figures must come out equal, to the last
 digit: the command says "reproduced" or lists what differs (exit 1). Under a newer version, the
@@ -71,7 +72,8 @@ def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
             tables[name] = read_table(pd.read_parquet(table_path), str(table_path))
         except (OSError, ValueError) as exc:
             raise RegistryError(f"model {model_id}: cannot read {table_path}: {exc}") from None
-    fresh = json.loads(json.dumps(evaluate(tables, spec), allow_nan=False))
+    inputs = recorded.get("evidence_inputs", {})
+    fresh = json.loads(json.dumps(evaluate(tables, spec, inputs), allow_nan=False))
     if METRICS_VERSION < version:
         raise RegistryError(f"model {model_id} was evaluated under metrics version {version}, "
                             f"newer than this code's {METRICS_VERSION}; upgrade ifns-train")

@@ -20,7 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from ifns_train import repro
 from ifns_train.callbacks.recorder import Recorder, RunContext
+from ifns_train.companions import companion_configs
 from ifns_train.data.module import PanelDataModule
+from ifns_train.data.placebo import permute_labels
 from ifns_train.data.resolve import ResolvedData, resolve
 from ifns_train.data.splits import parse_windows, purge_gap
 from ifns_train.errors import ConfigError, ContractError, DegenerateRunError
@@ -167,37 +169,58 @@ class _DropTips(logging.Filter):
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train, evaluate and record one model; returns the recorder's summary."""
+    """Train, evaluate and record one model, after its companion runs (a placebo, extra seeds,
+    earlier walk-forward folds) when the config asks for them; returns the recorder's summary.
+    """
     _quiet_lightning_console()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     check_config(config)
     registry_dir = Path(to_absolute_path(config["paths"]["registry_dir"]))
     output_dir = Path(to_absolute_path(config["paths"]["output_dir"]))
     config["paths"] = {"registry_dir": str(registry_dir), "output_dir": str(output_dir)}
+    main = _recorder(config, repro.config_hash(OmegaConf.to_container(cfg, resolve=False)))
+    smoke = smoke_test_keys(config["trainer"])
+    if smoke:
+        return _run(config, main, smoke)
+    try:
+        plan = companion_configs(config)
+        if plan.main_windows is not None:
+            config["dataset"]["windows"] = plan.main_windows
+        for kind, variant in plan.runs:
+            run = _recorder(variant, repro.config_hash(variant), kind=kind,
+                            parent=main.ctx.experiment_id)
+            try:
+                summary = _run(variant, run)
+            except BaseException as exc:
+                run.record_failure(exc)
+                raise
+            main.ctx.companions.setdefault(kind, []).append(summary)
+        return _run(config, main)
+    except BaseException as exc:
+        main.record_failure(exc)
+        raise
+
+
+def _recorder(config: dict[str, Any], config_hash: str, kind: str = "model",
+              parent: str | None = None) -> Recorder:
     started = ids.utc_now()
     experiment_id, model_id = ids.new_ids(
         config["experiment_name"], config["family"]["family_id"], started
     )
-    recorder = Recorder(
+    return Recorder(
         RunContext(
             config=config,
             experiment_id=experiment_id,
             model_id=model_id,
-            registry_dir=registry_dir,
-            output_dir=output_dir,
+            registry_dir=Path(config["paths"]["registry_dir"]),
+            output_dir=Path(config["paths"]["output_dir"]),
             started=started,
             code_version=repro.code_version(),
-            config_hash=repro.config_hash(OmegaConf.to_container(cfg, resolve=False)),
+            config_hash=config_hash,
+            kind=kind,
+            parent_experiment_id=parent,
         )
     )
-    smoke = smoke_test_keys(config["trainer"])
-    if smoke:
-        return _run(config, recorder, smoke)
-    try:
-        return _run(config, recorder)
-    except BaseException as exc:
-        recorder.record_failure(exc)
-        raise
 
 
 def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = None
@@ -216,6 +239,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         horizon_days=config["labels"]["horizon_days"],
         context_columns=list(dict.fromkeys([*slice_by, *cls.categorical_inputs])),
         extra_columns=cls.baseline_columns(params),
+        evaluation_columns=cls.evaluation_columns(params),
         purge_days=ds["purge_days"],
         embargo_days=ds["embargo_days"],
         lookback=model_cfg["lookback"],
@@ -224,6 +248,9 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
     )
     recorder.ctx.data = data
     check_scorable(data, cls.metric_set)
+    if recorder.ctx.kind == "placebo":
+        data, recorder.ctx.placebo = permute_labels(data, config["seed"])
+        recorder.ctx.data = data
     train = data.splits["train"]
     vocab = {c: sorted(set(train.context[c].tolist())) for c in cls.categorical_inputs}
     mean, std = standardisation(data)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ifns_train import evaluate as reevaluation
-from ifns_train.errors import RegistryError
+from ifns_train.errors import ConfigError, RegistryError
 from ifns_train.evaluation import evaluator
 from ifns_train.train import train
 from tests.conftest import run_cli
@@ -58,19 +58,20 @@ def test_a_newer_metrics_version_keeps_the_earlier_figures(make_cfg, registry: P
     summary = train(make_cfg())
     folder = Path(summary["artifact_dir"])
     before = json.loads((folder / "metrics.json").read_text())
-    monkeypatch.setattr(evaluator, "METRICS_VERSION", 2)
+    now = evaluator.METRICS_VERSION
+    monkeypatch.setattr(evaluator, "METRICS_VERSION", now + 1)
     result = reevaluation.reevaluate(registry, summary["model_id"])
     assert result["status"] == "upgraded"
-    assert json.loads((folder / "metrics_v1.json").read_text()) == before
+    assert json.loads((folder / f"metrics_v{now}.json").read_text()) == before
     after = json.loads((folder / "metrics.json").read_text())
-    assert after["metrics_version"] == 2 and after["splits"] == before["splits"]
+    assert after["metrics_version"] == now + 1 and after["splits"] == before["splits"]
     record = _record(registry)
-    assert record["metrics_version"] == 2
-    assert record["metrics_history"][0]["metrics_version"] == 1
+    assert record["metrics_version"] == now + 1
+    assert record["metrics_history"][0]["metrics_version"] == now
     assert record["metrics_history"][0]["metrics"] == summary["metrics"]
     assert reevaluation.reevaluate(registry, summary["model_id"])["status"] == "reproduced"
-    monkeypatch.setattr(evaluator, "METRICS_VERSION", 1)
-    with pytest.raises(RegistryError, match="newer than this code's 1"):
+    monkeypatch.setattr(evaluator, "METRICS_VERSION", now)
+    with pytest.raises(RegistryError, match=f"newer than this code's {now}"):
         reevaluation.reevaluate(registry, summary["model_id"])
 
 
@@ -79,3 +80,19 @@ def test_unknown_model_is_one_line(registry: Path, tmp_path: Path) -> None:
                    module="ifns_train.evaluate")
     assert proc.returncode == 1
     assert "ifns-evaluate: no model 'MDL_NOPE'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_trading_costs_from_a_registered_cost_model(make_cfg, registry: Path) -> None:
+    cost = train(make_cfg("family=exec_cost"))
+    summary = train(make_cfg(f"evaluation.cost_model_id={cost['model_id']}"))
+    folder, cost_folder = Path(summary["artifact_dir"]), Path(cost["artifact_dir"])
+    table = pd.read_parquet(folder / "predictions_test.parquet")
+    costs = pd.read_parquet(cost_folder / "predictions_test.parquet",
+                            columns=["date", "symbol", "model:pred"])
+    joined = table.merge(costs.rename(columns={"model:pred": "cost"}), on=["date", "symbol"])
+    assert len(joined) == len(table)
+    assert (joined["input:cost_bps"] == joined["cost"].clip(lower=0)).all()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["splits"]["test"]["proxies"]["cost_bps"] == "per row (cost model)"
+    with pytest.raises(ConfigError, match="is a MF_DIR_CORE_V1 model, not MF_EXEC_COST_V1"):
+        train(make_cfg(f"evaluation.cost_model_id={summary['model_id']}"))

@@ -20,10 +20,15 @@ def test_same_config_same_data_same_metrics(make_cfg, registry: Path) -> None:
     first = train(make_cfg())
     second = train(make_cfg())
     assert first["model_id"] != second["model_id"]
-    assert first["metrics"] == second["metrics"]  # every figure, to the last digit
+    for split in ("val", "test"):  # every figure, intervals included, to the last digit
+        assert first["metrics"][split] == second["metrics"][split]
     folders = [Path(s["artifact_dir"]) / "metrics.json" for s in (first, second)]
     a, b = (json.loads(p.read_text()) for p in folders)
     assert a["splits"] == b["splits"]
+    # The one difference: the second run is the second trial of its family, label and dataset
+    # in the log, so its Sharpe ratio is deflated by two trials.
+    assert (a["selection"]["trials"], b["selection"]["trials"]) == (1, 2)
+    assert b["evidence_inputs"]["trial_sharpes"] == [a["selection"]["sharpe_annualised"]]
     log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
     assert log[0]["config_hash"] == log[1]["config_hash"]
 

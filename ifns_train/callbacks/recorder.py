@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.callbacks.curves import reliability_diagram
 from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
 from ifns_train.data.resolve import ResolvedData
-from ifns_train.errors import DegenerateRunError
+from ifns_train.errors import ConfigError, DegenerateRunError
 from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
 from ifns_train.evaluation.predictions import (
     TABLE_VERSION,
@@ -44,7 +46,12 @@ from ifns_train.families.base import FamilyModule
 from ifns_train.nets.backbones import parameter_count
 from ifns_train.registry import ids
 from ifns_train.registry.publish import Run, experiment_entry, model_draft, publish
-from ifns_train.registry.records import FamilyRecord, upsert_experiment
+from ifns_train.registry.records import (
+    FamilyRecord,
+    find_model,
+    trial_sharpes,
+    upsert_experiment,
+)
 from ifns_train.store import atomic_write_json
 
 
@@ -65,13 +72,26 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)
     # The training schedule as run (batch size used, steps taken), known once fit has ended.
     training: dict[str, Any] = field(default_factory=dict)
+    # "model", or a companion of another run: "fold", "seed", "placebo" (registers no model).
+    kind: str = "model"
+    parent_experiment_id: str | None = None
+    # The summaries of this run's companions, by kind (see `ifns_train.companions`).
+    companions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # How a placebo's labels were permuted, per split.
+    placebo: dict[str, str] | None = None
 
     @property
     def family(self) -> dict[str, Any]:
         return self.config["family"]
 
     @property
+    def registers_model(self) -> bool:
+        return self.kind != "placebo"
+
+    @property
     def artifact_rel(self) -> str:
+        if not self.registers_model:  # evidence of a control, not a model anyone may use
+            return f"controls/{self.family['family_id']}/{self.experiment_id}"
         return f"models/{self.family['family_id']}/{self.model_id}"
 
     def run(self) -> Run:
@@ -89,6 +109,9 @@ class RunContext:
             artifact_path=self.artifact_rel,
             datasets=self.datasets(),
             training=self.training,
+            kind=self.kind,
+            parent_experiment_id=self.parent_experiment_id,
+            links={k: [c["experiment_id"] for c in v] for k, v in self.companions.items()},
         )
 
     def datasets(self) -> dict[str, Any]:
@@ -117,7 +140,26 @@ class RunContext:
             n_bins=ev["calibration_bins"],
             horizon_days=self.data.horizon_days,
             gate_threshold=float(self.params.get("gate_threshold", 0.5)),
+            bootstrap=dict(ev["bootstrap"]),
+            cost_bps=float(ev["cost_bps"]),
+            proxy_band=float(ev["proxy_band"]),
+            promotion=dict(self.config["promotion"]),
         )
+
+    def evidence_inputs(self, complexity: dict[str, Any]) -> dict[str, Any]:
+        """What the evaluation reads besides the tables (recorded with the figures)."""
+        assert self.data is not None
+        return {
+            "experiment_id": self.experiment_id,
+            "trial_sharpes": trial_sharpes(self.registry_dir, self.family["family_id"],
+                                           self.data.label_family,
+                                           self.data.dataset_ids["train"]),
+            "companions": {kind: [{k: run.get(k) for k in
+                                   ("experiment_id", "model_id", "metrics", "placebo")}
+                                  for run in runs]
+                           for kind, runs in self.companions.items()},
+            "complexity": complexity,
+        }
 
 
 class Recorder(pl.Callback):
@@ -185,16 +227,42 @@ class Recorder(pl.Callback):
                     f"{len(split.rows)} {name} rows: the model diverged"
                 )
             context = split.context
+            symbols = split.table.symbols[split.rows]
+            inputs = module.evaluation_inputs(split, params)
+            cost_model = self.ctx.config["evaluation"]["cost_model_id"]
+            if cost_model and "realised_return" in inputs:
+                inputs["cost_bps"] = self._cost_bps(cost_model, name, split.dates, symbols)
             tables[name] = PredictionArrays(
                 dates=split.dates,
-                symbols=split.table.symbols[split.rows],
+                symbols=symbols,
                 y=split.label.astype("float64"),
                 model=preds,
                 baselines=module.baselines(train, split, params),
-                inputs=module.evaluation_inputs(split, params),
+                inputs=inputs,
                 context={c: context[c] for c in keep},
             )
         return tables
+
+    def _cost_bps(self, model_id: str, split: str, dates: np.ndarray, symbols: np.ndarray
+                  ) -> np.ndarray:
+        """Per row, the cost a registered exec_cost model predicted (its saved predictions of
+        the same split, matched on date and symbol; negative forecasts count as 0)."""
+        record = find_model(self.ctx.registry_dir, model_id)
+        if record.model_family != "MF_EXEC_COST_V1":
+            raise ConfigError(f"evaluation.cost_model_id {model_id} is a {record.model_family} "
+                              "model, not MF_EXEC_COST_V1")
+        path = self.ctx.registry_dir / record.artifact_path / f"predictions_{split}.parquet"
+        costs = pd.read_parquet(path, columns=["date", "symbol", "model:pred"])
+        rows = pd.DataFrame({"date": dates, "symbol": symbols})
+        joined = rows.merge(costs, on=["date", "symbol"], how="left")["model:pred"]
+        missing = int(joined.isna().sum())
+        if missing:
+            raise ConfigError(
+                f"evaluation.cost_model_id {model_id}: its saved {split} predictions ({path}) "
+                f"lack {missing} of the {len(rows)} rows of this run's {split} split; use a "
+                "cost model trained on the same dataset and windows"
+            )
+        return np.maximum(joined.to_numpy(np.float64), 0.0)
 
     # --- 2. evaluate and 3. publish -----------------------------------------------------------
     def _record(self, trainer: pl.Trainer, module: FamilyModule,
@@ -206,7 +274,10 @@ class Recorder(pl.Callback):
                                                          trainer.global_step)
         ctx.training.update(best_epoch=best_epoch, best_step=best_step)
         tables = self._tables(module, outputs)
-        evaluation = evaluate(tables, ctx.evaluation_spec(module.metric_set))
+        complexity = {"parameter_count": parameter_count(module),
+                      "feature_count": len(data.feature_columns), "lookback": data.lookback}
+        evaluation = evaluate(tables, ctx.evaluation_spec(module.metric_set),
+                              ctx.evidence_inputs(complexity))
         for name, report in evaluation["splits"].items():
             primary = report["primary_metric"]
             if report["model"].get(primary) is None:
@@ -238,6 +309,14 @@ class Recorder(pl.Callback):
         now = ids.iso(ids.utc_now())
         key = key_figures(evaluation)
         run = ctx.run()
+        self.summary = {"experiment_id": ctx.experiment_id, "kind": ctx.kind,
+                        "model_id": ctx.model_id if ctx.registers_model else None,
+                        "artifact_dir": str(self.artifact_dir), "metrics": key,
+                        "placebo": ctx.placebo}
+        if not ctx.registers_model:
+            upsert_experiment(ctx.registry_dir, experiment_entry(run, "completed", now, key))
+            self.recorded = True
+            return
         draft = model_draft(
             run,
             now=now,
@@ -251,8 +330,6 @@ class Recorder(pl.Callback):
         publish(ctx.registry_dir, self._family_record(module),
                 experiment_entry(run, "completed", now, key), draft)
         self.recorded = True
-        self.summary = {"experiment_id": ctx.experiment_id, "model_id": ctx.model_id,
-                        "artifact_dir": str(self.artifact_dir), "metrics": key}
 
     def _train_config(self) -> dict[str, Any]:
         ctx, data = self.ctx, self.ctx.data

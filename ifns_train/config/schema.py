@@ -129,12 +129,55 @@ class ModelConfig:
 
 
 @dataclass
+class BootstrapConfig:
+    reps: int = MISSING
+    level: float = MISSING
+    # "auto": Politis-White on the per-date series, never shorter than the label horizon.
+    block: Any = MISSING
+    method: str = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class WalkForwardConfig:
+    folds: int = MISSING  # 0: no walk-forward evaluation
+    scheme: str = MISSING  # expanding | rolling
+    train_days: int = MISSING
+    val_days: int = MISSING
+    test_days: int = MISSING
+
+
+@dataclass
 class EvaluationConfig:
     slice_by: List[str] = field(
         default_factory=lambda: ["regime_tag", "structure_state", "vol_band", "symbol_cluster"]
     )
     min_slice_rows: int = 200
     calibration_bins: int = 10
+    # The values of the keys below live in conf/evaluation/default.yaml only.
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    cost_bps: float = MISSING
+    cost_model_id: Optional[str] = MISSING
+    proxy_band: float = MISSING
+    placebo: bool = MISSING
+    seeds: List[int] = MISSING
+    walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+
+
+@dataclass
+class PromotionConfig:
+    """Pre-DRA promotion checks (spec 7.3) of a family; evidence only, never a status change."""
+
+    name: str = MISSING
+    # The improvement over the best baseline on the primary metric, in its favourable direction.
+    min_improvement: float = MISSING
+    require_significant: bool = MISSING
+    # How far a regime slice (of adequate size) may fall behind its best baseline on the primary
+    # metric, in the metric's units.
+    regime_floor: float = MISSING
+    max_calibration_error: Optional[float] = MISSING
+    max_walk_forward_std: Optional[float] = MISSING
+    min_deflated_sharpe: Optional[float] = MISSING
 
 
 @dataclass
@@ -151,6 +194,7 @@ class Config:
     labels: LabelsConfig = MISSING
     model: ModelConfig = MISSING
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    promotion: PromotionConfig = MISSING
     paths: PathsConfig = MISSING
     # Lightning's own Trainer keyword arguments; keys are checked against its signature.
     trainer: Dict[str, Any] = field(default_factory=dict)

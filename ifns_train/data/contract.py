@@ -79,11 +79,13 @@ def check_keys(dataset_id: str, frame: pd.DataFrame) -> None:
         )
 
 
-def check_finite(dataset_id: str, frame: pd.DataFrame, columns: list[str], role: str) -> None:
-    """No NaN or inf where the contract allows none (features, baseline inputs)."""
+def check_finite(dataset_id: str, frame: pd.DataFrame, columns: list[str], role: str,
+                 rows: np.ndarray | None = None) -> None:
+    """No NaN or inf where the contract allows none (features, baseline inputs; with `rows`,
+    only on those rows, e.g. a forward return read for evaluation where the label is known)."""
     for column in columns:
         values = frame[column].to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
+        bad = ~np.isfinite(values) if rows is None else rows & ~np.isfinite(values)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise ContractError(

@@ -100,6 +100,14 @@ def _entry(registry_dir: Path, dataset_id: str, generate_demo: bool) -> dict[str
     return get_entry(registry_dir, dataset_id)
 
 
+def dataset_dates(registry_dir: Path, dataset_id: str, generate_demo: bool) -> np.ndarray:
+    """The dates column of a dataset (e.g. to lay out walk-forward folds before any run)."""
+    path = table_path(registry_dir, _entry(registry_dir, dataset_id, generate_demo))
+    if not path.exists():
+        raise ContractError(f"dataset {dataset_id}: table file {path} does not exist")
+    return pq.read_table(path, columns=["date"])["date"].to_numpy().astype("datetime64[ns]")
+
+
 def _load_table(
     registry_dir: Path,
     dataset_id: str,
@@ -109,6 +117,7 @@ def _load_table(
     horizon_days: int,
     context_columns: list[str],
     extra_columns: list[str],
+    evaluation_columns: list[str],
     verify: bool,
     generate_demo: bool,
 ) -> tuple[Table, dict[str, list[str]], str]:
@@ -140,6 +149,8 @@ def _load_table(
     numeric[label_column] = f"label {label_family}"
     for column in extra_columns:
         numeric.setdefault(column, "baseline input")
+    for column in evaluation_columns:
+        numeric.setdefault(column, "evaluation input")
     categorical = {c: "context" for c in context_columns}
 
     path = table_path(registry_dir, entry)
@@ -175,9 +186,11 @@ def _load_table(
     symbols = frame["symbol"].to_numpy(dtype=object)
     dates = frame["date"].to_numpy(dtype="datetime64[ns]")
     order = np.lexsort((dates, symbols))  # symbol-major: windows of past rows are contiguous
-    contract.check_label(
+    known = contract.check_label(
         dataset_id, frame, label_column, str(label_meta.get("kind", "")), order
     )
+    contract.check_finite(dataset_id, frame, [c for c in evaluation_columns if c not in extras],
+                          "evaluation input, where the label is known", rows=known)
     sorted_symbols = symbols[order]
     starts = np.r_[True, sorted_symbols[1:] != sorted_symbols[:-1]]
     run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
@@ -191,7 +204,8 @@ def _load_table(
         dates=dates[order],
         symbols=sorted_symbols,
         context={c: frame[c].to_numpy(dtype=object)[order] for c in categorical},
-        extras={c: frame[c].to_numpy(dtype=np.float32)[order] for c in extra_columns},
+        extras={c: frame[c].to_numpy(dtype=np.float32)[order]
+                for c in dict.fromkeys([*extra_columns, *evaluation_columns])},
         history=np.arange(len(order)) - run_start,
         last_row=symbol_last_rows(sorted_symbols),
         split_meta=entry.get("splits"),
@@ -209,6 +223,7 @@ def resolve(
     horizon_days: int,
     context_columns: list[str],
     extra_columns: list[str] = (),
+    evaluation_columns: list[str] = (),
     purge_days: int | None = None,
     embargo_days: int = 0,
     lookback: int = 1,
@@ -234,6 +249,7 @@ def resolve(
             horizon_days=horizon_days,
             context_columns=context_columns,
             extra_columns=list(extra_columns),
+            evaluation_columns=list(evaluation_columns),
             verify=verify,
             generate_demo=generate_demo,
         )

@@ -139,3 +139,44 @@ def split_masks(
 
 def iso_day(value: np.datetime64) -> str | None:
     return None if np.isnat(value) else str(np.datetime_as_string(value, unit="D"))
+
+
+def walk_forward_windows(
+    dates: np.ndarray, *, folds: int, scheme: str, train_days: int, val_days: int,
+    test_days: int,
+) -> list[dict[str, list[str]]]:
+    """Train/val/test windows of `folds` walk-forward folds over the sorted trading `dates`.
+
+    The last fold's test window ends on the last date and each earlier fold's ends
+    `test_days` earlier; validation and training come just before each test window (each fold
+    is purged like any split). `rolling` trains on the `train_days` before validation,
+    `expanding` on everything from the first date.
+    """
+    if scheme not in ("rolling", "expanding"):
+        raise ConfigError(f"evaluation.walk_forward.scheme must be rolling or expanding, "
+                          f"got {scheme!r}")
+    for key, value in (("folds", folds), ("train_days", train_days), ("val_days", val_days),
+                       ("test_days", test_days)):
+        if value < 1:
+            raise ConfigError(f"evaluation.walk_forward.{key} must be >= 1, got {value}")
+    n = len(dates)
+    first_train_end = n - folds * test_days - val_days - 1
+    first_train_start = first_train_end - train_days + 1 if scheme == "rolling" else 0
+    if first_train_start < 0 or first_train_end < first_train_start:
+        raise ConfigError(
+            f"evaluation.walk_forward: {folds} folds of {test_days} test days, {val_days} "
+            f"validation days and {train_days} training days need more than the {n} trading "
+            "days of the dataset"
+        )
+    day = [str(np.datetime_as_string(d, unit="D")) for d in np.asarray(dates, "datetime64[D]")]
+    windows = []
+    for k in range(folds):
+        test_end = n - 1 - (folds - 1 - k) * test_days
+        test_start = test_end - test_days + 1
+        val_start = test_start - val_days
+        train_end = val_start - 1
+        train_start = train_end - train_days + 1 if scheme == "rolling" else 0
+        windows.append({"train": [day[train_start], day[train_end]],
+                        "val": [day[val_start], day[test_start - 1]],
+                        "test": [day[test_start], day[test_end]]})
+    return windows

@@ -1,21 +1,26 @@
 """Metrics for directional (binary up/down) models.
 
-torchmetrics does the parts it already has: the confusion counts
-(``binary_stat_scores``), ranking (``binary_auroc``) and calibration error
-(``binary_calibration_error``). Written by hand here, because torchmetrics lacks them:
+Every figure is computed for all groups of a layout at once (``binary_scores``: the aggregate
+and each regime slice in one pass, see ``grouped``); ``binary_metrics`` is its one-group case.
+torchmetrics was used here before and set the definitions kept:
 
-* precision/recall as exact ratios of those counts, ``None`` when the denominator is
-  zero (torchmetrics' ``binary_precision`` returns 0.0 there, which reads as a real
-  score, and returns float32);
-* Brier score and clipped log loss (torchmetrics has no binary version of either);
-* the reliability-curve bins, which torchmetrics computes internally but does not return.
+* hit rate, precision and recall from the confusion counts, precision/recall ``None`` when the
+  denominator is zero (torchmetrics' ``binary_precision`` returns 0.0 there, which reads as a
+  real score);
+* AUC is exactly the Mann-Whitney U over n1 * n0, ties counting one half, which is what
+  torchmetrics' trapezoidal ``binary_auroc`` computes, but in exact arithmetic: torchmetrics
+  builds the ROC curve in float32, so its figures differed from these by up to ~1e-7;
+* calibration error (ECE, L1) and the reliability bins exactly as torchmetrics'
+  ``binary_calibration_error`` bins them (see below);
+* Brier score and clipped log loss.
 
 Bin convention (copied from torchmetrics so that the bins add up to its ECE): edges are
 ``torch.linspace(0, 1, n_bins + 1)`` in float64 and a probability goes to the bin
-``[lower, upper)`` found by ``torch.bucketize(..., right=True)``. Two consequences:
-a probability exactly on an edge belongs to the bin above it, and ``prob == 1.0`` gets
-a bin of its own, ``[1.0, 1.0]``. Edges are the float64 linspace values, so e.g. the
-0.3 edge of 10 bins is 0.30000000000000004 and ``prob == 0.3`` lands in ``[0.2, 0.3)``.
+``[lower, upper)`` found by ``torch.bucketize(..., right=True)`` (``np.searchsorted(...,
+side="right")`` here, the same rule). Two consequences: a probability exactly on an edge
+belongs to the bin above it, and ``prob == 1.0`` gets a bin of its own, ``[1.0, 1.0]``.
+Edges are the float64 linspace values, so e.g. the 0.3 edge of 10 bins is
+0.30000000000000004 and ``prob == 0.3`` lands in ``[0.2, 0.3)``.
 """
 
 from __future__ import annotations
@@ -24,11 +29,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchmetrics.functional.classification import (
-    binary_auroc,
-    binary_calibration_error,
-    binary_stat_scores,
-)
+
+from ifns_train.evaluation.grouped import Layout, Scores, ratio
+from ifns_train.evaluation.ranking import dense_rank, grouped_auc
 
 LOG_LOSS_EPS = 1e-7
 """Probabilities are clipped to [eps, 1 - eps] so one confident miss gives a large, finite loss."""
@@ -46,110 +49,133 @@ def binary_metrics(
     pass its own (e.g. the sign of past momentum) while still being scored on ``prob``.
     Returns plain Python floats/ints, ``None`` where a metric is undefined.
     """
-    prob_a, y_a, pred_a = _validate(prob, y, pred, n_bins)
-    rows = int(prob_a.size)
-    if rows == 0:
-        return _empty_metrics()
-
-    prob_t = torch.from_numpy(prob_a)
-    y_t = torch.from_numpy(y_a)
-    tp, fp, tn, fn, _support = (
-        int(v) for v in binary_stat_scores(torch.from_numpy(pred_a), y_t).tolist()
-    )
-    clipped = np.clip(prob_a, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    log_loss = -np.mean(y_a * np.log(clipped) + (1 - y_a) * np.log(1.0 - clipped))
-    # binary_auroc warns and returns 0 with one class; AUC is undefined there.
-    # Its result is float32 (torchmetrics builds the ROC curve in float32).
-    single_class = bool(y_a.min() == y_a.max())
-    auc = None if single_class else float(binary_auroc(prob_t, y_t))
-    return {
-        "rows": rows,
-        "base_rate": float(y_a.mean()),
-        "hit_rate": (tp + tn) / rows,
-        "precision_up": _ratio(tp, tp + fp),
-        "recall_up": _ratio(tp, tp + fn),
-        "precision_down": _ratio(tn, tn + fn),
-        "recall_down": _ratio(tn, tn + fp),
-        "brier": float(np.mean((prob_a - y_a) ** 2)),
-        "log_loss": float(log_loss),
-        "auc": auc,
-        "ece": float(binary_calibration_error(prob_t, y_t, n_bins=n_bins, norm="l1")),
-        "reliability": _reliability_bins(prob_a, y_a, n_bins),
-    }
+    rows = np.asarray(prob).shape[0] if np.ndim(prob) == 1 else 0
+    return binary_scores(Layout.single(rows), prob, y, pred, n_bins).overall()
 
 
-def _reliability_bins(prob: np.ndarray, y: np.ndarray, n_bins: int) -> list[dict[str, Any]]:
-    """Non-empty calibration bins, binned exactly as torchmetrics' ECE bins them.
-
-    Hand-written: torchmetrics keeps these per-bin statistics private. Uses the same
-    float64 ``torch.linspace`` edges and ``torch.bucketize(right=True)``; ``np.linspace``
-    would put some edges one ulp higher (0.6, 0.7 of 10 bins) and move edge values.
-    """
+def binary_scores(
+    layout: Layout,
+    prob: np.ndarray,
+    y: np.ndarray,
+    pred: np.ndarray | None = None,
+    n_bins: int = 10,
+) -> Scores:
+    """``binary_metrics`` for every group of every grouping of ``layout``; the reliability
+    bins are the aggregate's (grouping 0) only."""
+    prob_a, pred_a = _validate(prob, pred, n_bins)
+    y_a, y_f = layout.memo(("labels",), y, lambda: _labels(y, prob_a.shape))
+    if prob_a.size != layout.rows:
+        raise ValueError(f"prob has {prob_a.size} rows, the layout {layout.rows}")
+    cells, n_cells = layout.cells, layout.n_cells
+    dense = dense_rank(prob_a)
     edges_t = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)
-    idx = (torch.bucketize(torch.from_numpy(prob), edges_t, right=True) - 1).numpy()
-    edges = edges_t.tolist()
+    # Bin n_bins holds prob == 1.0 alone (torchmetrics' extra bin).
+    width = n_bins + 1
+    # log(p) where y = 1, log(1 - p) where y = 0: the same per row as
+    # y log(p) + (1 - y) log(1 - p), with one log instead of two. With a few distinct
+    # probabilities (a constant or two-valued baseline) both are worked out per value.
+    values = prob_a if dense.values is None else dense.values
+    clipped = np.clip(values, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    cell_bin = np.searchsorted(edges_t.numpy(), values, side="right") - 1
+    if dense.values is None:
+        log_lik = np.log(np.where(y_a == 1, clipped, 1.0 - clipped))
+    else:
+        log_lik = np.log(np.stack([1.0 - clipped, clipped], axis=1))[dense.rank, y_a]
+        cell_bin = cell_bin[dense.rank]
+    cell_bin += cells * width
+    # Rows per (cell, bin, pred, y): the confusion counts and the bins' label counts.
+    index = cell_bin * 4
+    index += pred_a * 2
+    index += y_a
+    counts = np.bincount(index, minlength=n_cells * width * 4).reshape(n_cells, width, 2, 2)
+    del index
+    labels_g = layout.regroup(counts.sum(axis=2))
+    # Per bin, the sum of prob - y: the ECE is its absolute value over the rows, and summing
+    # the differences avoids the cancellation of mean(prob) - mean(y) in a calibrated bin.
+    diff = prob_a - y_f
+    gaps_g = layout.regroup(np.bincount(cell_bin, diff, n_cells * width).reshape(n_cells, width))
+    diff *= diff
+
+    figures = []
+    for conf, sq, ll, gaps, auc in zip(
+        layout.regroup(counts.sum(axis=1)),
+        layout.sums(diff),
+        layout.sums(log_lik),
+        gaps_g,
+        grouped_auc(layout, y_a, dense),
+        strict=True,
+    ):
+        (tn, fn), (fp, tp) = conf.transpose(1, 2, 0)
+        rows = conf.sum(axis=(1, 2))
+        figures.append({
+            "rows": rows,
+            "base_rate": ratio(fn + tp, rows),
+            "hit_rate": ratio(tp + tn, rows),
+            "precision_up": ratio(tp, tp + fp),
+            "recall_up": ratio(tp, tp + fn),
+            "precision_down": ratio(tn, tn + fn),
+            "recall_down": ratio(tn, tn + fp),
+            "brier": ratio(sq, rows),
+            "log_loss": -ratio(ll, rows),
+            "auc": auc,
+            "ece": np.where(rows > 0, ratio(np.abs(gaps).sum(axis=1), rows), np.nan),
+        })
+    curve = _reliability(edges_t.tolist(), labels_g[0][0], gaps_g[0][0], n_bins)
+    return Scores(figures, curves={"reliability": curve})
+
+
+def _reliability(edges: list[float], labels: np.ndarray, gaps: np.ndarray,
+                 n_bins: int) -> list[dict[str, Any]]:
+    """Non-empty calibration bins, binned exactly as torchmetrics' ECE bins them, from
+    counts per [bin, y] and the sum of prob - y per bin.
+
+    torchmetrics keeps these per-bin statistics private; they come from the same per-bin
+    sums as the ECE. ``np.linspace`` would put some edges one ulp higher (0.6, 0.7 of 10
+    bins) and move edge values, hence the torch edges.
+    """
     bins = []
-    for i in np.unique(idx).tolist():
-        mask = idx == i
-        bins.append(
-            {
-                "bin_lower": edges[i],
-                # i == n_bins is torchmetrics' extra bin holding prob == 1.0 alone.
-                "bin_upper": edges[i + 1] if i < n_bins else edges[n_bins],
-                "count": int(mask.sum()),
-                "mean_prob": float(prob[mask].mean()),
-                "frac_up": float(y[mask].mean()),
-            }
-        )
+    for i in np.flatnonzero(labels.sum(axis=1)).tolist():
+        count = int(labels[i].sum())
+        bins.append({
+            "bin_lower": edges[i],
+            # i == n_bins is torchmetrics' extra bin holding prob == 1.0 alone.
+            "bin_upper": edges[i + 1] if i < n_bins else edges[n_bins],
+            "count": count,
+            "mean_prob": float((gaps[i] + labels[i, 1]) / count),
+            "frac_up": float(labels[i, 1] / count),
+        })
     return bins
 
 
-def _ratio(num: int, den: int) -> float | None:
-    """``num / den``, or None when undefined (e.g. precision with no predicted ups)."""
-    return num / den if den else None
-
-
-def _empty_metrics() -> dict[str, Any]:
-    """Zero rows: every metric is undefined, but the keys stay stable for the caller."""
-    keys = (
-        "base_rate",
-        "hit_rate",
-        "precision_up",
-        "recall_up",
-        "precision_down",
-        "recall_down",
-        "brier",
-        "log_loss",
-        "auc",
-        "ece",
-    )
-    return {"rows": 0, **dict.fromkeys(keys), "reliability": []}
-
-
 def _validate(
-    prob: np.ndarray, y: np.ndarray, pred: np.ndarray | None, n_bins: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    prob: np.ndarray, pred: np.ndarray | None, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Coerce to float64 / int64 1-D arrays and fail loudly on malformed inputs."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
     prob_a = np.asarray(prob, dtype=np.float64)
     if prob_a.ndim != 1:
         raise ValueError(f"prob must be 1-D, got shape {prob_a.shape}")
-    if not np.all((prob_a >= 0.0) & (prob_a <= 1.0)):  # also rejects NaN
+    if prob_a.size and not (prob_a.min() >= 0.0 and prob_a.max() <= 1.0):  # NaN fails too
         raise ValueError("prob must be probabilities in [0, 1] (no NaN)")
-    y_a = _as_labels(y, "y", prob_a.shape)
     if pred is None:
         pred_a = (prob_a >= 0.5).astype(np.int64)
     else:
-        pred_a = _as_labels(pred, "pred", prob_a.shape)
-    return np.ascontiguousarray(prob_a), y_a, pred_a
+        pred_a = as_labels(pred, "pred", prob_a.shape, "prob")
+    return np.ascontiguousarray(prob_a), pred_a
 
 
-def _as_labels(values: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """0/1 labels (bool, int or 0.0/1.0 floats) as contiguous int64."""
+def _labels(y: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The outcomes as int64 and as float64 (checked once, shared by every predictor)."""
+    y_a = as_labels(y, "y", shape, "prob")
+    return y_a, y_a.astype(np.float64)
+
+
+def as_labels(values: np.ndarray, name: str, shape: tuple[int, ...], other: str) -> np.ndarray:
+    """0/1 labels (bool, int or 0.0/1.0 floats) as contiguous int64, of ``shape``."""
     arr = np.asarray(values)
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} to match prob")
-    if not np.all(np.isin(arr, (0, 1))):
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} to match {other}")
+    if not ((arr == 0) | (arr == 1)).all():
         raise ValueError(f"{name} must contain only 0 and 1")
     return np.ascontiguousarray(arr.astype(np.int64))

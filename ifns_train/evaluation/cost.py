@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torchmetrics.functional import mean_absolute_error, mean_squared_error
 
-from ifns_train.evaluation.regression import as_forecast_arrays, pearson_or_none
-
-_KEYS = ("mae_bps", "rmse_bps", "bias_bps", "p90_abs_error_bps", "corr")
+from ifns_train.evaluation.grouped import Layout, Scores, correlate, ratio
+from ifns_train.evaluation.ranking import grouped_percentile
+from ifns_train.evaluation.regression import as_forecast_arrays
 
 
 def cost_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -25,17 +23,33 @@ def cost_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     order statistics (``np.percentile(..., 90)``, "linear" method). ``corr`` is Pearson of
     pred and y, None if either is constant. Values may be negative (price improvement).
     """
+    rows = np.asarray(pred).shape[0] if np.ndim(pred) == 1 else 0
+    return cost_scores(Layout.single(rows), pred, y).overall()
+
+
+def cost_scores(layout: Layout, pred: np.ndarray, y: np.ndarray) -> Scores:
+    """``cost_metrics`` for every group of every grouping of ``layout``."""
     pred_a, y_a = as_forecast_arrays(pred, y)
-    rows = int(pred_a.size)
-    if rows == 0:
-        return {"rows": 0, **dict.fromkeys(_KEYS)}
+    if pred_a.size != layout.rows:
+        raise ValueError(f"pred has {pred_a.size} rows, the layout {layout.rows}")
     err = pred_a - y_a
-    pred_t, y_t = torch.from_numpy(pred_a), torch.from_numpy(y_a)
-    return {
-        "rows": rows,
-        "mae_bps": float(mean_absolute_error(pred_t, y_t)),
-        "rmse_bps": float(mean_squared_error(pred_t, y_t, squared=False)),
-        "bias_bps": float(err.mean()),
-        "p90_abs_error_bps": float(np.percentile(np.abs(err), 90)),
-        "corr": pearson_or_none(pred_a, y_a),
-    }
+    abs_err = np.abs(err)
+    figures = []
+    for rows, corr, ae, se, e, p90 in zip(
+        layout.counts(),
+        correlate(layout, pred_a, y_a, y),
+        layout.sums(abs_err),
+        layout.sums(err * err),
+        layout.sums(err),
+        grouped_percentile(layout, abs_err, 90),
+        strict=True,
+    ):
+        figures.append({
+            "rows": rows,
+            "mae_bps": ratio(ae, rows),
+            "rmse_bps": np.sqrt(ratio(se, rows)),
+            "bias_bps": ratio(e, rows),
+            "p90_abs_error_bps": p90,
+            "corr": corr,
+        })
+    return Scores(figures)

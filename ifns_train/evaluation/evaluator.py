@@ -1,6 +1,14 @@
 """The evaluator: prediction tables in, the figures of `metrics.json` out. Pure: no Lightning,
 no files, so the recorder and `python -m ifns_train.evaluate` compute the very same figures.
 
+Per split: the report (`report.split_report`: model and baselines, overall and per slice) and
+its evidence (`evidence`: intervals, the IC's t-statistic, trading proxies). For the model as a
+whole, from the test split: the Sharpe ratio of its trading proxy deflated by the number of
+trials in the experiment log (`selection`), its stability over walk-forward folds and seeds,
+its placebo control, and the pre-DRA promotion checks. What the evaluator reads besides the
+tables (the trials' Sharpe ratios, the companion runs' figures, the model's complexity) is
+recorded with the figures as `evidence_inputs`, so a re-evaluation uses the same.
+
 `METRICS_VERSION` names the definitions of the figures. It is raised whenever a figure is added
 or its definition changes; a model evaluated under an older version keeps those figures (the
 re-evaluation archives them) instead of having them silently replaced.
@@ -9,13 +17,19 @@ re-evaluation archives them) instead of having them silently replaced.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.evaluation import evidence
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.promotion import favourable, promotion_checks
 from ifns_train.evaluation.report import key_metrics, split_report
+from ifns_train.evaluation.selection import sharpe_selection
+from ifns_train.evaluation.stability import stability
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2
+DECISION_SPLIT = "test"  # the split whose evidence the promotion checks read
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,11 @@ class EvaluationSpec:
     n_bins: int
     horizon_days: int
     gate_threshold: float = 0.5
+    bootstrap: dict[str, Any] = field(default_factory=lambda: {
+        "reps": 1000, "level": 0.95, "block": "auto", "method": "stationary", "seed": 0})
+    cost_bps: float = 0.0
+    proxy_band: float = 0.0
+    promotion: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -39,16 +58,17 @@ class EvaluationSpec:
 
 
 def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec) -> dict[str, Any]:
-    """One split's report: the model and the spec's baselines on the same rows, overall and
-    per slice."""
+    """One split's report and evidence: the model and the spec's baselines on the same rows."""
     missing = [b for b in spec.baselines if b not in arrays.baselines]
     if missing:
         raise ValueError(f"the prediction table has no baseline {', '.join(missing)}")
-    return split_report(
+    arrays = PredictionArrays(**{**arrays.__dict__, "baselines": {
+        b: arrays.baselines[b] for b in spec.baselines}})
+    report = split_report(
         spec.metric_set,
         y=arrays.y,
         model=arrays.model,
-        baselines={b: arrays.baselines[b] for b in spec.baselines},
+        baselines=arrays.baselines,
         context={c: arrays.context[c] for c in spec.slice_by},
         inputs={"dates": arrays.dates, **arrays.inputs},
         min_rows=spec.min_rows,
@@ -56,19 +76,111 @@ def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec) -> dict[str, 
         horizon_days=spec.horizon_days,
         gate_threshold=spec.gate_threshold,
     )
+    h, boot = spec.horizon_days, spec.bootstrap
+    report["intervals"] = evidence.split_intervals(arrays, report, boot, h)
+    report["slice_intervals"] = evidence.slice_intervals(arrays, report, boot, h)
+    if spec.metric_set == "return":
+        report["ic_tstat"] = evidence.ic_tstats(arrays, h)
+    report["proxies"] = evidence.trading(arrays, spec.metric_set, horizon=h,
+                                         cost_bps=spec.cost_bps, band=spec.proxy_band)
+    return report
 
 
-def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec) -> dict[str, Any]:
-    """The evaluation part of metrics.json: version, spec and one report per split."""
-    return {
+def _selection(report: Mapping[str, Any], trials: list[float], horizon: int
+               ) -> dict[str, Any] | None:
+    """The proxy's Sharpe ratio, probabilistic and deflated by the log's trials (this one
+    included): on the net returns of the non-overlapping holding periods of offset 0."""
+    proxies = report.get("proxies")
+    if not proxies:
+        return None
+    returns = proxies["model"]["series"]["net"]
+    periods = TRADING_DAYS_PER_YEAR / horizon
+    own = sharpe_selection(returns, [], periods_per_year=periods)["sharpe_annualised"]
+    return sharpe_selection(returns, [*trials, *([own] if own is not None else [])],
+                            periods_per_year=periods)
+
+
+def _controls(primary: str, companions: Mapping[str, Any]) -> dict[str, Any]:
+    """The placebo's improvement over its best baseline on the primary metric, and whether
+    it is significantly better than nothing (which a sound pipeline never is)."""
+    runs = companions.get("placebo") or []
+    if not runs:
+        return {}
+    placebo = runs[0]
+    figures = placebo["metrics"][DECISION_SPLIT]
+    interval = figures.get("intervals", {}).get(primary)
+    low = high = None
+    if interval and interval.get("low") is not None:
+        low, high = sorted((favourable(primary, interval["low"]),
+                            favourable(primary, interval["high"])))
+    return {"placebo": {
+        "experiment_id": placebo["experiment_id"],
+        "metric": primary,
+        "model": figures["model"].get(primary),
+        "improvement": favourable(primary, figures.get("improvement", {}).get(primary)),
+        "interval": None if low is None else {"low": low, "high": high,
+                                               "level": interval["level"]},
+        "significantly_better": None if low is None else low > 0,
+        "permutation": placebo.get("placebo"),
+    }}
+
+
+def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec,
+             inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The evaluation part of metrics.json.
+
+    `inputs`: `experiment_id` (this run's), `trial_sharpes` (the annualised proxy Sharpe ratios
+    of the earlier trials of the same family, label and dataset in the log), `companions`
+    (run summaries by kind: fold, seed, placebo) and `complexity` (parameter and feature
+    counts).
+    """
+    inputs = dict(inputs or {})
+    splits = {name: evaluate_split(arrays, spec) for name, arrays in tables.items()}
+    out: dict[str, Any] = {
         "metrics_version": METRICS_VERSION,
         "evaluation": spec.as_dict(),
-        "splits": {name: evaluate_split(arrays, spec) for name, arrays in tables.items()},
+        "evidence_inputs": inputs,
+        "splits": splits,
     }
+    decision = splits.get(DECISION_SPLIT)
+    if decision is None:
+        return out
+    primary = decision["primary_metric"]
+    out["selection"] = _selection(decision, list(inputs.get("trial_sharpes", [])),
+                                  spec.horizon_days)
+    companions = inputs.get("companions", {})
+    main = {"experiment_id": inputs.get("experiment_id"),
+            "metrics": {DECISION_SPLIT: key_metrics(spec.metric_set, decision)}}
+    out["stability"] = stability(primary, main, companions, split=DECISION_SPLIT,
+                                 complexity=inputs.get("complexity"))
+    out["controls"] = _controls(primary, companions)
+    if spec.promotion is not None:
+        out["promotion"] = promotion_checks(decision, spec.promotion,
+                                            stability=out["stability"],
+                                            selection=out["selection"],
+                                            controls=out["controls"])
+    return out
 
 
 def key_figures(evaluation: Mapping[str, Any]) -> dict[str, Any]:
-    """Per split, the figures a registry record and a log entry carry."""
+    """What a registry record and a log entry carry: per split the model's figures, the best
+    baseline's and the improvement, with the improvement's interval; the proxy's Sharpe ratio
+    (raw and deflated); and whether the model is eligible for promotion, and why not."""
     metric_set = evaluation["evaluation"]["metric_set"]
-    return {name: key_metrics(metric_set, report)
-            for name, report in evaluation["splits"].items()}
+    out: dict[str, Any] = {}
+    for name, report in evaluation["splits"].items():
+        key = key_metrics(metric_set, report)
+        key["intervals"] = {
+            m: {k: i.get(k) for k in ("low", "high", "level", "significant", "baseline")}
+            for m, i in report.get("intervals", {}).get("improvement", {}).items()
+        }
+        out[name] = key
+    selection = evaluation.get("selection")
+    if selection is not None:
+        out["selection"] = {k: selection[k] for k in (
+            "sharpe_annualised", "probabilistic_sharpe_ratio", "deflated_sharpe_ratio",
+            "trials")}
+    promotion = evaluation.get("promotion")
+    if promotion is not None:
+        out["promotion"] = {"eligible": promotion["eligible"], "reasons": promotion["reasons"]}
+    return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ifns_train.evaluation.grouped import Layout, Scores, ratio
+
 
 def gating_effect(
     primary_up: np.ndarray,
@@ -34,27 +36,41 @@ def gating_effect(
     overlay leans against the call. ``gated_hit_rate`` and ``hit_rate_change`` (gated
     minus primary) are None when no row passes.
     """
+    rows = np.asarray(primary_up).shape[0] if np.ndim(primary_up) == 1 else 0
+    return gating_scores(Layout.single(rows), primary_up, y, overlay_prob, threshold).overall()
+
+
+def gating_scores(
+    layout: Layout,
+    primary_up: np.ndarray,
+    y: np.ndarray,
+    overlay_prob: np.ndarray,
+    threshold: float = 0.5,
+) -> Scores:
+    """``gating_effect`` for every group of every grouping of ``layout``."""
     up, y_a, prob = _validate(primary_up, y, overlay_prob, threshold)
-    rows = int(up.size)
+    if up.size != layout.rows:
+        raise ValueError(f"primary_up has {up.size} rows, the layout {layout.rows}")
     hits = up == y_a
     passed = np.where(up == 1, prob >= threshold, (1.0 - prob) >= threshold)
-    gated_rows = int(passed.sum())
-    primary_hit_rate = float(hits.mean()) if rows else None
-    gated_hit_rate = float(hits[passed].mean()) if gated_rows else None
-    change = (
-        None
-        if primary_hit_rate is None or gated_hit_rate is None
-        else gated_hit_rate - primary_hit_rate
-    )
-    return {
-        "rows": rows,
-        "primary_hit_rate": primary_hit_rate,
-        "gated_rows": gated_rows,
-        "coverage": gated_rows / rows if rows else None,
-        "gated_hit_rate": gated_hit_rate,
-        "hit_rate_change": change,
-        "threshold": float(threshold),
-    }
+    # Per cell: rows by (passed, hit) = 0: neither, 1: hit, 2: passed, 3: both.
+    both = np.bincount(layout.cells * 4 + (passed * 2 + hits), minlength=layout.n_cells * 4)
+    figures = []
+    for c in layout.regroup(both.reshape(layout.n_cells, 4)):
+        rows = c.sum(axis=1)
+        gated = c[:, 2] + c[:, 3]
+        primary = ratio(c[:, 1] + c[:, 3], rows)
+        gated_rate = ratio(c[:, 3], gated)
+        figures.append({
+            "rows": rows,
+            "primary_hit_rate": primary,
+            "gated_rows": gated,
+            "coverage": ratio(gated, rows),
+            "gated_hit_rate": gated_rate,
+            "hit_rate_change": gated_rate - primary,
+            "threshold": np.full(rows.size, float(threshold)),
+        })
+    return Scores(figures, ints=("rows", "gated_rows"))
 
 
 def _validate(
@@ -87,6 +103,6 @@ def _as_labels(values: np.ndarray, name: str, shape: tuple[int, ...] | None) -> 
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if shape is not None and arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape} to match primary_up")
-    if not np.all(np.isin(arr, (0, 1))):
+    if not ((arr == 0) | (arr == 1)).all():
         raise ValueError(f"{name} must contain only 0 and 1")
     return arr.astype(np.int64)

@@ -5,36 +5,48 @@ cross-sectional stock-selection model what matters is whether, on each date, the
 it ranks higher do better. That is the information coefficient (IC): the correlation of
 forecast and outcome across names on one date, averaged over dates.
 
-torchmetrics does what it does exactly in float64: ``pearson_corrcoef``,
-``mean_squared_error``, ``mean_absolute_error``. Written by hand here:
+Every figure is computed for all groups of a layout at once (``return_scores``, see
+``grouped``): sums per group with ``np.bincount``, Pearson from centred moments, ranks by
+one sort per grouping (``ranking``), and the per-date ICs of every slice from the layout
+refined by date. ``return_metrics`` is the one-group case. Definitions kept from when
+torchmetrics computed part of them:
 
-* R²: torchmetrics' ``r2_score`` treats residual and total sums of squares below an
-  *absolute* 1e-4 as zero (returning 1.0 or 0.0), which is the normal size of those
-  sums for returns (a 20-day return of 2% squares to 4e-4), so it would be wrong here.
-* Spearman: torchmetrics' ``spearman_corrcoef`` returns float32 and adds 1e-6 to its
-  denominator. Here ranks are averaged over ties in float64 (``average_ranks``) and
-  correlated with torchmetrics' float64 Pearson, which is exactly Spearman's rho.
+* R² is 1 - SSE/SST by hand: torchmetrics' ``r2_score`` treats residual and total sums of
+  squares below an *absolute* 1e-4 as zero (returning 1.0 or 0.0), which is the normal size
+  of those sums for returns (a 20-day return of 2% squares to 4e-4), so it would be wrong.
+* Pearson as torchmetrics' ``pearson_corrcoef`` (float64, two-pass; None where it gives NaN).
+* Spearman is Pearson of average ranks (ties share their mean rank) in float64, exactly
+  Spearman's rho; torchmetrics' ``spearman_corrcoef`` returns float32 and adds 1e-6 to its
+  denominator.
+* RMSE and MAE as torchmetrics' ``mean_squared_error`` / ``mean_absolute_error``.
 
-Per-date ICs are computed by hand, vectorised over dates with the same float64 two-pass
-(mean-centred) Pearson formula: torchmetrics costs about 0.7 ms a call, so one IC and one
-rank IC per date took ~5 s for 2,500 dates x 500 names, repeated for every baseline and
-slice.
-
-The helpers ``as_forecast_arrays``, ``pearson_or_none`` and ``average_ranks`` are shared
-with the other continuous families (``risk``, ``cost``).
+The helpers ``as_forecast_arrays`` and ``average_ranks`` are shared with the other
+continuous families (``risk``, ``cost``) and the tests.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torchmetrics.functional import mean_absolute_error, mean_squared_error, pearson_corrcoef
 
 from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.evaluation.grouped import (
+    Layout,
+    Scores,
+    co_moments,
+    correlation,
+    moments,
+    pearson,
+    ratio,
+    spread,
+    tm_variance_ok,
+)
+from ifns_train.evaluation.ranking import Centred, Dense, centred_ranks, dense_rank, group_sums
 
 # Fewest names on a date for a cross-sectional IC: fewer give noise, not a correlation.
 IC_MIN_NAMES = 5
@@ -61,9 +73,9 @@ def return_metrics(
 ) -> dict[str, Any]:
     """Score return forecasts ``pred`` against realised returns ``y``, pooled and per date.
 
-    Pooled: ``r2`` (1 - SSE/SST, SST around the mean of ``y``; can be negative),
-    ``pearson``, ``spearman`` (average ranks for ties), ``rmse``, ``mae`` and ``bias`` =
-    mean(pred - y).
+    Pooled: ``r2`` (1 - SSE/SST, SST around the mean of ``y``; can be negative; None when
+    ``y`` is constant), ``pearson``, ``spearman`` (average ranks for ties), ``rmse``,
+    ``mae`` and ``bias`` = mean(pred - y).
 
     Cross-sectional (needs ``dates``; all None without): on every date with at least
     ``min_names`` rows and non-constant ``pred`` and ``y``, IC = Pearson and rank IC =
@@ -82,135 +94,207 @@ def return_metrics(
 
     Returns plain Python floats/ints, ``None`` where a metric is undefined.
     """
+    rows = np.asarray(pred).shape[0] if np.ndim(pred) == 1 else 0
+    return return_scores(Layout.single(rows), pred, y, dates, min_names, horizon_days).overall()
+
+
+def return_scores(
+    layout: Layout,
+    pred: np.ndarray,
+    y: np.ndarray,
+    dates: np.ndarray | None = None,
+    min_names: int = IC_MIN_NAMES,
+    horizon_days: int = 20,
+) -> Scores:
+    """``return_metrics`` for every group of every grouping of ``layout`` (the per-date ICs
+    of a group are taken over the group's names on each date)."""
     pred_a, y_a = as_forecast_arrays(pred, y)
     if isinstance(min_names, bool) or not isinstance(min_names, int) or min_names < 2:
         raise ValueError(f"min_names must be an int >= 2, got {min_names!r}")
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
         raise ValueError(f"horizon_days must be a positive int, got {horizon_days!r}")
-    if dates is None:
-        ic_part: dict[str, Any] = dict.fromkeys(_IC_KEYS)
-    else:
-        codes = _date_codes(dates, pred_a.shape)
-        ic_part = _ic_summary(*_per_date_ics(pred_a, y_a, codes, min_names), horizon_days)
-
-    rows = int(pred_a.size)
-    if rows == 0:
-        pooled = ("r2", "pearson", "spearman", "rmse", "mae", "bias")
-        return {"rows": 0, **dict.fromkeys(pooled), **ic_part}
-
-    pred_t, y_t = torch.from_numpy(pred_a), torch.from_numpy(y_a)
+    if pred_a.size != layout.rows:
+        raise ValueError(f"pred has {pred_a.size} rows, the layout {layout.rows}")
     err = pred_a - y_a
-    sst = float(np.sum((y_a - y_a.mean()) ** 2))
-    return {
-        "rows": rows,
-        "r2": None if sst == 0.0 else 1.0 - float(np.sum(err**2)) / sst,
-        "pearson": pearson_or_none(pred_a, y_a),
-        "spearman": spearman_or_none(pred_a, y_a),
-        "rmse": float(mean_squared_error(pred_t, y_t, squared=False)),
-        "mae": float(mean_absolute_error(pred_t, y_t)),
-        "bias": float(err.mean()),
-        **ic_part,
-    }
+    sp = spread(layout, pred_a)
+    sy = layout.memo(("spread",), y, lambda: spread(layout, y_a))
+    mp = moments(layout, sp)
+    my = layout.memo(("moments",), y, lambda: moments(layout, sy))
+    # Dense ranks: pred's once in this call (pooled and per date), y's once per layout.
+    pred_dense = functools.cache(lambda: dense_rank(pred_a))
+    y_dense = functools.partial(layout.memo, ("dense",), y, lambda: dense_rank(y_a))
+    ranks = _Ranks(layout, pred_dense, y_dense, y)
+    figures = []
+    for i, (xm, ym, sxy, se, ae, e) in enumerate(zip(
+        mp, my, co_moments(layout, sp, sy, mp, my),
+        layout.sums(err * err),
+        layout.sums(np.abs(err)),
+        layout.sums(err),
+        strict=True,
+    )):
+        sst = np.where(ym.varies, ym.m2, 0.0)  # a constant y has no variance to explain
+        figures.append({
+            "rows": ym.n,
+            "r2": np.where(sst > 0, 1.0 - ratio(se, sst), np.nan),
+            "pearson": pearson(sxy, xm, ym),
+            "spearman": ranks.correlation(i, xm.varies & ym.varies & (ym.n >= 2)),
+            "rmse": np.sqrt(ratio(se, ym.n)),
+            "mae": ratio(ae, ym.n),
+            "bias": ratio(e, ym.n),
+        })
+    if dates is None:
+        ics = [dict.fromkeys(_IC_KEYS, np.full(g.size, np.nan)) for g in layout.groupings]
+    else:
+        codes, n_dates = layout.memo(("dates",), dates, lambda: _date_codes(dates, y_a.shape))
+        if codes.size != pred_a.size:
+            raise ValueError(f"dates has {codes.size} rows, expected {pred_a.size}")
+        by_date = layout.memo(("by date",), dates, lambda: layout.refine(codes, n_dates))
+        ics = _ic_scores(layout, by_date, pred_a, y_a, _Ranks(by_date, pred_dense, y_dense, y),
+                         n_dates, min_names, horizon_days)
+    return Scores([{**f, **ic} for f, ic in zip(figures, ics, strict=True)],
+                  ints=("rows", "ic_dates") if dates is not None else ("rows",))
 
 
-def _per_date_ics(
-    pred: np.ndarray, y: np.ndarray, codes: np.ndarray, min_names: int
-) -> tuple[list[float], list[float]]:
-    """(IC, rank IC) of each date with at least ``min_names`` rows and non-constant sides.
+class _Ranks:
+    """Rank correlations of pred and y within the groups of a layout's groupings. y's ranks
+    are kept on the layout, so the model and each baseline share them; pred's only here."""
 
-    Vectorised over dates (see the module docstring for why not torchmetrics per date).
-    A side is constant only if all its values on the date are equal; ranks are constant
-    exactly when values are, so IC and rank IC are defined on the same dates.
+    def __init__(self, layout: Layout, pred_dense: Callable[[], Dense],
+                 y_dense: Callable[[], Dense], y_key: object) -> None:
+        self.layout, self.pred_dense, self.y_dense, self.y_key = (
+            layout, pred_dense, y_dense, y_key)
+        self._overall: Centred | None = None
+
+    def correlation(self, i: int, defined: np.ndarray) -> np.ndarray:
+        """Pearson of the ranks within each group of grouping ``i`` (Spearman's rho), NaN
+        where not ``defined`` (ranks are constant exactly when values are)."""
+        if not defined.any():
+            return np.full(defined.size, np.nan)
+        n = self.layout.counts()[i]
+        rp = self._pred_ranks(i)
+        cy, sy = self._y_ranks(i)
+        # The cross products in pred's group order: y's ranks gathered, not pred's scattered.
+        sxy = group_sums(rp.values * cy[rp.order], n)
+        defined = defined & tm_variance_ok(n, rp.sxx,
+                                           lambda: _largest(np.abs(rp.values), n))
+        defined &= tm_variance_ok(n, sy, lambda: _largest(np.abs(cy[rp.order]), n))
+        return correlation(sxy, rp.sxx, sy, defined)
+
+    def _pred_ranks(self, i: int) -> Centred:
+        """pred's centred ranks within grouping ``i`` (grouping 0's kept for reuse)."""
+        k = self._as_overall(i)
+        if k:
+            r = self._pred_ranks(0)
+            return Centred(r.order, r.values, self._regroup(r.sxx, i, k))
+        if i == 0 and self._overall is not None:
+            return self._overall
+        r = centred_ranks(self.layout, i, self.pred_dense())
+        if i == 0:
+            self._overall = r
+        return r
+
+    def _y_ranks(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """y's centred ranks by row and their sums of squares per group."""
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            k = self._as_overall(i)
+            if k:
+                by_row, sxx = self._y_ranks(0)
+                return by_row, self._regroup(sxx, i, k)
+            r = centred_ranks(self.layout, i, self.y_dense())
+            return r.by_row(), r.sxx
+        return self.layout.memo(("y ranks", i), self.y_key, compute)
+
+    def _as_overall(self, i: int) -> int:
+        """k > 0 if grouping ``i`` has the groups of grouping 0 (e.g. regime_tag, one value
+        per date, refined by date): group r of grouping i is then group r // k of grouping
+        0 (ids are code-major; k groups in the unrefined grouping i), and both list their
+        rows in the same order, so grouping 0's ranks serve. 0 otherwise."""
+        counts = self.layout.counts()
+        if i == 0 or np.count_nonzero(counts[i]) != np.count_nonzero(counts[0]):
+            return 0
+        return self.layout.groupings[i].size // self.layout.groupings[0].size
+
+    def _regroup(self, sxx: np.ndarray, i: int, k: int) -> np.ndarray:
+        counts = self.layout.counts()[i]
+        return np.where(counts > 0, sxx[np.arange(counts.size) // k], 0.0)
+
+
+def _largest(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Largest value per group, of values in group order."""
+    out = np.zeros(counts.size)
+    nonempty = counts > 0
+    out[nonempty] = np.maximum.reduceat(values, np.r_[0, np.cumsum(counts)[:-1]][nonempty])
+    return out
+
+
+def _ic_scores(layout: Layout, by_date: Layout, pred: np.ndarray, y: np.ndarray,
+               ranks: _Ranks, n_dates: int, min_names: int,
+               horizon_days: int) -> list[dict[str, np.ndarray]]:
+    """Per grouping, the per-date IC and rank IC summaries of each group.
+
+    ``by_date`` is ``layout`` refined by date: a group's dates are its refined groups. IC
+    is the Pearson correlation of pred and y within one (two-pass, clipped to [-1, 1]),
+    rank IC that of their ranks within it. Usable: at least ``min_names`` rows and both
+    sides non-constant (ranks are constant exactly when values are, so IC and rank IC are
+    defined on the same dates).
     """
-    if codes.size == 0:
-        return [], []
-    n_dates = int(codes.max()) + 1
-    counts = np.bincount(codes, minlength=n_dates)
-    order = np.argsort(codes, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-    usable = counts >= min_names
-    for values in (pred, y):
-        lo = np.minimum.reduceat(values[order], starts)
-        hi = np.maximum.reduceat(values[order], starts)
-        usable &= lo < hi
-    ic = _grouped_pearson(pred, y, codes, counts)
-    rank_ic = _grouped_pearson(
-        _grouped_average_ranks(pred, codes), _grouped_average_ranks(y, codes), codes, counts
-    )
-    return ic[usable].tolist(), rank_ic[usable].tolist()
+    sp = spread(by_date, pred)
+    sy = by_date.memo(("spread",), ranks.y_key, lambda: spread(by_date, y))
+    mp = moments(by_date, sp)
+    my = by_date.memo(("moments",), ranks.y_key, lambda: moments(by_date, sy))
+    out = []
+    for i, (xm, ym, sxy) in enumerate(zip(mp, my, co_moments(by_date, sp, sy, mp, my),
+                                          strict=True)):
+        usable = (ym.n >= min_names) & xm.varies & ym.varies
+        ic = correlation(sxy, xm.m2, ym.m2, usable)
+        rank_ic = ranks.correlation(i, usable)
+        used = np.flatnonzero(usable)
+        out.append(_ic_summary(ic[used], rank_ic[used], used % layout.groupings[i].size,
+                               layout.groupings[i].size, horizon_days))
+    return out
 
 
-def _grouped_pearson(
-    x: np.ndarray, y: np.ndarray, codes: np.ndarray, counts: np.ndarray
-) -> np.ndarray:
-    """Pearson r per group code (two-pass: centred on the group means, float64).
-
-    Groups with a constant side give NaN or inf here; the caller masks them out.
-    """
-    n = counts.size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dx = x - (np.bincount(codes, x, n) / counts)[codes]
-        dy = y - (np.bincount(codes, y, n) / counts)[codes]
-        sxy = np.bincount(codes, dx * dy, n)
-        denom = np.sqrt(np.bincount(codes, dx * dx, n) * np.bincount(codes, dy * dy, n))
-        return np.clip(sxy / denom, -1.0, 1.0)  # rounding can overshoot |r| = 1 by an ulp
-
-
-def _grouped_average_ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``average_ranks`` within each group code: 1-based, ties share their mean rank."""
-    order = np.lexsort((values, codes))  # by code, then value
-    v, c = values[order], codes[order]
-    pos = np.arange(v.size)
-    new_group = np.r_[True, c[1:] != c[:-1]]
-    new_tie = new_group | np.r_[True, v[1:] != v[:-1]]
-    group_start = np.maximum.accumulate(np.where(new_group, pos, 0))
-    tie_start = np.maximum.accumulate(np.where(new_tie, pos, 0))
-    tie_id = np.cumsum(new_tie) - 1
-    tie_size = np.bincount(tie_id)[tie_id]
-    ranks = np.empty(v.size, dtype=np.float64)
-    ranks[order] = (tie_start - group_start) + (tie_size + 1) / 2.0
-    return ranks
-
-
-def _ic_summary(ics: list[float], rank_ics: list[float], horizon_days: int) -> dict[str, Any]:
-    """Mean / sample std / per-date IR of both IC series, plus date count and hit rate."""
-    ic_mean, ic_std, ic_ir = _mean_std_ir(ics)
-    rank_mean, rank_std, rank_ir = _mean_std_ir(rank_ics)
+def _ic_summary(ic: np.ndarray, rank_ic: np.ndarray, group: np.ndarray, size: int,
+                horizon_days: int) -> dict[str, np.ndarray]:
+    """Mean / sample std / per-date IR of both IC series per group, plus the number of dates
+    used and the hit rate; ``group`` is the group of each used date."""
+    dates = np.bincount(group, minlength=size)
+    ic_mean, ic_std, ic_ir = _mean_std_ir(ic, group, dates)
+    rank_mean, rank_std, rank_ir = _mean_std_ir(rank_ic, group, dates)
     scale = math.sqrt(TRADING_DAYS_PER_YEAR / horizon_days)
     return {
         "ic_mean": ic_mean,
         "ic_std": ic_std,
         "ic_ir": ic_ir,
-        "ic_ir_annualised": None if ic_ir is None else ic_ir * scale,
+        "ic_ir_annualised": ic_ir * scale,
         "rank_ic_mean": rank_mean,
         "rank_ic_std": rank_std,
         "rank_ic_ir": rank_ir,
-        "ic_dates": len(ics),
-        "ic_hit_rate": sum(ic > 0 for ic in ics) / len(ics) if ics else None,
+        "ic_dates": dates,
+        "ic_hit_rate": ratio(np.bincount(group, ic > 0, size), dates),
     }
 
 
-def _mean_std_ir(values: list[float]) -> tuple[float | None, float | None, float | None]:
-    """(mean, sample std with ddof=1, mean / std); None where undefined."""
-    if not values:
-        return None, None, None
-    arr = np.asarray(values, dtype=np.float64)
-    mean = float(arr.mean())
-    if arr.size < 2:
-        return mean, None, None
-    std = float(arr.std(ddof=1))
-    return mean, std, (mean / std if std > 0.0 else None)
+def _mean_std_ir(values: np.ndarray, group: np.ndarray, count: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, sample std with ddof=1, mean / std) per group; NaN where undefined."""
+    size = count.size
+    mean = ratio(np.bincount(group, values, size), count)
+    dev = values - mean[group]
+    std = np.sqrt(ratio(np.bincount(group, dev * dev, size), np.where(count >= 2, count - 1, 0)))
+    return mean, std, np.where(std > 0.0, ratio(mean, std), np.nan)
 
 
-def _date_codes(dates: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Integer group code per row; a missing date would silently drop rows, so refuse it."""
+def _date_codes(dates: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """(integer code per row, number of dates); a missing date would silently drop rows,
+    so refuse it."""
     arr = np.asarray(dates)
     if arr.shape != shape:
         raise ValueError(f"dates has shape {arr.shape}, expected {shape} to match pred")
-    codes, _ = pd.factorize(arr)
+    codes, uniques = pd.factorize(arr)
     if np.any(codes < 0):
         raise ValueError("dates must not contain missing values (None, NaN, NaT)")
-    return np.asarray(codes, dtype=np.int64)
+    return np.asarray(codes, dtype=np.intp), max(len(uniques), 1)
 
 
 def as_forecast_arrays(
@@ -227,23 +311,6 @@ def as_forecast_arrays(
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{label} must be finite (no NaN or inf)")
     return np.ascontiguousarray(pred_a), np.ascontiguousarray(y_a)
-
-
-def pearson_or_none(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Pearson correlation via torchmetrics (float64); None with < 2 rows or a constant side.
-
-    torchmetrics also returns NaN (with a warning) when a side's variance is negligible
-    relative to its range; that is passed on as None too.
-    """
-    if a.size < 2 or np.all(a == a[0]) or np.all(b == b[0]):
-        return None
-    r = float(pearson_corrcoef(torch.from_numpy(a), torch.from_numpy(b)))
-    return None if math.isnan(r) else r
-
-
-def spearman_or_none(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Spearman's rho: Pearson of the average (tie-shared) ranks; None where Pearson is."""
-    return pearson_or_none(average_ranks(a), average_ranks(b))
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:

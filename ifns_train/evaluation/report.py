@@ -5,31 +5,36 @@ baseline is model minus baseline (for a loss, negative is better). `best_baselin
 each metric with a direction, the baseline strongest on that metric (a median forecast wins on
 MAE, a mean on RMSE): a model is compared with the best naive predictor for each figure, and
 must beat the one of the set's primary metric.
+
+The context columns are encoded once into a ``grouped.Layout`` shared by every predictor, and
+each predictor is scored on the aggregate and every slice in one call of its set's grouped
+function (the aggregate is the same function's one-group case).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ifns_train.evaluation.classification import binary_metrics
+from ifns_train.evaluation.classification import binary_metrics, binary_scores
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER, best_baseline, improvement
-from ifns_train.evaluation.cost import cost_metrics
-from ifns_train.evaluation.gating import gating_effect
-from ifns_train.evaluation.regression import IC_MIN_NAMES, return_metrics
-from ifns_train.evaluation.risk import volatility_metrics
-from ifns_train.evaluation.slices import by_slice
+from ifns_train.evaluation.cost import cost_metrics, cost_scores
+from ifns_train.evaluation.gating import gating_scores
+from ifns_train.evaluation.grouped import Layout, Scores
+from ifns_train.evaluation.regression import IC_MIN_NAMES, return_metrics, return_scores
+from ifns_train.evaluation.risk import volatility_metrics, volatility_scores
+from ifns_train.evaluation.slices import common_length
 
 DIRECTIONAL_KEYS = ("hit_rate", "auc", "brier", "log_loss", "ece", "precision_up", "recall_up")
 
 
 @dataclass(frozen=True)
 class MetricSet:
-    fn: Callable[..., dict[str, Any]]
+    fn: Callable[..., dict[str, Any]]  # the aggregate: arrays in, one dict of figures out
+    scores: Callable[..., Scores]  # the same on every group of a layout (first argument)
     primary: str  # the metric a model must beat its best baseline on
     keys: tuple[str, ...]  # the figures copied into the registry record
     inputs: tuple[str, ...] = ()  # arrays the metric function takes besides y and predictions
@@ -37,11 +42,14 @@ class MetricSet:
 
 
 METRIC_SETS: dict[str, MetricSet] = {
-    "directional": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS, options=("n_bins",)),
+    "directional": MetricSet(binary_metrics, binary_scores, "auc", DIRECTIONAL_KEYS,
+                             options=("n_bins",)),
     # A directional overlay, also scored on how it gates a primary signal.
-    "overlay": MetricSet(binary_metrics, "auc", DIRECTIONAL_KEYS, options=("n_bins",)),
+    "overlay": MetricSet(binary_metrics, binary_scores, "auc", DIRECTIONAL_KEYS,
+                         options=("n_bins",)),
     "return": MetricSet(
         return_metrics,
+        return_scores,
         "rank_ic_mean",
         ("rank_ic_mean", "rank_ic_ir", "ic_mean", "ic_ir", "r2", "pearson", "spearman",
          "rmse", "mae"),
@@ -49,10 +57,12 @@ METRIC_SETS: dict[str, MetricSet] = {
         options=("horizon_days",),
     ),
     "risk": MetricSet(
-        volatility_metrics, "qlike", ("qlike", "rmse", "mae", "bias", "corr", "log_rmse")
+        volatility_metrics, volatility_scores, "qlike",
+        ("qlike", "rmse", "mae", "bias", "corr", "log_rmse"),
     ),
     "cost": MetricSet(
-        cost_metrics, "mae_bps", ("mae_bps", "rmse_bps", "bias_bps", "p90_abs_error_bps", "corr")
+        cost_metrics, cost_scores, "mae_bps",
+        ("mae_bps", "rmse_bps", "bias_bps", "p90_abs_error_bps", "corr"),
     ),
 }
 
@@ -79,9 +89,6 @@ def unscorable(metric_set: str, y: np.ndarray, dates: np.ndarray) -> str | None:
     return None
 
 
-CURVES = ("reliability",)  # kept for the aggregate only; per slice they would drown the file
-
-
 def split_report(
     metric_set: str,
     *,
@@ -95,36 +102,22 @@ def split_report(
     horizon_days: int = 20,
     gate_threshold: float = 0.5,
 ) -> dict[str, Any]:
+    """The model and each baseline on the split's rows, overall and per value of each
+    context column (cells flagged ``small_slice`` under ``min_rows`` rows)."""
     ms = METRIC_SETS[metric_set]
     settings = {"n_bins": n_bins, "horizon_days": horizon_days}
-    fn = partial(ms.fn, **{k: settings[k] for k in ms.options})
+    options = {k: settings[k] for k in ms.options}
     inputs = inputs or {}
     shared = {"y": y, **{k: inputs[k] for k in ms.inputs}}
     predictors = {"model": model, **{f"baseline:{k}": v for k, v in baselines.items()}}
-    overall = {name: fn(**shared, **preds) for name, preds in predictors.items()}
+    for preds in predictors.values():
+        common_length({**shared, **preds}, context)
+    layout = Layout.of_columns(context, len(y))
+    scores = {name: ms.scores(layout, **shared, **preds, **options)
+              for name, preds in predictors.items()}
+    overall = {name: s.overall() for name, s in scores.items()}
     base = {k: overall[f"baseline:{k}"] for k in baselines}
     best = best_by_metric(base, [k for k in overall["model"] if k in HIGHER_IS_BETTER])
-
-    slices: dict[str, dict[str, Any]] = {}
-    for name, preds in predictors.items():
-        for column, values in by_slice(fn, {**shared, **preds}, context, min_rows).items():
-            for value, metrics in values.items():
-                cell = slices.setdefault(column, {}).setdefault(
-                    str(value),
-                    {"rows": metrics["rows"], "small_slice": metrics["small_slice"],
-                     "baselines": {}},
-                )
-                clean = {k: v for k, v in metrics.items()
-                         if k not in CURVES and k not in ("rows", "small_slice")}
-                if name == "model":
-                    cell["model"] = clean
-                else:
-                    cell["baselines"][name.split(":", 1)[1]] = clean
-    for values in slices.values():
-        for cell in values.values():
-            cell["improvement"] = {
-                k: improvement(cell["model"], b) for k, b in cell["baselines"].items()
-            }
     report = {
         "rows": len(y),
         "metric_set": metric_set,
@@ -136,12 +129,39 @@ def split_report(
         "improvement_over_best": {
             k: improvement(overall["model"], base[name], [k])[k] for k, name in best.items()
         },
-        "slices": slices,
+        "slices": _slices(layout, scores, list(baselines), min_rows),
     }
     if metric_set == "overlay":
-        report["gating"] = _gating(model["prob"], y, inputs["primary_up"], context,
+        report["gating"] = _gating(layout, model["prob"], y, inputs["primary_up"],
                                    min_rows, gate_threshold)
     return report
+
+
+def _slices(layout: Layout, scores: Mapping[str, Scores], baselines: list[str],
+            min_rows: int) -> dict[str, dict[str, Any]]:
+    """``{column: {str(value): {rows, small_slice, baselines, model, improvement}}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for i, grouping in enumerate(layout.groupings[1:], start=1):
+        rows = layout.counts()[i]
+        groups = {name: s.groups(i) for name, s in scores.items()}
+        cells = {}
+        for j, key in enumerate(grouping.keys):
+            model = _without_rows(groups["model"][j])
+            base = {b: _without_rows(groups[f"baseline:{b}"][j]) for b in baselines}
+            cells[str(key)] = {
+                "rows": int(rows[j]),
+                "small_slice": bool(rows[j] < min_rows),
+                "baselines": base,
+                "model": model,
+                "improvement": {b: improvement(model, m) for b, m in base.items()},
+            }
+        if cells:
+            out[str(grouping.name)] = cells
+    return out
+
+
+def _without_rows(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if k != "rows"}
 
 
 def best_by_metric(
@@ -157,13 +177,18 @@ def best_by_metric(
     return best
 
 
-def _gating(prob: np.ndarray, y: np.ndarray, primary_up: np.ndarray,
-            context: Mapping[str, np.ndarray], min_rows: int, threshold: float) -> dict[str, Any]:
+def _gating(layout: Layout, prob: np.ndarray, y: np.ndarray, primary_up: np.ndarray,
+            min_rows: int, threshold: float) -> dict[str, Any]:
     """The primary signal's hit rate before and after the overlay's gate, overall and by regime."""
-    effect = partial(gating_effect, threshold=threshold)
-    arrays = {"primary_up": primary_up, "y": y, "overlay_prob": prob}
-    by_regime = {k: v for k, v in context.items() if k == "regime_tag"}
-    return {**effect(**arrays), "slices": by_slice(effect, arrays, by_regime, min_rows)}
+    scores = gating_scores(layout, primary_up, y, prob, threshold)
+    slices = {}
+    for i, grouping in enumerate(layout.groupings):
+        if grouping.name == "regime_tag":
+            slices["regime_tag"] = {
+                key: {**cell, "small_slice": cell["rows"] < min_rows}
+                for key, cell in zip(grouping.keys, scores.groups(i), strict=True)
+            }
+    return {**scores.overall(), "slices": slices}
 
 
 def key_metrics(metric_set: str, report: Mapping[str, Any]) -> dict[str, Any]:

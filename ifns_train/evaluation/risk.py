@@ -12,12 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torchmetrics.functional import mean_absolute_error, mean_squared_error
 
-from ifns_train.evaluation.regression import as_forecast_arrays, pearson_or_none
-
-_KEYS = ("qlike", "rmse", "mae", "bias", "corr", "log_rmse")
+from ifns_train.evaluation.grouped import Layout, Scores, correlate, ratio
+from ifns_train.evaluation.regression import as_forecast_arrays
 
 
 def volatility_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -31,25 +28,41 @@ def volatility_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     Non-positive values are refused: QLIKE and the logs are undefined there, and a zero
     volatility forecast is a bug upstream rather than a forecast.
     """
+    rows = np.asarray(pred).shape[0] if np.ndim(pred) == 1 else 0
+    return volatility_scores(Layout.single(rows), pred, y).overall()
+
+
+def volatility_scores(layout: Layout, pred: np.ndarray, y: np.ndarray) -> Scores:
+    """``volatility_metrics`` for every group of every grouping of ``layout``."""
     pred_a, y_a = as_forecast_arrays(pred, y)
     for label, arr in (("pred", pred_a), ("y", y_a)):
         if np.any(arr <= 0.0):
             raise ValueError(f"{label} must be a strictly positive volatility")
-    rows = int(pred_a.size)
-    if rows == 0:
-        return {"rows": 0, **dict.fromkeys(_KEYS)}
-
+    if pred_a.size != layout.rows:
+        raise ValueError(f"pred has {pred_a.size} rows, the layout {layout.rows}")
     # log r = 2 (log y - log pred): exact for very small or large ratios, where y² / pred²
     # could under- or overflow.
     log_ratio = np.log(y_a) - np.log(pred_a)
     log_r = 2.0 * log_ratio
-    pred_t, y_t = torch.from_numpy(pred_a), torch.from_numpy(y_a)
-    return {
-        "rows": rows,
-        "qlike": float(np.mean(np.exp(log_r) - log_r - 1.0)),
-        "rmse": float(mean_squared_error(pred_t, y_t, squared=False)),
-        "mae": float(mean_absolute_error(pred_t, y_t)),
-        "bias": float(np.mean(pred_a - y_a)),
-        "corr": pearson_or_none(pred_a, y_a),
-        "log_rmse": float(np.sqrt(np.mean(log_ratio**2))),
-    }
+    err = pred_a - y_a
+    figures = []
+    for rows, corr, ql, se, ae, e, lr in zip(
+        layout.counts(),
+        correlate(layout, pred_a, y_a, y),
+        layout.sums(np.exp(log_r) - log_r - 1.0),
+        layout.sums(err * err),
+        layout.sums(np.abs(err)),
+        layout.sums(err),
+        layout.sums(log_ratio**2),
+        strict=True,
+    ):
+        figures.append({
+            "rows": rows,
+            "qlike": ratio(ql, rows),
+            "rmse": np.sqrt(ratio(se, rows)),
+            "mae": ratio(ae, rows),
+            "bias": ratio(e, rows),
+            "corr": corr,
+            "log_rmse": np.sqrt(ratio(lr, rows)),
+        })
+    return Scores(figures)

@@ -115,9 +115,17 @@ class FamilyModule(pl.LightningModule):
         raise NotImplementedError
 
     @classmethod
+    def evaluation_columns(cls, params: Mapping[str, Any]) -> list[str]:
+        """Columns the evaluation reads besides the label (NaN allowed where it is unknown):
+        the forward return a directional family's trading proxies earn."""
+        column = params.get("realised_return_column")
+        return [column] if column else []
+
+    @classmethod
     def evaluation_inputs(cls, split: Split, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Arrays the family's metric set needs beyond predictions, labels and dates."""
-        return {}
+        """Arrays the family's evaluation needs beyond predictions, labels and dates."""
+        columns = cls.evaluation_columns(params)
+        return {"realised_return": split.extras[columns[0]].astype(np.float64)} if columns else {}
 
     # --- Lightning hooks -------------------------------------------------------------------
     # What Lightning does around each step is a fixed cost in Python; on a small tabular model it

@@ -74,4 +74,5 @@ class StructAwareModule(DirCoreModule):
     @classmethod
     def evaluation_inputs(cls, split: Split, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The primary signal the overlay gates: the sign of `primary_column` (1 = up call)."""
-        return {"primary_up": (split.extras[params["primary_column"]] > 0).astype(np.float64)}
+        primary = (split.extras[params["primary_column"]] > 0).astype(np.float64)
+        return {**super().evaluation_inputs(split, params), "primary_up": primary}

@@ -40,6 +40,9 @@ class Run:
     artifact_path: str  # relative to the registry root
     datasets: dict[str, Any]  # ids, windows, fingerprints and the split report
     training: dict[str, Any]
+    kind: str = "model"  # or a companion run: fold, seed, placebo
+    parent_experiment_id: str | None = None
+    links: dict[str, list[str]] | None = None  # companion experiment ids, by kind
 
 
 def experiment_entry(run: Run, status: str, finished_ts: str, metrics: dict[str, Any],
@@ -77,6 +80,9 @@ def experiment_entry(run: Run, status: str, finished_ts: str, metrics: dict[str,
         },
         code_version=run.code_version,
         error=error,
+        kind=run.kind,
+        parent_experiment_id=run.parent_experiment_id,
+        links=run.links or {},
     )
 
 

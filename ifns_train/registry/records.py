@@ -19,6 +19,7 @@ MODELS_FILE = "model_registry.json"
 EXPERIMENTS_FILE = "experiments_log.json"
 ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
 ExperimentStatus = Literal["completed", "failed", "selected", "discarded"]
+ExperimentKind = Literal["model", "fold", "seed", "placebo"]
 ID_PATTERN = ids.ID_RE.pattern
 
 
@@ -108,6 +109,11 @@ class ExperimentEntry(_Record):
     artifacts: dict[str, Optional[str]]
     code_version: dict[str, Any]
     error: Optional[str] = None
+    # A companion run (walk-forward fold, extra seed, placebo) names the experiment it serves;
+    # that experiment lists its companions under `links`, by kind.
+    kind: ExperimentKind = "model"
+    parent_experiment_id: Optional[str] = None
+    links: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def upsert_experiment(registry_dir: Path, entry: ExperimentEntry) -> None:
@@ -171,3 +177,22 @@ def update_metrics(registry_dir: Path, model_id: str, metrics: dict[str, Any], v
             doc["models"][i] = ModelRecord(**model.model_dump()).model_dump(mode="json")
             return model
     raise RegistryError(f"no model {model_id!r} in {registry_dir / MODELS_FILE}")
+
+
+def trial_sharpes(registry_dir: Path, family_id: str, label: str, train_dataset_id: str
+                  ) -> list[float]:
+    """The annualised proxy Sharpe ratios of the completed trials of one family, label and
+    training dataset in the experiment log (placebos are no trials): what a deflated Sharpe
+    ratio deflates by."""
+    doc = read_document(registry_dir / EXPERIMENTS_FILE, {"experiments": []})
+    out = []
+    for entry in doc["experiments"]:
+        if (entry.get("status") != "completed" or entry.get("kind", "model") == "placebo"
+                or entry.get("model_family") != family_id
+                or entry.get("labels_used") != [label]
+                or entry.get("datasets", {}).get("ids", {}).get("train") != train_dataset_id):
+            continue
+        sharpe = (entry.get("metrics", {}).get("selection") or {}).get("sharpe_annualised")
+        if sharpe is not None:
+            out.append(float(sharpe))
+    return out

@@ -11,7 +11,13 @@ import pytest
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.data.resolve import resolve
-from ifns_train.data.splits import parse_windows, purge_gap, split_masks, symbol_last_rows
+from ifns_train.data.splits import (
+    parse_windows,
+    purge_gap,
+    split_masks,
+    symbol_last_rows,
+    walk_forward_windows,
+)
 from ifns_train.errors import ConfigError
 
 # 30 trading days (business days from 2024-01-01), one symbol.
@@ -163,3 +169,25 @@ def test_no_kept_label_window_reaches_the_next_split(tmp_path: Path, embargo: in
         assert purged.drop("SYM002").tolist() == [20 + embargo] * 3
         assert purged["SYM002"] == 20 + embargo  # of its own rows, which skip the gap
         assert window_rows["SYM002"] == window_rows["SYM001"] - 10
+
+
+def test_walk_forward_windows_by_hand() -> None:
+    dates = np.array(np.busday_offset("2024-01-01", np.arange(40), roll="forward"),
+                     dtype="datetime64[ns]")
+    day = [str(d)[:10] for d in dates]
+    folds = walk_forward_windows(dates, folds=3, scheme="rolling", train_days=10, val_days=5,
+                                 test_days=5)
+    # The last test window ends on the last day; each earlier one 5 days before.
+    assert folds[-1] == {"train": [day[20], day[29]], "val": [day[30], day[34]],
+                         "test": [day[35], day[39]]}
+    assert folds[0] == {"train": [day[10], day[19]], "val": [day[20], day[24]],
+                        "test": [day[25], day[29]]}
+    expanding = walk_forward_windows(dates, folds=3, scheme="expanding", train_days=10,
+                                     val_days=5, test_days=5)
+    assert [f["train"][0] for f in expanding] == [day[0]] * 3
+    with pytest.raises(ConfigError, match="need more than the 40 trading days"):
+        walk_forward_windows(dates, folds=6, scheme="rolling", train_days=10, val_days=5,
+                             test_days=5)
+    with pytest.raises(ConfigError, match="scheme must be rolling or expanding"):
+        walk_forward_windows(dates, folds=2, scheme="sliding", train_days=1, val_days=1,
+                             test_days=1)

@@ -85,3 +85,17 @@ def test_output_is_plain_json() -> None:
 def test_rejects_malformed_input(pred: list, y: list) -> None:
     with pytest.raises(ValueError):
         cost_metrics(np.array(pred), np.array(y))
+
+
+def test_random_inputs_against_numpy() -> None:
+    # Heavy-tailed costs with ties: p90 is exactly np.percentile's; the rest plain numpy.
+    rng = np.random.default_rng(9)
+    y = np.round(np.exp(2 + rng.normal(size=2000)), 0)
+    pred = np.round(np.exp(2 + 0.5 * rng.normal(size=2000)), 1)
+    err = pred - y
+    m = cost_metrics(pred, y)
+    assert m["p90_abs_error_bps"] == np.percentile(np.abs(err), 90)
+    assert m["mae_bps"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)
+    assert m["rmse_bps"] == pytest.approx(np.sqrt(np.mean(err**2)), rel=1e-12)
+    assert m["bias_bps"] == pytest.approx(np.mean(err), rel=1e-12)
+    assert m["corr"] == pytest.approx(np.corrcoef(pred, y)[0, 1], rel=1e-12)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 
 from ifns_train.evaluation.gating import gating_effect
+from ifns_train.evaluation.report import split_report
+from ifns_train.evaluation.slices import by_slice
 from tests.evaluation.plain import assert_plain_json
 
 #   idx       0    1    2    3    4    5    6    7
@@ -111,3 +114,25 @@ def test_output_is_plain_json() -> None:
 def test_rejects_malformed_input(primary: list, y: list, prob: list, threshold: float) -> None:
     with pytest.raises(ValueError):
         gating_effect(np.array(primary), np.array(y), np.array(prob), threshold)
+
+
+def test_overlay_report_gating_equals_gating_effect_on_each_regime() -> None:
+    # The report's gating (overall and per regime, in one pass) against gating_effect on the
+    # whole split and on each regime's rows (by_slice): counts, so exactly equal.
+    rng = np.random.default_rng(11)
+    n = 2000
+    prob = np.round(rng.random(n), 2)
+    y = (rng.random(n) < prob).astype(float)
+    primary = (rng.random(n) < 0.5).astype(float)
+    regime = np.array(["bear", "bull", "calm"], dtype=object)[rng.integers(0, 3, n)]
+    regime[:5] = None  # missing regimes form their own slice, last
+    rep = split_report("overlay", y=y, model={"prob": prob}, baselines={},
+                       context={"regime_tag": regime, "vol": rng.integers(0, 3, n)},
+                       inputs={"primary_up": primary}, min_rows=500, gate_threshold=0.6)
+    arrays = {"primary_up": primary, "y": y, "overlay_prob": prob}
+    effect = partial(gating_effect, threshold=0.6)
+    expected = {**effect(**arrays),
+                "slices": by_slice(effect, arrays, {"regime_tag": regime}, min_rows=500)}
+    assert rep["gating"] == expected
+    assert list(rep["gating"]["slices"]["regime_tag"]) == ["bear", "bull", "calm", None]
+    assert_plain_json(rep["gating"]["slices"]["regime_tag"]["bear"])

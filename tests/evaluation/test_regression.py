@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import pearsonr, rankdata, spearmanr
 
 from ifns_train.evaluation.regression import average_ranks, return_metrics
 from tests.evaluation.plain import assert_plain_json
@@ -225,3 +226,29 @@ def test_rejects_malformed_input(pred: list, y: list, dates: list | None, kwargs
     d = None if dates is None else np.array(dates, dtype=object)
     with pytest.raises(ValueError):
         return_metrics(np.array(pred), np.array(y), d, **kwargs)
+
+
+def test_random_inputs_against_scipy_and_a_loop_over_dates() -> None:
+    # 40 dates x 30 names with ties: pooled Pearson / Spearman as scipy gives them; the
+    # per-date ICs as a plain loop over dates computes them (np.corrcoef on values and on
+    # scipy's average ranks), then their mean, sample std and hit rate.
+    rng = np.random.default_rng(8)
+    dates = np.repeat(np.arange(40), 30)
+    pred = np.round(rng.normal(size=dates.size), 1)
+    y = np.round(0.3 * pred + rng.normal(size=dates.size), 1)
+    y[dates == 3] = 0.5  # a date with constant y: skipped
+    m = return_metrics(pred, y, dates)
+    assert m["pearson"] == pytest.approx(pearsonr(pred, y)[0], rel=1e-12)
+    assert m["spearman"] == pytest.approx(spearmanr(pred, y)[0], rel=1e-12)
+    ics, rank_ics = [], []
+    for d in range(40):
+        p, t = pred[dates == d], y[dates == d]
+        if p.min() < p.max() and t.min() < t.max():
+            ics.append(np.corrcoef(p, t)[0, 1])
+            rank_ics.append(np.corrcoef(rankdata(p), rankdata(t))[0, 1])
+    assert m["ic_dates"] == len(ics) == 39
+    assert m["ic_mean"] == pytest.approx(np.mean(ics), rel=1e-12)
+    assert m["ic_std"] == pytest.approx(np.std(ics, ddof=1), rel=1e-12)
+    assert m["rank_ic_mean"] == pytest.approx(np.mean(rank_ics), rel=1e-12)
+    assert m["rank_ic_std"] == pytest.approx(np.std(rank_ics, ddof=1), rel=1e-12)
+    assert m["ic_hit_rate"] == pytest.approx(np.mean(np.array(ics) > 0))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ifns_train.evaluation.report import key_metrics, split_report
+from ifns_train.evaluation.report import METRIC_SETS, key_metrics, split_report
+from ifns_train.evaluation.slices import by_slice
 
 
 def test_cost_report_picks_the_best_baseline_and_slices_every_predictor() -> None:
@@ -65,3 +66,96 @@ def test_the_best_baseline_is_chosen_per_metric() -> None:
     assert key["baseline"]["rmse_bps"] == pytest.approx(np.sqrt(75 / 4))
     assert key["improvement"]["rmse_bps"] == pytest.approx(np.sqrt(21) - np.sqrt(75 / 4))
     assert "bias_bps" not in key["best_baseline"]  # no direction: not compared
+
+
+# --- The grouped slices against the reference: the set's metric function on each masked slice.
+
+def _close(got: object, want: object, where: str = "") -> None:
+    """Equal structure; floats equal to 1e-12 relative (1e-13 absolute near zero)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), where
+        for k in want:
+            _close(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert type(got) is float and got == pytest.approx(want, rel=1e-12, abs=1e-13), where
+    else:
+        assert got == want and type(got) is type(want), where
+
+
+def _random_split(metric_set: str, seed: int) -> dict:
+    """30 dates x 40 names, ties in every array; slices: 'regime' by date (4 values), 'band'
+    by row (3 values and one of a single row), 'side' holding one group of one class, 'desk'
+    a single value."""
+    rng = np.random.default_rng(seed)
+    n_dates, n_names = 30, 40
+    n = n_dates * n_names
+    dates = np.repeat(np.arange(n_dates), n_names).astype("datetime64[D]")
+    regime = np.array(["bear", "bull", "calm", "wild"], dtype=object)[
+        np.repeat(rng.integers(0, 4, n_dates), n_names)]
+    band = np.array(["hi", "lo", "mid"], dtype=object)[rng.integers(0, 3, n)]
+    band[rng.integers(n)] = "one"  # a slice of one row
+    side = np.where(rng.random(n) < 0.1, "short", "long").astype(object)
+    signal = np.round(rng.normal(size=n), 1)  # ties
+    if metric_set == "directional":
+        y = (signal + rng.normal(size=n) > 0).astype(float)
+        y[side == "short"] = 1.0  # one class only: AUC undefined there
+        prob = np.round(1 / (1 + np.exp(-signal)), 2)
+        model = {"prob": prob}
+        baselines = {"prior": {"prob": np.full(n, 0.5), "pred": np.ones(n)},
+                     "sign": {"prob": np.where(signal > 0, 0.6, 0.4),
+                              "pred": (signal > 0).astype(float)}}
+    elif metric_set == "return":
+        y = np.round(0.2 * signal + rng.normal(size=n), 1)
+        model = {"pred": signal}
+        baselines = {"zero": {"pred": np.zeros(n)},
+                     "noisy": {"pred": np.round(signal + rng.normal(size=n), 0)}}
+    elif metric_set == "risk":
+        y = np.round(np.exp(0.3 * signal + 0.2 * rng.normal(size=n)), 1)
+        model = {"pred": np.round(np.exp(0.3 * signal), 2)}
+        baselines = {"flat": {"pred": np.full(n, 1.2)},
+                     "noisy": {"pred": np.round(np.exp(0.3 * rng.normal(size=n)), 1)}}
+    else:
+        y = np.round(np.exp(2 + signal + rng.normal(size=n)), 0)
+        model = {"pred": np.round(np.exp(2 + signal), 1)}
+        baselines = {"median": {"pred": np.full(n, float(np.median(y)))},
+                     "noisy": {"pred": np.round(np.exp(2 + rng.normal(size=n)), 0)}}
+    return {"y": y, "model": model, "baselines": baselines,
+            "context": {"regime": regime, "band": band, "side": side,
+                        "desk": np.full(n, "all", dtype=object)},
+            "inputs": {"dates": dates}}
+
+
+@pytest.mark.parametrize("metric_set", ["directional", "return", "risk", "cost"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grouped_slices_equal_the_metric_function_on_each_masked_slice(
+    metric_set: str, seed: int
+) -> None:
+    kw = _random_split(metric_set, seed)
+    rep = split_report(metric_set, **kw, min_rows=50)
+    ms = METRIC_SETS[metric_set]
+    shared = {"y": kw["y"], **{k: kw["inputs"][k] for k in ms.inputs}}
+    predictors = {"model": kw["model"], **kw["baselines"]}
+    for name, preds in predictors.items():
+        overall = ms.fn(**shared, **preds)
+        got_overall = rep["model"] if name == "model" else rep["baselines"][name]
+        _close(got_overall, overall, f"{name}.overall")
+        reference = by_slice(ms.fn, {**shared, **preds}, kw["context"], min_rows=50)
+        for column, cells in reference.items():
+            assert list(rep["slices"][column]) == [str(k) for k in cells]
+            for key, want in cells.items():
+                cell = rep["slices"][column][str(key)]
+                assert (cell["rows"], cell["small_slice"]) == (want["rows"], want["small_slice"])
+                got = cell["model"] if name == "model" else cell["baselines"][name]
+                expected = {k: v for k, v in want.items()
+                            if k not in ("rows", "small_slice", "reliability")}
+                _close(got, expected, f"{name}.{column}.{key}")
+    # The cases the data were built for are there.
+    assert rep["slices"]["band"]["one"]["rows"] == 1
+    if metric_set == "directional":
+        assert rep["slices"]["side"]["short"]["model"]["auc"] is None
+    if metric_set == "return":
+        assert rep["slices"]["regime"]["bull"]["model"]["ic_dates"] > 0

@@ -96,3 +96,17 @@ def test_output_is_plain_json() -> None:
 def test_rejects_malformed_input(pred: list, y: list) -> None:
     with pytest.raises(ValueError):
         volatility_metrics(np.array(pred), np.array(y))
+
+
+def test_random_inputs_against_numpy() -> None:
+    rng = np.random.default_rng(10)
+    y = np.round(0.2 * np.exp(0.4 * rng.normal(size=2000)), 3)
+    pred = np.round(0.2 * np.exp(0.3 * rng.normal(size=2000)), 3)
+    r = (y / pred) ** 2
+    m = volatility_metrics(pred, y)
+    assert m["qlike"] == pytest.approx(np.mean(r - np.log(r) - 1), rel=1e-12)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((pred - y) ** 2)), rel=1e-12)
+    assert m["mae"] == pytest.approx(np.mean(np.abs(pred - y)), rel=1e-12)
+    assert m["bias"] == pytest.approx(np.mean(pred - y), rel=1e-12)
+    assert m["corr"] == pytest.approx(np.corrcoef(pred, y)[0, 1], rel=1e-12)
+    assert m["log_rmse"] == pytest.approx(np.sqrt(np.mean(np.log(pred / y) ** 2)), rel=1e-12)

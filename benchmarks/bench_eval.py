@@ -1,0 +1,226 @@
+"""What evaluating a split costs: `split_report` against two other ways of slicing the same figures.
+
+    python benchmarks/bench_eval.py [--rows 5000000] [--before-rows 500000]
+                                    [--sets directional,return,risk,cost] [--before auto|REV|none]
+
+For each metric set, on synthetic predictions of realistic shape (dates x symbols, a model and
+the family's two usual baselines, labels correlated with the predictions, and the four context
+columns as object arrays of shared str, as the data module hands them over: regime_tag 4
+values by date, structure_state 4 by row, vol_band 3 by row, symbol_cluster 6 by symbol), it
+times in one run:
+
+* ``grouped``: `split_report` (each column encoded once, every slice from grouped sums);
+* ``pandas``: the same per-slice figures with ``DataFrame.groupby(column).apply``, calling the
+  set's metric function on each slice of each column for each predictor;
+* ``before``: the previous `split_report`, read from git (``auto``: the parent of the commit
+  that added ``ifns_train/evaluation/grouped.py``, or HEAD while that file is uncommitted) and
+  loaded from a temporary folder at run time. It turns each row's slice value into a key in
+  Python and takes minutes at 5 million rows, so it runs on ``--before-rows`` rows, and the
+  grouped evaluator is timed again at that size for its ratio.
+
+Then `split_report` on one split of the demo's size (23,232 rows) and of 385,000 rows, before
+and after (directional set, best of 3). Ratios are to ``grouped`` at the same size; nothing
+here asserts a time. The machine is shared: run it twice and report both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ifns_train.evaluation.report import METRIC_SETS, split_report  # noqa: E402
+
+OLD_FILES = ("__init__", "classification", "compare", "cost", "gating", "regression", "report",
+             "risk", "slices")
+SYMBOLS = 2000
+
+
+def context(n_dates: int, n_symbols: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The four context columns, long format (date-major), as object arrays of shared str."""
+    def names(values: list[str], codes: np.ndarray) -> np.ndarray:
+        return np.array(values, dtype=object)[codes]
+
+    regime = np.zeros(n_dates, dtype=np.int64)  # a persistent Markov regime per date
+    for t in range(1, n_dates):
+        regime[t] = regime[t - 1] if rng.random() < 0.98 else rng.integers(4)
+    n = n_dates * n_symbols
+    return {
+        "regime_tag": names(["bear_calm", "bear_volatile", "bull_calm", "bull_volatile"],
+                            np.repeat(regime, n_symbols)),
+        "structure_state": names(["breakout", "downtrend", "range", "uptrend"],
+                                 rng.choice(4, n, p=[0.1, 0.3, 0.3, 0.3])),
+        "vol_band": names(["high", "low", "mid"], rng.integers(0, 3, n)),
+        "symbol_cluster": names([f"C{k}" for k in range(6)],
+                                np.tile(rng.integers(0, 6, n_symbols), n_dates)),
+    }
+
+
+def inputs(metric_set: str, rows: int, seed: int = 0) -> dict[str, Any]:
+    """`split_report` keyword arguments: ``rows`` predictions over dates x SYMBOLS."""
+    rng = np.random.default_rng(seed)
+    n_symbols = min(SYMBOLS, rows)
+    n_dates = -(-rows // n_symbols)
+    n = n_dates * n_symbols
+    dates = np.repeat(np.datetime64("2014-01-02") + np.arange(n_dates), n_symbols)
+    signal = rng.normal(size=n)  # what the model partly sees
+    past = 0.3 * signal + rng.normal(size=n)  # a trailing figure the baselines use
+    noise = rng.normal(size=n)
+    if metric_set == "directional":
+        y = (0.25 * signal + noise > 0).astype(np.float64)
+        up = past > 0
+        model = {"prob": 1.0 / (1.0 + np.exp(-0.4 * signal - 0.05 * rng.normal(size=n)))}
+        baselines = {
+            "class_prior": {"prob": np.full(n, 0.52), "pred": np.ones(n)},
+            "momentum_sign": {"prob": np.where(up, 0.55, 0.48), "pred": up.astype(np.float64)},
+        }
+    elif metric_set == "return":
+        y = 0.02 * (0.15 * signal + noise)
+        model = {"pred": 0.003 * signal + 0.001 * rng.normal(size=n)}
+        baselines = {"zero": {"pred": np.zeros(n)}, "trailing_mean": {"pred": 0.002 * past}}
+    elif metric_set == "risk":
+        vol = 0.25 * np.exp(0.3 * signal)
+        y = vol * np.exp(0.3 * noise)
+        baselines = {"trailing_20d": {"pred": vol * np.exp(0.25 * rng.normal(size=n))},
+                     "ewma": {"pred": vol * np.exp(0.2 * rng.normal(size=n))}}
+        model = {"pred": vol * np.exp(0.15 * rng.normal(size=n))}
+    elif metric_set == "cost":
+        level = np.exp(2.5 + 0.6 * signal)
+        y = np.round(level * np.exp(0.6 * noise), 2)
+        baselines = {"training_median": {"pred": np.full(n, float(np.median(y)))},
+                     "trailing_median": {"pred": np.round(level * np.exp(0.4 * past), 1)}}
+        model = {"pred": level * np.exp(0.2 * rng.normal(size=n))}
+    else:
+        raise ValueError(metric_set)
+    cut = slice(0, rows)
+    return {
+        "y": y[cut],
+        "model": {k: v[cut] for k, v in model.items()},
+        "baselines": {b: {k: v[cut] for k, v in p.items()} for b, p in baselines.items()},
+        "context": {k: v[cut] for k, v in context(n_dates, n_symbols, rng).items()},
+        "inputs": {"dates": dates[cut]},
+    }
+
+
+def pandas_slices(metric_set: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """The same per-slice figures with groupby().apply: the set's metric function per slice."""
+    ms = METRIC_SETS[metric_set]
+    fn = partial(ms.fn, **({"n_bins": 10} if "n_bins" in ms.options else {}))
+    shared = {"y": kw["y"], **{k: kw["inputs"][k] for k in ms.inputs}}
+    predictors = {"model": kw["model"], **kw["baselines"]}
+    out: dict[str, Any] = {}
+    for name, preds in predictors.items():
+        arrays = {**shared, **preds}
+        frame = pd.DataFrame({**arrays, **kw["context"]})
+        out[name] = {"overall": fn(**arrays)}
+        for column in kw["context"]:
+            grouped = frame.groupby(column, sort=True, dropna=False)[list(arrays)]
+            out[name][column] = grouped.apply(
+                lambda g, a=list(arrays): fn(**{k: g[k].to_numpy() for k in a})).to_dict()
+    return out
+
+
+def load_before(rev: str) -> Callable[..., dict[str, Any]]:
+    """The previous `split_report`, loaded from git at ``rev`` into a temporary package."""
+    name = "ifns_eval_before"
+    folder = Path(tempfile.mkdtemp()) / name
+    folder.mkdir()
+    for f in OLD_FILES:
+        source = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{rev}:ifns_train/evaluation/{f}.py"],
+            capture_output=True, text=True, check=True).stdout
+        (folder / f"{f}.py").write_text(source.replace("ifns_train.evaluation", name))
+    sys.path.insert(0, str(folder.parent))
+    return importlib.import_module(f"{name}.report").split_report
+
+
+def before_revision(choice: str) -> str | None:
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return choice
+    added = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%H", "--diff-filter=A", "--",
+         "ifns_train/evaluation/grouped.py"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return f"{added}^" if added else "HEAD"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--before-rows", type=int, default=500_000)
+    parser.add_argument("--sets", default="directional,return,risk,cost")
+    parser.add_argument("--before", default="auto", help="auto, a git revision, or none")
+    parser.add_argument("--no-pandas", action="store_true")
+    args = parser.parse_args()
+    rev = before_revision(args.before)
+    before = load_before(rev) if rev else None
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy "
+          f"{np.__version__}, pandas {pd.__version__}; before: {rev or '(not run)'}")
+    for metric_set in args.sets.split(","):  # first-call costs (imports, torch) out of the way
+        split_report(metric_set, **inputs(metric_set, 5000))
+    table: list[tuple[str, str, int, float, float]] = []
+
+    def run(metric_set: str, label: str, rows: int, seconds: float, base: float) -> None:
+        table.append((metric_set, label, rows, seconds, seconds / base))
+        print(f"  {metric_set:<12} {label:<8} {rows:>10,} rows {seconds:>8.2f} s "
+              f"ratio {seconds / base:>6.1f}", flush=True)
+
+    for metric_set in args.sets.split(","):
+        kw = inputs(metric_set, args.rows)
+        t_new, _ = timed(lambda kw=kw, m=metric_set: split_report(m, **kw))
+        run(metric_set, "grouped", args.rows, t_new, t_new)
+        if not args.no_pandas:
+            t_pd, _ = timed(lambda kw=kw, m=metric_set: pandas_slices(m, kw))
+            run(metric_set, "pandas", args.rows, t_pd, t_new)
+        del kw
+        if before is not None:
+            kw = inputs(metric_set, args.before_rows)
+            t_small, _ = timed(lambda kw=kw, m=metric_set: split_report(m, **kw))
+            run(metric_set, "grouped", args.before_rows, t_small, t_small)
+            t_old, _ = timed(lambda kw=kw, m=metric_set: before(m, **kw))
+            run(metric_set, "before", args.before_rows, t_old, t_small)
+            del kw
+
+    print("\nsplit_report, one split (directional set; the README's demo split and 385k rows):")
+    for rows in (23_232, 385_000):
+        kw = inputs("directional", rows)
+        t_new = min(timed(lambda kw=kw: split_report("directional", **kw))[0] for _ in range(3))
+        line = f"  {rows:>9,} rows: grouped {t_new:.3f} s"
+        if before is not None:
+            t_old = min(timed(lambda kw=kw: before("directional", **kw))[0] for _ in range(3))
+            line += f", before {t_old:.3f} s ({t_old / t_new:.0f}x)"
+        print(line, flush=True)
+
+    print("\n| metric set | implementation | rows | seconds | ratio |")
+    print("|---|---|---|---|---|")
+    for metric_set, label, rows, seconds, ratio_ in table:
+        print(f"| {metric_set} | {label} | {rows:,} | {seconds:.2f} | {ratio_:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

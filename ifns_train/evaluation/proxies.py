@@ -1,0 +1,404 @@
+"""Backtest-style trading proxies (spec 7.1): what a sign or threshold strategy would have earned.
+
+Pure: arrays in (one row per (date, symbol) of an evaluation split), JSON-ready dicts out,
+``None`` where a figure is undefined (never NaN). ``realised`` is the forward *log* return over
+the label horizon; a trade earns the simple return of the holding, ``exp(realised) - 1``.
+
+**Overlap.** A row's label spans ``horizon_days`` trading days, so trades opened on consecutive
+dates overlap, and a Sharpe ratio of daily-sampled overlapping returns is inflated. Each figure is
+therefore computed on non-overlapping holding periods: the split's sorted dates are cut into
+``horizon_days`` offset sequences (dates d_k, d_{k+h}, d_{k+2h}, ... for k = 0..h-1), each a
+chain of back-to-back h-day holdings, and every figure is reported as its mean over the offsets,
+with the min and max so the dispersion is visible. On one period the portfolio holds the symbols
+traded that date (position != 0) at equal weights w = position / n; its return is
+sum(w * (exp(realised) - 1)), and its cost is cost_bps / 1e4 times the turnover
+sum(|w_t - w_prev|) against the previous period of the same sequence (a symbol absent from a
+period has weight 0; the first period enters from zero; the last is never liquidated). Turnover
+in a symbol is charged at that date's ``cost_bps`` for the symbol, or at its last one in the
+sequence if it has no row that date.
+
+**Annualisation.** Holding periods are h trading days, so a year has 252 / h of them
+(``TRADING_DAYS_PER_YEAR``, the one constant used everywhere): Sharpe = mean / std (ddof=1) of
+the period returns times sqrt(252 / h); annual turnover = turnover per period times 252 / h.
+
+**Per-trade costs.** Each unit of turnover is charged to exactly one trade: an increase of a
+symbol's absolute weight (or the new side of a flip) to the trade that opens it, a decrease (or
+the old side of a flip) to the trade that closes it. A position held from one period to the next
+pays only for resizing, a round trip pays twice the bps, and the trades' costs add up to the
+periods' costs. Net trade return = position * simple return - cost share * n (the trade's share
+of portfolio cost per unit of its own weight 1 / n).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+
+# Values within this of each other are a constant series: float noise from the sums would
+# otherwise turn an exact constant into a Sharpe of ~1e13.
+_CONSTANT_TOL = 1e-12
+_FIGURES = ("expectancy", "hit_rate", "sharpe", "max_drawdown", "mean_period_return")
+
+
+def positions_from_probability(prob: np.ndarray, band: float = 0.0) -> np.ndarray:
+    """Directional P(up) -> +1 if p >= 0.5 else -1; 0 (no trade) where |p - 0.5| < ``band``."""
+    p = _finite_1d(prob, "prob")
+    if np.any((p < 0.0) | (p > 1.0)):
+        raise ValueError("prob must lie in [0, 1]")
+    if not 0.0 <= band <= 0.5:
+        raise ValueError(f"band must lie in [0, 0.5], got {band!r}")
+    pos = np.where(p >= 0.5, 1.0, -1.0)
+    pos[np.abs(p - 0.5) < band] = 0.0
+    return pos
+
+
+def positions_from_forecast(forecast: np.ndarray, band: float = 0.0) -> np.ndarray:
+    """Return forecast -> its sign (+1, -1; 0 for an exact 0, which has no view); 0 where
+    |forecast| < ``band`` (in the forecast's units)."""
+    f = _finite_1d(forecast, "forecast")
+    if not band >= 0.0:
+        raise ValueError(f"band must be >= 0, got {band!r}")
+    pos = np.sign(f)
+    pos[np.abs(f) < band] = 0.0
+    return pos
+
+
+def sharpe_annualised(returns: np.ndarray, horizon_days: int) -> float | None:
+    """mean / std (ddof=1) of per-period returns times sqrt(252 / horizon_days).
+
+    None with fewer than 2 periods or a constant series: there is no dispersion to divide by.
+    """
+    r = _finite_1d(returns, "returns")
+    _check_horizon(horizon_days)
+    if r.size < 2 or np.ptp(r) <= _CONSTANT_TOL:
+        return None
+    return float(r.mean() / r.std(ddof=1) * math.sqrt(TRADING_DAYS_PER_YEAR / horizon_days))
+
+
+def max_drawdown(returns: np.ndarray) -> float | None:
+    """Largest fall of the compounded equity curve (from 1) below its running peak, as a
+    positive fraction (0.25 is -25%); a period losing 100% or more wipes the account out (1.0).
+    None for an empty series."""
+    r = _finite_1d(returns, "returns")
+    if r.size == 0:
+        return None
+    return float(_drawdowns(r[:, None])[0])
+
+
+def trading_proxies(
+    dates: np.ndarray,
+    symbols: np.ndarray,
+    position: np.ndarray,
+    realised: np.ndarray,
+    *,
+    horizon_days: int = 20,
+    cost_bps: float | np.ndarray = 0.0,
+) -> dict[str, Any]:
+    """Sign/threshold strategy figures on non-overlapping holdings (see the module docstring).
+
+    ``position`` in [-1, 1] is decided at the row's date; ``cost_bps`` (>= 0) is a scalar or one
+    value per row (e.g. an ``exec_cost`` model's predictions; clip them at 0 first).
+
+    Returns ``rows``, ``dates``, ``horizon_days``, ``periods_per_year`` (252 / h), ``offsets``
+    (sequences with at least one period: min(h, dates)), ``trades_total``, ``cost_bps_mean``,
+    ``periods`` and ``trades`` per offset, ``gross`` and ``net`` (each with ``expectancy``: mean
+    position x simple return per trade, net of its cost share; ``hit_rate``: share of trades
+    with a return > 0; ``sharpe``; ``max_drawdown``; ``mean_period_return``), ``turnover``
+    (``per_period`` and ``annualised``). Every per-offset figure is ``{mean, min, max,
+    offsets}`` over the offsets where it is defined (``offsets`` counts them; all None if none).
+    ``series`` holds the offset-0 sequence (from the split's first date): ``dates``, ``gross``
+    and ``net`` period returns and ``turnover``, for a deflated Sharpe ratio computed elsewhere.
+    """
+    _check_horizon(horizon_days)
+    h = horizon_days
+    pos = _finite_1d(position, "position")
+    n_rows = pos.size
+    if np.any(np.abs(pos) > 1.0):
+        raise ValueError("position must lie in [-1, 1]")
+    simple = np.expm1(_finite_1d(realised, "realised", n_rows))
+    rate = np.asarray(cost_bps, dtype=np.float64)
+    if rate.shape not in ((), (n_rows,)):
+        raise ValueError(f"cost_bps must be a scalar or have shape ({n_rows},), got {rate.shape}")
+    rate = np.broadcast_to(rate, (n_rows,))
+    if not np.all(np.isfinite(rate)) or np.any(rate < 0.0):
+        raise ValueError("cost_bps must be finite and >= 0 (a scalar or one value per row)")
+    rate = rate / 1e4
+    d, date_values = _codes(dates, n_rows, "dates", sort=True)
+    s, _ = _codes(symbols, n_rows, "symbols", sort=False)
+    n_dates = len(date_values)
+
+    # Equal weights of the names traded each date.
+    trade = pos != 0.0
+    n_traded = np.bincount(d, trade, n_dates)
+    w = pos / np.maximum(n_traded, 1.0)[d]
+    gross_t = np.bincount(d, w * simple, n_dates)
+
+    # The same symbol one period earlier / later in its offset sequence (date index -/+ h).
+    key = s * np.int64(n_dates) + d
+    order = np.argsort(key)
+    ks = key[order]
+    if np.any(ks[1:] == ks[:-1]):
+        raise ValueError("each (date, symbol) must appear at most once")
+    prev = _find(ks, order, -h, d >= h)
+    has_next = _find(ks, order, h, d + h < n_dates) >= 0
+
+    w_prev = np.where(prev >= 0, w[np.maximum(prev, 0)], 0.0)
+    same_side = (w * w_prev) > 0.0
+    entry = np.where(same_side, np.maximum(np.abs(w) - np.abs(w_prev), 0.0), np.abs(w))
+    exit_prev = np.where(same_side, np.maximum(np.abs(w_prev) - np.abs(w), 0.0), np.abs(w_prev))
+    # A symbol that leaves the panel before its sequence ends is closed at its last rate.
+    leaves = ~has_next & (d + h < n_dates)
+    turnover_t = np.bincount(d, entry + exit_prev, n_dates)
+    turnover_t += np.bincount(d[leaves] + h, np.abs(w[leaves]), n_dates)
+    cost_t = np.bincount(d, rate * (entry + exit_prev), n_dates)
+    cost_t += np.bincount(d[leaves] + h, rate[leaves] * np.abs(w[leaves]), n_dates)
+    row_cost = rate * entry + np.where(leaves, rate * np.abs(w), 0.0)
+    closes = prev >= 0  # each row has at most one successor, so the indices are unique
+    row_cost[prev[closes]] += (rate * exit_prev)[closes]
+    net_t = gross_t - cost_t
+
+    # Per-trade figures, per offset sequence.
+    k_row = (d % h)[trade]
+    trade_gross = (pos * simple)[trade]
+    trade_net = trade_gross - (row_cost * np.maximum(n_traded, 1.0)[d])[trade]
+    trades_k = np.bincount(k_row, minlength=h).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # an offset without trades: None
+        per_trade = {
+            side: (np.bincount(k_row, x, h) / trades_k, np.bincount(k_row, x > 0.0, h) / trades_k)
+            for side, x in (("gross", trade_gross), ("net", trade_net))
+        }
+
+    periods_k = np.bincount(np.arange(n_dates) % h, minlength=h)[: min(h, n_dates)]
+    live = slice(0, periods_k.size)  # offsets with at least one period
+    out_sides: dict[str, Any] = {}
+    for side, per_t in (("gross", gross_t), ("net", net_t)):
+        mat, valid = _by_offset(per_t, h)
+        figures = {
+            "expectancy": per_trade[side][0][live],
+            "hit_rate": per_trade[side][1][live],
+            "sharpe": _sharpe_columns(mat, valid, h),
+            "max_drawdown": _drawdowns(mat),
+            "mean_period_return": _column_means(mat, valid),
+        }
+        out_sides[side] = {name: _summary(figures[name]) for name in _FIGURES}
+    tmat, tvalid = _by_offset(turnover_t, h)
+    turnover_k = _column_means(tmat, tvalid)
+    per_year = TRADING_DAYS_PER_YEAR / h
+    offset0 = slice(0, None, h)
+    return {
+        "rows": int(n_rows),
+        "dates": int(n_dates),
+        "horizon_days": int(h),
+        "periods_per_year": per_year,
+        "offsets": int(periods_k.size),
+        "trades_total": int(trade.sum()),
+        "cost_bps_mean": float(rate.mean() * 1e4) if n_rows else None,
+        "periods": _summary(periods_k.astype(np.float64)),
+        "trades": _summary(trades_k[live]),
+        **out_sides,
+        "turnover": {
+            "per_period": _summary(turnover_k),
+            "annualised": _summary(turnover_k * per_year),
+        },
+        "series": {
+            "offset": 0,
+            "dates": _date_strings(date_values[offset0]),
+            "gross": gross_t[offset0].tolist(),
+            "net": net_t[offset0].tolist(),
+            "turnover": turnover_t[offset0].tolist(),
+        },
+    }
+
+
+def quantile_spread(
+    dates: np.ndarray,
+    forecast: np.ndarray,
+    realised: np.ndarray,
+    *,
+    horizon_days: int = 20,
+    quantile: float = 0.2,
+    min_names: int = 5,
+) -> dict[str, Any]:
+    """Per-date top-minus-bottom quantile spread of a return forecast (a long-short proxy).
+
+    On each date with at least ``min_names`` names and a non-constant forecast (a constant one
+    ranks nothing), the m = max(1, floor(quantile * n)) highest and m lowest forecasts form the
+    top and bottom buckets; spread = mean simple return (exp(realised) - 1) of the top minus the
+    bottom. **Ties:** names tied across a bucket's edge share its remaining places equally
+    (fractional weights), which is the average over every random tie-break and does not depend
+    on row order.
+
+    Returns ``dates`` (used), ``dates_total``, ``mean``, ``std`` (ddof=1), ``hit_rate`` (share
+    of spreads > 0), ``top_mean``, ``bottom_mean``, ``sharpe`` (annualised, on the offset
+    sequences of the split's dates, as in ``trading_proxies``: a date left out is a skipped
+    period; ``{mean, min, max, offsets}``) and ``series`` (offset 0's used dates and spreads).
+    """
+    _check_horizon(horizon_days)
+    if not 0.0 < quantile <= 0.5:
+        raise ValueError(f"quantile must lie in (0, 0.5], got {quantile!r}")
+    if isinstance(min_names, bool) or not isinstance(min_names, int) or min_names < 2:
+        raise ValueError(f"min_names must be an int >= 2, got {min_names!r}")
+    f = _finite_1d(forecast, "forecast")
+    simple = np.expm1(_finite_1d(realised, "realised", f.size))
+    d, date_values = _codes(dates, f.size, "dates", sort=True)
+    n_dates = len(date_values)
+
+    # By date, then forecast: one argsort of an int key (date, dense rank of the forecast) is
+    # ~3x faster than np.lexsort on millions of rows.
+    by_f = np.argsort(f)
+    f_rank = np.empty(f.size, dtype=np.int64)
+    f_rank[by_f] = np.cumsum(np.diff(f[by_f], prepend=np.nan) != 0)
+    order = np.argsort(d * np.int64(f.size + 1) + f_rank)
+    fd, dd, rd = f[order], d[order], simple[order]
+    pos = np.arange(fd.size)
+    new_date = np.diff(dd, prepend=-1) != 0
+    new_tie = new_date | (np.diff(fd, prepend=np.nan) != 0)
+    date_start = np.maximum.accumulate(np.where(new_date, pos, 0))
+    tie_start = np.maximum.accumulate(np.where(new_tie, pos, 0))
+    tie_id = np.cumsum(new_tie) - 1
+    tie_size = np.bincount(tie_id)[tie_id]
+    lo = (tie_start - date_start).astype(np.float64)  # the tie group holds places [lo, hi)
+    hi = lo + tie_size
+    n = np.bincount(d, minlength=n_dates)
+    n_row = n[dd].astype(np.float64)
+    m_date = np.maximum(1.0, np.floor(quantile * n + 1e-9))
+    m_row = m_date[dd]
+    w_bottom = np.clip(np.minimum(hi, m_row) - lo, 0.0, None) / tie_size
+    w_top = np.clip(hi - np.maximum(lo, n_row - m_row), 0.0, None) / tie_size
+    distinct = np.bincount(dd, new_tie, n_dates)
+    used = (n >= min_names) & (distinct >= 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        top = np.bincount(dd, w_top * rd, n_dates) / m_date
+        bottom = np.bincount(dd, w_bottom * rd, n_dates) / m_date
+    spread = np.where(used, top - bottom, np.nan)
+
+    vals = spread[used]
+    mat, valid = _by_offset(spread, horizon_days)
+    offset0 = np.flatnonzero(used[::horizon_days]) * horizon_days
+    return {
+        "dates": int(used.sum()),
+        "dates_total": int(n_dates),
+        "quantile": float(quantile),
+        "mean": float(vals.mean()) if vals.size else None,
+        "std": float(vals.std(ddof=1)) if vals.size >= 2 else None,
+        "hit_rate": float((vals > 0.0).mean()) if vals.size else None,
+        "top_mean": float(top[used].mean()) if vals.size else None,
+        "bottom_mean": float(bottom[used].mean()) if vals.size else None,
+        "sharpe": _summary(_sharpe_columns(mat, valid, horizon_days)),
+        "series": {
+            "offset": 0,
+            "dates": _date_strings(date_values[offset0]),
+            "spread": spread[offset0].tolist(),
+        },
+    }
+
+
+def _by_offset(per_date: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(periods x offsets) matrix of a per-date series: column k is dates k, k+h, k+2h, ...
+
+    Padding and NaN (a skipped date) become 0 with ``valid`` False; a 0 return changes no
+    drawdown, so the padding needs no masking there. Only offsets with a date are kept.
+    """
+    n_dates = per_date.size
+    n_off = min(h, n_dates)
+    n_periods = -(-n_dates // h)
+    padded = np.full(n_periods * h, np.nan)
+    padded[:n_dates] = per_date
+    mat = padded.reshape(n_periods, h)[:, :n_off]
+    valid = np.isfinite(mat)
+    return np.where(valid, mat, 0.0), valid
+
+
+def _column_means(mat: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mat.sum(axis=0) / valid.sum(axis=0)
+
+
+def _sharpe_columns(mat: np.ndarray, valid: np.ndarray, h: int) -> np.ndarray:
+    """Annualised Sharpe of each column's valid entries; NaN (-> None) where undefined."""
+    count = valid.sum(axis=0)
+    mean = _column_means(mat, valid)
+    dev = np.where(valid, mat - mean, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt((dev**2).sum(axis=0) / (count - 1))
+        spread = np.max(np.where(valid, mat, -np.inf), axis=0, initial=-np.inf) - np.min(
+            np.where(valid, mat, np.inf), axis=0, initial=np.inf
+        )
+        sr = mean / std * math.sqrt(TRADING_DAYS_PER_YEAR / h)
+    return np.where((count >= 2) & (spread > _CONSTANT_TOL), sr, np.nan)
+
+
+def _drawdowns(mat: np.ndarray) -> np.ndarray:
+    """Max drawdown of each column's compounded equity (from 1); total loss floors it at 0."""
+    if mat.shape[0] == 0:
+        return np.full(mat.shape[1], np.nan)
+    equity = np.cumprod(np.maximum(1.0 + mat, 0.0), axis=0)
+    peak = np.maximum(np.maximum.accumulate(equity, axis=0), 1.0)
+    return np.max(1.0 - equity / peak, axis=0)
+
+
+def _summary(per_offset: np.ndarray) -> dict[str, Any]:
+    """{mean, min, max, offsets} over the offsets where the figure is defined (finite)."""
+    x = np.asarray(per_offset, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {"mean": None, "min": None, "max": None, "offsets": 0}
+    return {
+        "mean": float(x.mean()),
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "offsets": int(x.size),
+    }
+
+
+def _find(sorted_keys: np.ndarray, order: np.ndarray, shift: int, ok: np.ndarray) -> np.ndarray:
+    """Row index holding each row's key + ``shift`` (only where ``ok``), else -1.
+
+    The needles are searched in sorted order (``sorted_keys + shift``): numpy's searchsorted
+    is ~10x faster on sorted needles than on rows in their own order (4.5 s on 2.4M rows).
+    """
+    if sorted_keys.size == 0:
+        return np.full(ok.shape, -1, dtype=np.int64)
+    target = sorted_keys + shift
+    idx = np.minimum(np.searchsorted(sorted_keys, target), sorted_keys.size - 1)
+    found = np.empty_like(order)
+    found[order] = np.where(sorted_keys[idx] == target, order[idx], -1)
+    return np.where(ok, found, -1)
+
+
+def _codes(values: np.ndarray, n: int, name: str, *, sort: bool) -> tuple[np.ndarray, Any]:
+    """Integer codes (by sorted value when ``sort``) and the distinct values; refuses gaps."""
+    arr = np.asarray(values)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
+    codes, uniques = pd.factorize(arr, sort=sort)
+    if np.any(codes < 0):
+        raise ValueError(f"{name} must not contain missing values (None, NaN, NaT)")
+    return codes.astype(np.int64), uniques
+
+
+def _date_strings(values: Any) -> list[str]:
+    """ISO dates for datetime-like values, str() otherwise: JSON has no date type."""
+    idx = pd.Index(values)
+    if isinstance(idx, pd.DatetimeIndex):
+        return [str(v) for v in idx.strftime("%Y-%m-%d")]
+    return [str(v) for v in idx]
+
+
+def _finite_1d(values: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or (n is not None and arr.size != n):
+        raise ValueError(f"{name} must be 1-D" + ("" if n is None else f" of length {n}"))
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return arr
+
+
+def _check_horizon(horizon_days: int) -> None:
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
+        raise ValueError(f"horizon_days must be a positive int, got {horizon_days!r}")

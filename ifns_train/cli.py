@@ -17,11 +17,15 @@ class RunError(CompactHydraException):
 @contextmanager
 def user_errors(prog: str) -> Iterator[None]:
     """Turn the project's errors, and Lightning's word on a Trainer setting, into `RunError`."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
     try:
         yield
     except IfnsError as exc:
         raise RunError(f"{prog}: {exc}") from None
-    except MisconfigurationException as exc:
-        raise RunError(f"{prog}: lightning: {exc}") from None
+    except Exception as exc:
+        # Lightning is imported here only if it raised: a command that never trains (an
+        # unknown model id for ifns-evaluate) should not pay for importing it.
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        if isinstance(exc, MisconfigurationException):
+            raise RunError(f"{prog}: lightning: {exc}") from None
+        raise

@@ -41,6 +41,9 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
 
 def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
     """Recompute a model's figures; returns what happened (see the module docstring)."""
+    from ifns_train.registry.records import find_model, update_metrics
+
+    record = find_model(registry_dir, model_id)  # before the heavy imports: a bad id is quick
     import pandas as pd
 
     from ifns_train.evaluation.evaluator import (
@@ -51,10 +54,8 @@ def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
     )
     from ifns_train.evaluation.predictions import read_table
     from ifns_train.registry import ids
-    from ifns_train.registry.records import find_model, update_metrics
     from ifns_train.store import atomic_write_json
 
-    record = find_model(registry_dir, model_id)
     folder = registry_dir / record.artifact_path
     path = folder / "metrics.json"
     try:

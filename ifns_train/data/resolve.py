@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 
 from ifns_train.data import contract
@@ -203,7 +204,7 @@ def _load_table(
         label=frame[label_column].to_numpy(dtype=np.float32)[order],
         dates=dates[order],
         symbols=sorted_symbols,
-        context={c: frame[c].to_numpy(dtype=object)[order] for c in categorical},
+        context={c: _shared_values(frame[c])[order] for c in categorical},
         extras={c: frame[c].to_numpy(dtype=np.float32)[order]
                 for c in dict.fromkeys([*extra_columns, *evaluation_columns])},
         history=np.arange(len(order)) - run_start,
@@ -211,6 +212,13 @@ def _load_table(
         split_meta=entry.get("splits"),
     )
     return table, chosen, str(label_meta.get("kind", ""))
+
+
+def _shared_values(column: pd.Series) -> np.ndarray:
+    """An object array in which each distinct value is one str object shared by its rows, so
+    that slicing encodes a context column by object identity, not by hashing every string."""
+    codes, uniques = pd.factorize(column)
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def resolve(

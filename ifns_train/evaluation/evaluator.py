@@ -2,7 +2,8 @@
 no files, so the recorder and `python -m ifns_train.evaluate` compute the very same figures.
 
 Per split: the report (`report.split_report`: model and baselines, overall and per slice) and
-its evidence (`evidence`: intervals, the IC's t-statistic, trading proxies). For the model as a
+its evidence (`evidence`: the IC's t-statistic, trading proxies, and on the test split, whose
+evidence the promotion checks read, the bootstrap intervals). For the model as a
 whole, from the test split: the Sharpe ratio of its trading proxy deflated by the number of
 trials in the experiment log (`selection`), its stability over walk-forward folds and seeds,
 its placebo control, and the pre-DRA promotion checks. What the evaluator reads besides the
@@ -57,8 +58,10 @@ class EvaluationSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
 
-def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec) -> dict[str, Any]:
-    """One split's report and evidence: the model and the spec's baselines on the same rows."""
+def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec, intervals: bool = True
+                   ) -> dict[str, Any]:
+    """One split's report and evidence: the model and the spec's baselines on the same rows
+    (the bootstrap intervals only with `intervals`: they cost the most)."""
     missing = [b for b in spec.baselines if b not in arrays.baselines]
     if missing:
         raise ValueError(f"the prediction table has no baseline {', '.join(missing)}")
@@ -77,8 +80,9 @@ def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec) -> dict[str, 
         gate_threshold=spec.gate_threshold,
     )
     h, boot = spec.horizon_days, spec.bootstrap
-    report["intervals"] = evidence.split_intervals(arrays, report, boot, h)
-    report["slice_intervals"] = evidence.slice_intervals(arrays, report, boot, h)
+    if intervals:
+        report["intervals"] = evidence.split_intervals(arrays, report, boot, h)
+        report["slice_intervals"] = evidence.slice_intervals(arrays, report, boot, h)
     if spec.metric_set == "return":
         report["ic_tstat"] = evidence.ic_tstats(arrays, h)
     report["proxies"] = evidence.trading(arrays, spec.metric_set, horizon=h,
@@ -135,7 +139,8 @@ def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec,
     counts).
     """
     inputs = dict(inputs or {})
-    splits = {name: evaluate_split(arrays, spec) for name, arrays in tables.items()}
+    splits = {name: evaluate_split(arrays, spec, intervals=name == DECISION_SPLIT)
+              for name, arrays in tables.items()}
     out: dict[str, Any] = {
         "metrics_version": METRICS_VERSION,
         "evaluation": spec.as_dict(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,9 +46,9 @@ class PredictionArrays:
 
 def prediction_table(arrays: PredictionArrays) -> pd.DataFrame:
     """The arrays as one table (the inverse of `read_table`)."""
-    columns: dict[str, np.ndarray] = {
+    columns: dict[str, Any] = {
         "date": np.asarray(arrays.dates, dtype="datetime64[ns]"),
-        "symbol": np.asarray(arrays.symbols, dtype=object),
+        "symbol": _categorical(arrays.symbols),
         "label": np.asarray(arrays.y, dtype=np.float64),
     }
     columns.update({MODEL + k: np.asarray(v, np.float64) for k, v in arrays.model.items()})
@@ -58,11 +59,23 @@ def prediction_table(arrays: PredictionArrays) -> pd.DataFrame:
     for name, values in arrays.context.items():
         if name in columns:
             raise ValueError(f"context column {name!r} collides with a prediction table column")
-        columns[name] = np.asarray(values, dtype=object)
+        columns[name] = _categorical(values)
     lengths = {k: len(v) for k, v in columns.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"prediction table columns differ in length: {lengths}")
     return pd.DataFrame(columns)
+
+
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    """Text columns as categoricals: a few distinct values over many rows (a dictionary in the
+    Parquet file, cheap to write and read)."""
+    return pd.Categorical(np.asarray(values, dtype=object))
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """Text as an object array sharing one str object per distinct value (see `read_table`)."""
+    codes, uniques = pd.factorize(column)
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def read_table(frame: pd.DataFrame, where: str = "prediction table") -> PredictionArrays:
@@ -86,12 +99,12 @@ def read_table(frame: pd.DataFrame, where: str = "prediction table") -> Predicti
         elif column.startswith(INPUT):
             inputs[column[len(INPUT):]] = values.astype(np.float64)
         else:
-            context[column] = frame[column].to_numpy(dtype=object)
+            context[column] = _objects(frame[column])
     if not model:
         raise ValueError(f"{where}: no model prediction column ({MODEL}<key>)")
     return PredictionArrays(
         dates=frame["date"].to_numpy(dtype="datetime64[ns]"),
-        symbols=frame["symbol"].to_numpy(dtype=object),
+        symbols=_objects(frame["symbol"]),
         y=np.array(frame["label"], dtype=np.float64),  # a copy: Arrow's buffers are read-only
         model=model,
         baselines=baselines,

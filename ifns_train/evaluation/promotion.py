@@ -123,7 +123,8 @@ def walk_forward_check(stability: Mapping[str, Any], rules: Mapping[str, Any]
         return _check("walk_forward_dispersion", None, limit, False,
                       "fewer than two folds have the primary metric")
     return _check("walk_forward_dispersion", std, limit, std <= limit,
-                  f"std of {folds['metric']} over {folds['spread']['n']} folds")
+                  f"std of {folds['metric']} over {folds['spread']['n']} folds {std:.4f} "
+                  f"(from {folds['spread']['min']:.4f} to {folds['spread']['max']:.4f})")
 
 
 def sharpe_check(selection: Mapping[str, Any] | None, rules: Mapping[str, Any]
@@ -135,7 +136,8 @@ def sharpe_check(selection: Mapping[str, Any] | None, rules: Mapping[str, Any]
                         if selection is None else "no threshold for this family"
                         if limit is None else "the deflated Sharpe ratio is undefined")
     return _check("deflated_sharpe", dsr, limit, dsr >= limit,
-                  f"over {selection['trials']} trial(s) in the experiment log")
+                  f"deflated Sharpe ratio {dsr:.3f} over {selection['trials']} trial(s) in the "
+                  "experiment log")
 
 
 def placebo_check(controls: Mapping[str, Any]) -> dict[str, Any]:

@@ -77,12 +77,15 @@ def test_each_other_check_can_fail() -> None:
         promotion_checks(weak_regime, RULES)["reasons"]
     badly_calibrated = _report(model={"auc": 0.58, "ece": 0.08})
     assert _check(promotion_checks(badly_calibrated, RULES), "calibration")["passed"] is False
-    folds = {"walk_forward": {"metric": "auc", "spread": {"n": 3, "std": 0.05}}}
-    assert _check(promotion_checks(_report(), RULES, stability=folds),
-                  "walk_forward_dispersion")["passed"] is False
+    folds = {"walk_forward": {"metric": "auc",
+                              "spread": {"n": 3, "std": 0.05, "min": 0.5, "max": 0.6}}}
+    check = _check(promotion_checks(_report(), RULES, stability=folds), "walk_forward_dispersion")
+    assert check["passed"] is False
+    assert check["detail"] == "std of auc over 3 folds 0.0500 (from 0.5000 to 0.6000)"
     selection = {"deflated_sharpe_ratio": 0.6, "trials": 40}
     failed = promotion_checks(_report(), RULES, selection=selection)
-    assert failed["reasons"] == ["deflated_sharpe: over 40 trial(s) in the experiment log"]
+    assert failed["reasons"] == ["deflated_sharpe: deflated Sharpe ratio 0.600 over 40 trial(s) "
+                                 "in the experiment log"]
 
 
 def test_a_placebo_with_an_edge_fails_promotion() -> None:

@@ -4,21 +4,29 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-import demo clean
+.PHONY: install run test test-all lint bench bench-import demo clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
 ## run: install, then train the default experiment (dir_core on the embedded demo data)
 run: install
 	$(BIN)/python -m ifns_train $(ARGS)
 
-## test: install, then lint and run the whole test suite
+## test: install (PostgreSQL's server too, as root, for the tests that start one), lint, and run
+## the tests but those marked slow (the CLI in new processes, kills, sweeps): a few minutes
 test: install
+	bash scripts/ensure-postgres.sh
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## test-all: the same with every test (what CI runs)
+test-all: install
+	bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from ifns_train.cli import user_errors
 from ifns_train.config import CONF_DIR
+from ifns_train.errors import RunTerminated
 
 log = logging.getLogger("ifns_train")
 
@@ -51,7 +53,11 @@ def _figure(value: float | None) -> str:
 
 
 def main() -> None:
-    _main()
+    try:
+        _main()
+    except RunTerminated as exc:
+        print(f"ifns-train: {exc}; the experiment is recorded as failed", file=sys.stderr)
+        sys.exit(143)
 
 
 if __name__ == "__main__":

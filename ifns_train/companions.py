@@ -35,12 +35,12 @@ class CompanionPlan:
     main_windows: dict[str, list[str]] | None = None
 
 
-def _relocated(node: Any, old: str, new: str) -> Any:
+def relocated(node: Any, old: str, new: str) -> Any:
     """`node` with every string under the run folder `old` moved under `new`."""
     if isinstance(node, dict):
-        return {k: _relocated(v, old, new) for k, v in node.items()}
+        return {k: relocated(v, old, new) for k, v in node.items()}
     if isinstance(node, list):
-        return [_relocated(v, old, new) for v in node]
+        return [relocated(v, old, new) for v in node]
     if isinstance(node, str) and (node == old or node.startswith(old + "/")):
         return new + node[len(old):]
     return node
@@ -80,7 +80,7 @@ def companion_configs(config: dict[str, Any]) -> CompanionPlan:
         plan.runs.append(("placebo", _variant(config)))
     # Each companion writes its checkpoints and logs in a folder of its own in the run folder.
     out = config["paths"]["output_dir"]
-    plan.runs = [(kind, _relocated(variant, out, f"{out}/companions/{i:02d}_{kind}"))
+    plan.runs = [(kind, relocated(variant, out, f"{out}/companions/{i:02d}_{kind}"))
                  for i, (kind, variant) in enumerate(plan.runs)]
     return plan
 

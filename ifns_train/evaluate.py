@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from ifns_train.cli import user_errors
 from ifns_train.config import CONF_DIR
 from ifns_train.errors import RegistryError
+from ifns_train.registry.database import Registry
 
 log = logging.getLogger("ifns_train")
 
@@ -39,11 +40,12 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path.rstrip('.')}: recorded {old!r}, now {new!r}"]
 
 
-def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
+def reevaluate(registry: Registry, model_id: str) -> dict[str, Any]:
     """Recompute a model's figures; returns what happened (see the module docstring)."""
-    from ifns_train.registry.records import find_model, update_metrics
+    from ifns_train.registry import artifacts, model_registry
 
-    record = find_model(registry_dir, model_id)  # before the heavy imports: a bad id is quick
+    record = model_registry.get(registry, model_id)  # before the heavy imports: quick errors
+    folder = registry.dir / record.artifact_path
     import pandas as pd
 
     from ifns_train.evaluation.evaluator import (
@@ -56,7 +58,6 @@ def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
     from ifns_train.registry import ids
     from ifns_train.store import atomic_write_json
 
-    folder = registry_dir / record.artifact_path
     path = folder / "metrics.json"
     try:
         recorded = json.loads(path.read_text())
@@ -66,6 +67,9 @@ def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RegistryError(f"model {model_id}: {path} has no readable evaluation ({exc}); it "
                             "was recorded before prediction tables were saved") from None
+    # The inputs must be the tables recorded; metrics.json is what is compared, so a figure
+    # changed by hand is reported as a difference rather than refused.
+    artifacts.verify(folder, record.artifact_hashes, model_id, only=tuple(files.values()))
     tables = {}
     for name, file in files.items():
         table_path = folder / file
@@ -84,8 +88,8 @@ def reevaluate(registry_dir: Path, model_id: str) -> dict[str, Any]:
                 "differs" if differs else "reproduced", "differences": differs}
     atomic_write_json(folder / f"metrics_v{version}.json", recorded)
     atomic_write_json(path, {**recorded, **fresh})
-    update_metrics(registry_dir, model_id, key_figures(fresh), METRICS_VERSION,
-                   ids.iso(ids.utc_now()))
+    model_registry.update_metrics(registry, model_id, key_figures(fresh), METRICS_VERSION,
+                                  artifacts.folder_hashes(folder), ids.iso(ids.utc_now()))
     return {"model_id": model_id, "metrics_version": METRICS_VERSION, "status": "upgraded",
             "archived": f"metrics_v{version}.json", "differences": []}
 
@@ -97,7 +101,9 @@ def _main(cfg: DictConfig) -> None:
     from ifns_train.cli import RunError
 
     with user_errors("ifns-evaluate"):
-        result = reevaluate(Path(to_absolute_path(cfg.paths.registry_dir)), cfg.model_id)
+        registry = Registry(Path(to_absolute_path(cfg.paths.registry_dir)), cfg.registry.url,
+                            create=False)
+        result = reevaluate(registry, cfg.model_id)
     if result["status"] == "differs":
         shown = "\n  ".join(result["differences"][:20])
         raise RunError(f"ifns-evaluate: {result['model_id']}: {len(result['differences'])} "

@@ -52,8 +52,8 @@ def code_version() -> dict[str, Any]:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the experiment definition: the config before interpolation, without the paths
-    and loggers, which say where a run writes, not what it computes."""
-    stable = {k: v for k, v in config.items() if k not in ("paths", "logger")}
+    """Hash of the experiment definition: the config before interpolation, without the paths,
+    registry and loggers, which say where a run writes, not what it computes."""
+    stable = {k: v for k, v in config.items() if k not in ("paths", "registry", "logger")}
     blob = json.dumps(stable, sort_keys=True, default=str).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()

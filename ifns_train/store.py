@@ -4,6 +4,9 @@ experiment log).
 Parallel sweep jobs and crashes can neither interleave two writers nor leave half a file: each
 change re-reads the document under the lock, edits it and renames a fully written temp file over
 it. A document whose schema_version is newer than this code is refused rather than rewritten.
+
+Written files get the mode open() would give them (0o666 less the umask), not mkstemp's 0600,
+so colleagues sharing a registry folder can read what a run wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +25,33 @@ from ifns_train.errors import RegistryError
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 120
+_PROC_STATUS = Path("/proc/self/status")
+
+
+def umask() -> int:
+    """The process umask, read without changing it where Linux says it (/proc, kernel 4.7+);
+    elsewhere by setting and restoring it, which is process-wide: a thread creating a file at
+    that instant gets the common 022 umask for it, never a world-writable file."""
+    try:
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode of a file created by open(): 0o666 less the umask (read at each call, so a
+    umask changed after import still applies)."""
+    return 0o666 & ~umask()
+
+
+def chmod_like_open(path: str | Path) -> None:
+    """Give a mkstemp file (created 0600) the mode open() would have given it."""
+    os.chmod(path, file_mode())
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -29,6 +59,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
+            chmod_like_open(tmp)
             json.dump(data, handle, indent=2, sort_keys=False, allow_nan=False)
             handle.write("\n")
             handle.flush()

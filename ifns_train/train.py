@@ -9,7 +9,11 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +25,16 @@ from omegaconf import DictConfig, OmegaConf
 from ifns_train import repro
 from ifns_train.callbacks.recorder import Recorder, RunContext
 from ifns_train.companions import companion_configs
+from ifns_train.config.checks import check_ranges
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.placebo import permute_labels
 from ifns_train.data.resolve import ResolvedData, resolve
 from ifns_train.data.splits import parse_windows, purge_gap
-from ifns_train.errors import ConfigError, ContractError, DegenerateRunError
+from ifns_train.errors import ConfigError, ContractError, DegenerateRunError, RunTerminated
 from ifns_train.evaluation.report import unscorable
 from ifns_train.families import family_class
-from ifns_train.registry import ids
+from ifns_train.registry import documents, faults, ids
+from ifns_train.registry.database import Registry
 
 # Trainer arguments other config keys own; setting them under `trainer` would be ambiguous.
 RESERVED_TRAINER_KEYS = {
@@ -47,6 +53,7 @@ SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limi
 
 def check_config(cfg: dict[str, Any]) -> None:
     """Checks the schema cannot express; all run before any work."""
+    check_ranges(cfg)
     trainer_keys = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in cfg["trainer"]:
         if key in RESERVED_TRAINER_KEYS:
@@ -57,11 +64,6 @@ def check_config(cfg: dict[str, Any]) -> None:
     if cfg["trainer"].get("max_epochs") == -1:
         raise ConfigError("trainer.max_epochs=-1 would train forever; give a number of epochs "
                           "(early stopping still ends training sooner)")
-    for key in ("batch_size", "min_steps_per_epoch"):
-        if cfg["model"][key] < 1:
-            raise ConfigError(f"model.{key} must be >= 1, got {cfg['model'][key]}")
-    if cfg["model"]["min_steps"] < 0:
-        raise ConfigError(f"model.min_steps must be >= 0, got {cfg['model']['min_steps']}")
     family = cfg["family"]
     cls = family_class(family["name"])
     if family["task"] != cls.task:
@@ -168,9 +170,42 @@ class _DropTips(logging.Filter):
         return "Tip:" not in record.getMessage()
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def open_run_registry(config: dict[str, Any]) -> Registry:
+    """The run's registry, checked before any work: its folder exists (or the demo dataset
+    will create it), is a folder and is writable, its database opens, and it holds no JSON
+    registry of an earlier version still to be imported."""
+    registry_dir = Path(config["paths"]["registry_dir"])
+    if not registry_dir.exists() and not config["dataset"]["generate_demo_if_missing"]:
+        raise ConfigError(f"paths.registry_dir: registry folder {registry_dir} does not exist")
+    registry = Registry(registry_dir, config["registry"]["url"])
+    documents.check_migrated(registry_dir)
+    return registry
+
+
+@contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """A SIGTERM (a scheduler's cancel, `kill`) becomes `RunTerminated` in the run, so the run
+    is recorded as terminated and exits non-zero, rather than vanishing or exiting 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise RunTerminated(f"terminated by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train, evaluate and record one model, after its companion runs (a placebo, extra seeds,
     earlier walk-forward folds) when the config asks for them; returns the recorder's summary.
+
+    `reproduction` (`parent_experiment_id`, `evidence`) re-runs a recorded experiment as a
+    linked run that registers no model (`registry.reproduce`).
     """
     _quiet_lightning_console()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -178,31 +213,40 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     registry_dir = Path(to_absolute_path(config["paths"]["registry_dir"]))
     output_dir = Path(to_absolute_path(config["paths"]["output_dir"]))
     config["paths"] = {"registry_dir": str(registry_dir), "output_dir": str(output_dir)}
-    main = _recorder(config, repro.config_hash(OmegaConf.to_container(cfg, resolve=False)))
+    registry = open_run_registry(config)
+    kind, parent = ("reproduction", reproduction["parent_experiment_id"]) if reproduction \
+        else ("model", None)
+    main = _recorder(config, repro.config_hash(OmegaConf.to_container(cfg, resolve=False)),
+                     registry, kind=kind, parent=parent)
+    if reproduction:
+        main.ctx.evidence = reproduction["evidence"]
     smoke = smoke_test_keys(config["trainer"])
     if smoke:
         return _run(config, main, smoke)
-    try:
-        plan = companion_configs(config)
-        if plan.main_windows is not None:
-            config["dataset"]["windows"] = plan.main_windows
-        for kind, variant in plan.runs:
-            run = _recorder(variant, repro.config_hash(variant), kind=kind,
-                            parent=main.ctx.experiment_id)
-            try:
-                summary = _run(variant, run)
-            except BaseException as exc:
-                run.record_failure(exc)
-                raise
-            main.ctx.companions.setdefault(kind, []).append(summary)
-        return _run(config, main)
-    except BaseException as exc:
-        main.record_failure(exc)
-        raise
+    with terminate_on_sigterm():
+        main.begin()
+        try:
+            plan = companion_configs(config) if not reproduction else None
+            if plan is not None and plan.main_windows is not None:
+                config["dataset"]["windows"] = plan.main_windows
+            for kind, variant in plan.runs if plan is not None else []:
+                run = _recorder(variant, repro.config_hash(variant), registry, kind=kind,
+                                parent=main.ctx.experiment_id)
+                run.begin()
+                try:
+                    summary = _run(variant, run)
+                except BaseException as exc:
+                    run.record_failure(exc)
+                    raise
+                main.ctx.companions.setdefault(kind, []).append(summary)
+            return _run(config, main)
+        except BaseException as exc:
+            main.record_failure(exc)
+            raise
 
 
-def _recorder(config: dict[str, Any], config_hash: str, kind: str = "model",
-              parent: str | None = None) -> Recorder:
+def _recorder(config: dict[str, Any], config_hash: str, registry: Registry,
+              kind: str = "model", parent: str | None = None) -> Recorder:
     started = ids.utc_now()
     experiment_id, model_id = ids.new_ids(
         config["experiment_name"], config["family"]["family_id"], started
@@ -212,7 +256,7 @@ def _recorder(config: dict[str, Any], config_hash: str, kind: str = "model",
             config=config,
             experiment_id=experiment_id,
             model_id=model_id,
-            registry_dir=Path(config["paths"]["registry_dir"]),
+            registry=registry,
             output_dir=Path(config["paths"]["output_dir"]),
             started=started,
             code_version=repro.code_version(),
@@ -248,6 +292,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
     )
     recorder.ctx.data = data
     check_scorable(data, cls.metric_set)
+    faults.point("resolved")
     if recorder.ctx.kind == "placebo":
         data, recorder.ctx.placebo = permute_labels(data, config["seed"])
         recorder.ctx.data = data
@@ -304,6 +349,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
     if smoke:
         recorder.predict(trainer, module, datamodule)
         return {"smoke_test": smoke, "steps_taken": trainer.global_step}
+    faults.point("trained")
     recorder.record(trainer, module, datamodule)
     if trainer.is_global_zero and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")

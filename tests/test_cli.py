@@ -15,6 +15,9 @@ from ifns_train.config import CONF_DIR
 from ifns_train.errors import ConfigError
 from ifns_train.train import check_config
 from tests.conftest import FAST, run_cli
+from tests.registry.docs import log_doc, models_doc
+
+pytestmark = pytest.mark.slow  # each test starts the CLI in a new process
 
 SPEC_MODEL_FIELDS = {
     "model_id", "model_family", "model_version", "status", "created_ts", "last_updated_ts",
@@ -39,8 +42,8 @@ def test_default_run_leaves_a_governed_model(registry: Path, tmp_path: Path) -> 
 
     runs = list((tmp_path / "outputs").glob("*/*/.hydra/config.yaml"))
     assert len(runs) == 1, "one Hydra run folder under outputs/"
-    models = _load(registry / "model_registry.json")
-    log = _load(registry / "experiments_log.json")
+    models = models_doc(registry)
+    log = log_doc(registry)
     assert len(models["models"]) == 1 and len(log["experiments"]) == 1
     record, entry = models["models"][0], log["experiments"][0]
 
@@ -96,10 +99,10 @@ def test_multirun_sweep_registers_two_models(registry: Path, tmp_path: Path) -> 
     proc = run_cli("-m", f"paths.registry_dir={registry}", *FAST, "model.lr=1e-3,3e-3",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    models = _load(registry / "model_registry.json")["models"]
+    models = models_doc(registry)["models"]
     assert sorted(m["model_version"] for m in models) == [1, 2]
     assert len({m["experiment_id"] for m in models}) == 2
-    log = _load(registry / "experiments_log.json")["experiments"]
+    log = log_doc(registry)["experiments"]
     assert sorted(e["hyperparameters"]["lr"] for e in log) == [1e-3, 3e-3]
     assert len(list((tmp_path / "outputs" / "multirun").glob("*/*/*/.hydra"))) == 2
 
@@ -108,9 +111,9 @@ def test_registry_dir_from_environment_and_other_dataset(registry: Path, tmp_pat
     proc = run_cli(*FAST, "dataset.id=DS_OTHER_V1", "seed=7", cwd=tmp_path,
                    env={"IFNS_REGISTRY_DIR": str(registry)})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    record = _load(registry / "model_registry.json")["models"][0]
+    record = models_doc(registry)["models"][0]
     assert record["train_dataset_id"] == record["test_dataset_id"] == "DS_OTHER_V1"
-    assert _load(registry / "experiments_log.json")["experiments"][0]["seed"] == 7
+    assert log_doc(registry)["experiments"][0]["seed"] == 7
 
 
 def test_config_errors_fail_before_any_work(registry: Path, tmp_path: Path) -> None:
@@ -120,13 +123,24 @@ def test_config_errors_fail_before_any_work(registry: Path, tmp_path: Path) -> N
         "family.roles=[market_maker]": "family.roles",
         "+trainer.max_epoch=3": "trainer.max_epoch",
         "dataset.purge_days=5": "purge_days",
+        "model.dropout=1.5": "model.dropout must be >= 0 and < 1, got 1.5",
     }
     for override, named in cases.items():
         proc = run_cli(f"paths.registry_dir={registry}", override, cwd=tmp_path)
         assert proc.returncode != 0, override
         assert named in proc.stderr, (override, proc.stderr[-2000:])
-    assert not (registry / "model_registry.json").exists()
+        assert "Traceback" not in proc.stderr
+    assert not (registry / "registry.db").exists()
     assert not list(registry.glob("models/*/*"))
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("")
+    proc = run_cli(f"paths.registry_dir={a_file}", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"ifns-train: registry folder {a_file} is a file, not a folder" in proc.stderr
+    proc = run_cli(f"paths.registry_dir={tmp_path / 'missing'}",
+                   "dataset.generate_demo_if_missing=false", cwd=tmp_path)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+    assert not (tmp_path / "missing").exists()
 
 
 def test_bad_dataset_fails_loudly_and_records_failure(registry: Path, tmp_path: Path) -> None:
@@ -134,11 +148,11 @@ def test_bad_dataset_fails_loudly_and_records_failure(registry: Path, tmp_path: 
     assert proc.returncode != 0
     assert "DS_MISSING_V1" in proc.stderr
     assert "Traceback" not in proc.stderr
-    log = _load(registry / "experiments_log.json")["experiments"]
+    log = log_doc(registry)["experiments"]
     assert [e["status"] for e in log] == ["failed"]
     assert "DS_MISSING_V1" in log[0]["error"]
     assert log[0]["artifacts"]["artifact_path"] is None
-    assert not (registry / "model_registry.json").exists()
+    assert models_doc(registry)["models"] == []
 
 
 def test_jobs_started_together_get_their_own_run_folders(registry: Path, tmp_path: Path) -> None:
@@ -150,7 +164,7 @@ def test_jobs_started_together_get_their_own_run_folders(registry: Path, tmp_pat
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]
     assert len(list((tmp_path / "outputs").glob("*/*/.hydra"))) == 2
-    models = _load(registry / "model_registry.json")["models"]
+    models = models_doc(registry)["models"]
     assert sorted(m["model_version"] for m in models) == [1, 2]
 
 
@@ -171,7 +185,7 @@ def test_multirun_over_the_five_families_registers_five_models(registry: Path,
     proc = run_cli("-m", f"paths.registry_dir={registry}", *FAST, "trainer.max_epochs=1",
                    "family=dir_core,ret_core,risk_vol,struct_aware,exec_cost", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = _load(registry / "model_registry.json")
+    doc = models_doc(registry)
     roles = {m["model_family"]: m["roles"] for m in doc["models"]}
     assert roles == {
         "MF_DIR_CORE_V1": ["primary_directional"],
@@ -195,7 +209,7 @@ def test_a_role_outside_the_five_is_refused(registry: Path, tmp_path: Path) -> N
     ok = run_cli(f"paths.registry_dir={registry}", *FAST, "trainer.max_epochs=1",
                  "family=ret_core", "family.roles=[confirmation]", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr[-2000:]
-    assert _load(registry / "model_registry.json")["models"][0]["roles"] == ["confirmation"]
+    assert models_doc(registry)["models"][0]["roles"] == ["confirmation"]
 
 
 def _checked(tmp_path: Path, *overrides: str) -> None:
@@ -222,8 +236,8 @@ def test_ddp_on_two_cpu_processes_records_once(registry: Path, tmp_path: Path) -
                    "trainer.accelerator=cpu", "trainer.max_epochs=1", "callbacks=none",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    models = _load(registry / "model_registry.json")["models"]
-    log = _load(registry / "experiments_log.json")["experiments"]
+    models = models_doc(registry)["models"]
+    log = log_doc(registry)["experiments"]
     assert len(models) == 1 and len(log) == 1  # rank 1 wrote nothing
     assert models[0]["resources"]["devices"] == 2
     assert [e["status"] for e in log] == ["completed"]

@@ -12,12 +12,13 @@ import pandas as pd
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.train import train
+from tests.registry.docs import log_doc, models_doc
 
 DIRECTION = "Label_Direction_Horizon_20d_V1"
 
 
 def _log(registry: Path) -> dict[str, dict]:
-    entries = json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    entries = log_doc(registry)["experiments"]
     return {e["experiment_id"]: e for e in entries}
 
 
@@ -47,7 +48,7 @@ def test_walk_forward_folds_are_linked_experiments(make_cfg, registry: Path) -> 
     aucs.append(summary["metrics"]["test"]["model"]["auc"])
     assert [r["value"] for r in stability["runs"]] == aucs
     assert stability["spread"]["std"] == statistics.stdev(aucs)
-    models = json.loads((registry / "model_registry.json").read_text())["models"]
+    models = models_doc(registry)["models"]
     assert len(models) == 3  # every fold's model is registered
 
 
@@ -55,7 +56,7 @@ def test_seed_spread(make_cfg, registry: Path) -> None:
     summary = train(make_cfg("seed=42", "evaluation.seeds=[1,2,42]"))
     seeds = _metrics(summary)["stability"]["seeds"]
     assert len(seeds["runs"]) == 3  # seeds 1 and 2, then the main run's 42
-    configs = [json.loads((registry / "experiments_log.json").read_text())]
+    configs = [log_doc(registry)]
     assert sorted(e["seed"] for e in configs[0]["experiments"]) == [1, 2, 42]
     assert seeds["spread"]["n"] == 3 and seeds["spread"]["std"] > 0
 
@@ -74,7 +75,7 @@ def test_a_sound_pipeline_passes_its_placebo(make_cfg, registry: Path) -> None:
     assert entry["parent_experiment_id"] == summary["experiment_id"]
     assert entry["artifacts"]["artifact_path"].startswith("controls/")
     # A placebo is evidence, never a model anyone may use: no record of it in the registry.
-    models = json.loads((registry / "model_registry.json").read_text())["models"]
+    models = models_doc(registry)["models"]
     assert [m["experiment_id"] for m in models] == [summary["experiment_id"]]
 
 

@@ -11,12 +11,14 @@ import pytest
 from ifns_train import evaluate as reevaluation
 from ifns_train.errors import ConfigError, RegistryError
 from ifns_train.evaluation import evaluator
+from ifns_train.registry.database import Registry
 from ifns_train.train import train
 from tests.conftest import run_cli
+from tests.registry.docs import models_doc
 
 
 def _record(registry: Path) -> dict:
-    return json.loads((registry / "model_registry.json").read_text())["models"][0]
+    return models_doc(registry)["models"][0]
 
 
 def test_predictions_are_saved_with_the_model(make_cfg, registry: Path) -> None:
@@ -37,14 +39,14 @@ def test_predictions_are_saved_with_the_model(make_cfg, registry: Path) -> None:
 def test_a_model_is_reproduced_from_its_predictions(make_cfg, registry: Path,
                                                     tmp_path: Path) -> None:
     summary = train(make_cfg("family=ret_core"))
-    result = reevaluation.reevaluate(registry, summary["model_id"])
+    result = reevaluation.reevaluate(Registry(registry), summary["model_id"])
     assert result["status"] == "reproduced" and result["differences"] == []
     # A figure changed by hand is found, with its path.
     path = Path(summary["artifact_dir"]) / "metrics.json"
     metrics = json.loads(path.read_text())
     metrics["splits"]["test"]["model"]["rank_ic_mean"] += 0.01
     path.write_text(json.dumps(metrics))
-    result = reevaluation.reevaluate(registry, summary["model_id"])
+    result = reevaluation.reevaluate(Registry(registry), summary["model_id"])
     assert result["status"] == "differs"
     assert result["differences"][0].startswith("splits.test.model.rank_ic_mean: recorded")
     proc = run_cli(f"model_id={summary['model_id']}", f"paths.registry_dir={registry}",
@@ -60,7 +62,7 @@ def test_a_newer_metrics_version_keeps_the_earlier_figures(make_cfg, registry: P
     before = json.loads((folder / "metrics.json").read_text())
     now = evaluator.METRICS_VERSION
     monkeypatch.setattr(evaluator, "METRICS_VERSION", now + 1)
-    result = reevaluation.reevaluate(registry, summary["model_id"])
+    result = reevaluation.reevaluate(Registry(registry), summary["model_id"])
     assert result["status"] == "upgraded"
     assert json.loads((folder / f"metrics_v{now}.json").read_text()) == before
     after = json.loads((folder / "metrics.json").read_text())
@@ -69,13 +71,19 @@ def test_a_newer_metrics_version_keeps_the_earlier_figures(make_cfg, registry: P
     assert record["metrics_version"] == now + 1
     assert record["metrics_history"][0]["metrics_version"] == now
     assert record["metrics_history"][0]["metrics"] == summary["metrics"]
-    assert reevaluation.reevaluate(registry, summary["model_id"])["status"] == "reproduced"
+    again = reevaluation.reevaluate(Registry(registry), summary["model_id"])
+    assert again["status"] == "reproduced"
     monkeypatch.setattr(evaluator, "METRICS_VERSION", now)
     with pytest.raises(RegistryError, match=f"newer than this code's {now}"):
-        reevaluation.reevaluate(registry, summary["model_id"])
+        reevaluation.reevaluate(Registry(registry), summary["model_id"])
 
 
 def test_unknown_model_is_one_line(registry: Path, tmp_path: Path) -> None:
+    proc = run_cli("model_id=MDL_NOPE", f"paths.registry_dir={registry}", cwd=tmp_path,
+                   module="ifns_train.evaluate")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"ifns-evaluate: no registry at {registry}" in proc.stderr
+    Registry(registry)  # an empty database: the registry exists, the model does not
     proc = run_cli("model_id=MDL_NOPE", f"paths.registry_dir={registry}", cwd=tmp_path,
                    module="ifns_train.evaluate")
     assert proc.returncode == 1
@@ -96,3 +104,22 @@ def test_trading_costs_from_a_registered_cost_model(make_cfg, registry: Path) ->
     assert metrics["splits"]["test"]["proxies"]["cost_bps"] == "per row (cost model)"
     with pytest.raises(ConfigError, match="is a MF_DIR_CORE_V1 model, not MF_EXEC_COST_V1"):
         train(make_cfg(f"evaluation.cost_model_id={summary['model_id']}"))
+
+
+def test_a_tampered_artifact_is_refused_naming_the_file(make_cfg, registry: Path) -> None:
+    from ifns_train.families.loading import load_registered
+
+    summary = train(make_cfg())
+    reg = Registry(registry)
+    module = load_registered(reg, summary["model_id"])  # loads with weights_only=True
+    assert not module.training
+    ckpt = Path(summary["artifact_dir"]) / "model.ckpt"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(RegistryError, match=r"model\.ckpt: sha256 differs from the record"):
+        load_registered(reg, summary["model_id"])
+    table = Path(summary["artifact_dir"]) / "predictions_test.parquet"
+    table.write_bytes(table.read_bytes()[:-1] + b"\0")
+    with pytest.raises(RegistryError, match=r"predictions_test\.parquet: sha256 differs"):
+        reevaluation.reevaluate(reg, summary["model_id"])

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ifns_train.data.__main__ import main as data_main
 from ifns_train.train import train
+from tests.registry.docs import models_doc
 
 DATASET_ID = "DS_MY_PRICES_V1"
 
@@ -52,7 +53,7 @@ def test_import_then_train_three_families(make_cfg, registry: Path, tmp_path: Pa
         summary = train(make_cfg(*overrides, f"dataset.id={DATASET_ID}",
                                  "trainer.max_epochs=1", "model.batch_size=512"))
         assert summary["metrics"]["test"]["rows"] > 0, overrides
-    doc = json.loads((registry / "model_registry.json").read_text())
+    doc = models_doc(registry)
     records = {m["model_family"]: m for m in doc["models"]}
     assert set(records) == {"MF_DIR_CORE_V1", "MF_RET_CORE_V1", "MF_RISK_VOL_V1",
                             "MF_EXEC_COST_V1"}

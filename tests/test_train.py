@@ -10,10 +10,13 @@ import pytest
 import torch
 
 from ifns_train.data.resolve import resolve
+from ifns_train.errors import RegistryError
 from ifns_train.evaluation.classification import binary_metrics
 from ifns_train.families.dir_core import DirCoreModule
-from ifns_train.registry import records
+from ifns_train.registry import log, model_registry, records
+from ifns_train.registry.database import Registry
 from ifns_train.train import train
+from tests.registry.docs import log_doc, models_doc
 
 
 def test_same_config_same_data_same_metrics(make_cfg, registry: Path) -> None:
@@ -29,7 +32,7 @@ def test_same_config_same_data_same_metrics(make_cfg, registry: Path) -> None:
     # in the log, so its Sharpe ratio is deflated by two trials.
     assert (a["selection"]["trials"], b["selection"]["trials"]) == (1, 2)
     assert b["evidence_inputs"]["trial_sharpes"] == [a["selection"]["sharpe_annualised"]]
-    log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    log = log_doc(registry)["experiments"]
     assert log[0]["config_hash"] == log[1]["config_hash"]
 
 
@@ -45,26 +48,27 @@ def test_failure_while_registering_leaves_failed_entry_and_no_model(
     def broken(*args, **kwargs):
         raise OSError("disk full while writing the model registry")
 
-    monkeypatch.setattr("ifns_train.registry.publish.add_model", broken)
+    # Inside the registry transaction, after the artifact folder is in place.
+    monkeypatch.setattr("ifns_train.registry.model_registry._upsert_family", broken)
     with pytest.raises(OSError, match="disk full"):
         train(make_cfg())
-    log = json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    log = log_doc(registry)["experiments"]
     assert len(log) == 1 and log[0]["status"] == "failed"
     assert "disk full" in log[0]["error"]
-    assert not (registry / "model_registry.json").exists()
+    assert models_doc(registry)["models"] == []
     assert not list(registry.glob("models/*/*")) and not list(registry.glob("models/*/.*"))
 
 
 def test_a_model_record_needs_its_own_experiment(make_cfg, registry: Path) -> None:
     summary = train(make_cfg())
-    doc = json.loads((registry / "model_registry.json").read_text())
-    record = dict(doc["models"][0])
-    record.pop("model_version")
-    record["model_id"] = "MDL_OTHER"
-    family = records.FamilyRecord(**doc["families"]["MF_DIR_CORE_V1"])
-    with pytest.raises(ValueError, match="already has a model"):
-        records.add_model(registry, family, records.ModelDraft(**record))
-    assert summary["experiment_id"] == doc["models"][0]["experiment_id"]
+    reg = Registry(registry, create=False)
+    model = model_registry.get(reg, summary["model_id"])
+    family = model_registry.family_records(reg)[0]
+    draft = records.ModelDraft(**model.model_dump(exclude={"model_version", "status_history"})
+                               | {"model_id": "MDL_OTHER"})
+    with pytest.raises(RegistryError, match="already completed"):
+        model_registry.publish(reg, family, log.get(reg, model.experiment_id), draft)
+    assert [m["model_id"] for m in models_doc(registry)["models"]] == [summary["model_id"]]
 
 
 def test_sequence_lookback_trains(make_cfg) -> None:

@@ -16,12 +16,13 @@ from ifns_train.errors import ConfigError, ContractError, DegenerateRunError
 from ifns_train.evaluation.regression import IC_MIN_NAMES
 from ifns_train.train import batch_size_for, train
 from tests.conftest import run_cli
+from tests.registry.docs import log_doc, models_doc
 
 DIRECTION = "Label_Direction_Horizon_20d_V1"
 
 
 def _log(registry: Path) -> list[dict]:
-    return json.loads((registry / "experiments_log.json").read_text())["experiments"]
+    return log_doc(registry)["experiments"]
 
 
 def _register(registry: Path, dataset_id: str, frame: pd.DataFrame) -> None:
@@ -34,7 +35,7 @@ def _failed_with(registry: Path, reason: str) -> None:
     log = _log(registry)
     assert [e["status"] for e in log] == ["failed"]
     assert reason in log[0]["error"], log[0]["error"]
-    assert not (registry / "model_registry.json").exists()
+    assert models_doc(registry)["models"] == []
     assert not list(registry.glob("models/*/*")) and not list(registry.glob("models/*/.*"))
 
 
@@ -116,8 +117,8 @@ def test_a_smoke_test_records_nothing(make_cfg, registry: Path, override: str,
     summary = train(make_cfg(override))
     assert summary["smoke_test"] == [named]
     assert summary["steps_taken"] > 0
-    assert not (registry / "experiments_log.json").exists()
-    assert not (registry / "model_registry.json").exists()
+    assert log_doc(registry)["experiments"] == []
+    assert models_doc(registry)["models"] == []
     assert not (registry / "models").exists()
 
 
@@ -145,11 +146,12 @@ def test_a_small_dataset_is_trained_and_the_schedule_recorded(make_cfg, registry
     # The evaluated weights are those of the best checkpoint: a whole number of epochs.
     assert 1 <= training["best_epoch"] <= training["epochs_run"]
     assert training["best_step"] == training["best_epoch"] * steps
-    record = json.loads((registry / "model_registry.json").read_text())["models"][0]
+    record = models_doc(registry)["models"][0]
     assert record["training"] == training
     assert _log(registry)[0]["training"] == training
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override, says", [
     ("trainer.max_epochs=0", "ifns-train: the model took no optimiser step"),
     ("+trainer.limit_val_batches=0.5", "ifns-train: lightning: You requested to check 0.5"),

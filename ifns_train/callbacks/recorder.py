@@ -6,20 +6,25 @@
 2. **Evaluate**: the pure evaluator turns the tables into the figures of `metrics.json`
    (`evaluation.evaluator`), so anything recorded can be recomputed from the saved tables.
 3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
-   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/), staged under a
-   hidden name and renamed, then the experiment-log entry, then the model record
-   (`registry.publish`), each write atomic.
+   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/) is staged under a
+   hidden name, hashed and renamed into place; then one registry transaction completes the
+   experiment (entered as `running` when the run began) and adds the model record with the
+   hashes. A kill at any instant leaves either no record or a complete one, and whatever
+   else it leaves (a stale `running` entry, an unclaimed folder) `ifns-admin doctor` reports.
 
 It is a Lightning callback (for the fit timing) called by `train` after fit, rather than a
 Hydra callback, because Hydra turns exceptions in its callbacks into warnings, and a run that
-cannot record itself must fail. `record_failure` turns any error of the run, including one in
-the recorder itself after the log entry was written, into a `failed` entry and removes the
-artifact folder, so a failure is never left looking like a success. Only global rank 0 writes.
+cannot record itself must fail. `record_failure` turns any error of the run before the
+registry transaction into a `failed` entry and removes the folder it staged, so a failure is
+never left looking like a success; an error after the commit (a logger's final flush) leaves
+the complete record as it is. Only global rank 0 writes.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +49,11 @@ from ifns_train.evaluation.predictions import (
 )
 from ifns_train.families.base import FamilyModule
 from ifns_train.nets.backbones import parameter_count
-from ifns_train.registry import ids
-from ifns_train.registry.publish import Run, experiment_entry, model_draft, publish
-from ifns_train.registry.records import (
-    FamilyRecord,
-    find_model,
-    trial_sharpes,
-    upsert_experiment,
-)
+from ifns_train.registry import faults, ids, log, model_registry
+from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
+from ifns_train.registry.database import Registry
+from ifns_train.registry.publish import Run, experiment_entry, model_draft
+from ifns_train.registry.records import FamilyRecord
 from ifns_train.store import atomic_write_json
 
 
@@ -62,7 +64,7 @@ class RunContext:
     config: dict[str, Any]
     experiment_id: str
     model_id: str
-    registry_dir: Path
+    registry: Registry
     output_dir: Path
     started: Any
     code_version: dict[str, Any]
@@ -72,13 +74,20 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)
     # The training schedule as run (batch size used, steps taken), known once fit has ended.
     training: dict[str, Any] = field(default_factory=dict)
-    # "model", or a companion of another run: "fold", "seed", "placebo" (registers no model).
+    # "model", a companion of another run ("fold", "seed", "placebo": no model registered), or
+    # a "reproduction" of a recorded experiment (no model registered).
     kind: str = "model"
     parent_experiment_id: str | None = None
     # The summaries of this run's companions, by kind (see `ifns_train.companions`).
     companions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # How a placebo's labels were permuted, per split.
     placebo: dict[str, str] | None = None
+    # A reproduction's evidence inputs: the original run's, so its figures can match.
+    evidence: dict[str, Any] | None = None
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.registry.dir
 
     @property
     def family(self) -> dict[str, Any]:
@@ -86,11 +95,11 @@ class RunContext:
 
     @property
     def registers_model(self) -> bool:
-        return self.kind != "placebo"
+        return self.kind not in ("placebo", "reproduction")
 
     @property
     def artifact_rel(self) -> str:
-        if not self.registers_model:  # evidence of a control, not a model anyone may use
+        if not self.registers_model:  # evidence of a control or a check, not a model to use
             return f"controls/{self.family['family_id']}/{self.experiment_id}"
         return f"models/{self.family['family_id']}/{self.model_id}"
 
@@ -112,6 +121,8 @@ class RunContext:
             kind=self.kind,
             parent_experiment_id=self.parent_experiment_id,
             links={k: [c["experiment_id"] for c in v] for k, v in self.companions.items()},
+            host=socket.gethostname(),
+            pid=os.getpid(),
         )
 
     def datasets(self) -> dict[str, Any]:
@@ -149,11 +160,14 @@ class RunContext:
     def evidence_inputs(self, complexity: dict[str, Any]) -> dict[str, Any]:
         """What the evaluation reads besides the tables (recorded with the figures)."""
         assert self.data is not None
+        if self.evidence is not None:
+            return {**self.evidence, "experiment_id": self.experiment_id,
+                    "complexity": complexity}
         return {
             "experiment_id": self.experiment_id,
-            "trial_sharpes": trial_sharpes(self.registry_dir, self.family["family_id"],
-                                           self.data.label_family,
-                                           self.data.dataset_ids["train"]),
+            "trial_sharpes": log.trial_sharpes(self.registry, self.family["family_id"],
+                                               self.data.label_family,
+                                               self.data.dataset_ids["train"]),
             "companions": {kind: [{k: run.get(k) for k in
                                    ("experiment_id", "model_id", "metrics", "placebo")}
                                   for run in runs]
@@ -165,6 +179,7 @@ class RunContext:
 class Recorder(pl.Callback):
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        self.registered = False  # entered in the log as running
         self.recorded = False
         self.summary: dict[str, Any] = {}
         self._fit_started = 0.0
@@ -177,7 +192,14 @@ class Recorder(pl.Callback):
 
     @property
     def staging_dir(self) -> Path:
-        return self.artifact_dir.parent / f".staging-{self.ctx.model_id}"
+        return self.artifact_dir.parent / f"{STAGING_PREFIX}{self.ctx.model_id}"
+
+    @rank_zero_only
+    def begin(self) -> None:
+        """Enter the run in the log as `running`, before it does any work."""
+        log.begin_run(self.ctx.registry, experiment_entry(self.ctx.run(), "running", None, {}))
+        self.registered = True
+        faults.point("run-registered")
 
     # --- Lightning hooks ----------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -194,7 +216,7 @@ class Recorder(pl.Callback):
         the last epoch's without one."""
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         outputs = trainer.predict(module, datamodule=datamodule,
-                                  ckpt_path="best" if best else None)
+                                  ckpt_path="best" if best else None, weights_only=True)
         return outputs if outputs and isinstance(outputs[0], list) else [outputs or []]
 
     def record(self, trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
@@ -247,7 +269,7 @@ class Recorder(pl.Callback):
                   ) -> np.ndarray:
         """Per row, the cost a registered exec_cost model predicted (its saved predictions of
         the same split, matched on date and symbol; negative forecasts count as 0)."""
-        record = find_model(self.ctx.registry_dir, model_id)
+        record = model_registry.get(self.ctx.registry, model_id)
         if record.model_family != "MF_EXEC_COST_V1":
             raise ConfigError(f"evaluation.cost_model_id {model_id} is a {record.model_family} "
                               "model, not MF_EXEC_COST_V1")
@@ -304,7 +326,10 @@ class Recorder(pl.Callback):
         atomic_write_json(stage / "metrics.json", metrics)
         atomic_write_json(stage / "train_config.json", self._train_config())
         self._curves(stage, evaluation["splits"])
+        hashes = folder_hashes(stage)
+        faults.point("staged")
         stage.rename(self.artifact_dir)
+        faults.point("artifact-in-place")
 
         now = ids.iso(ids.utc_now())
         key = key_figures(evaluation)
@@ -314,8 +339,10 @@ class Recorder(pl.Callback):
                         "artifact_dir": str(self.artifact_dir), "metrics": key,
                         "placebo": ctx.placebo}
         if not ctx.registers_model:
-            upsert_experiment(ctx.registry_dir, experiment_entry(run, "completed", now, key))
+            log.finish(ctx.registry, experiment_entry(run, "completed", now, key),
+                       f"{ctx.kind} run completed")
             self.recorded = True
+            faults.point("published")
             return
         draft = model_draft(
             run,
@@ -326,10 +353,12 @@ class Recorder(pl.Callback):
             labels_used=[data.label_family],
             horizons=[data.horizon_days],
             resources=self._resources(trainer, module),
+            artifact_hashes=hashes,
         )
-        publish(ctx.registry_dir, self._family_record(module),
-                experiment_entry(run, "completed", now, key), draft)
+        model_registry.publish(ctx.registry, self._family_record(module),
+                               experiment_entry(run, "completed", now, key), draft)
         self.recorded = True
+        faults.point("published")
 
     def _train_config(self) -> dict[str, Any]:
         ctx, data = self.ctx, self.ctx.data
@@ -393,11 +422,14 @@ class Recorder(pl.Callback):
 
     @rank_zero_only
     def record_failure(self, exc: BaseException) -> None:
-        """Leave a `failed` entry with the error; remove what this run wrote as artifacts."""
+        """Turn the run's `running` entry into a `failed` one with the error, and remove the
+        folder it staged; a run already recorded keeps its complete record."""
+        if self.recorded or not self.registered:
+            return
         for path in (self.staging_dir, self.artifact_dir):
             shutil.rmtree(path, ignore_errors=True)
-        message = f"{type(exc).__name__}: {exc}".strip()
+        message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         entry = experiment_entry(self.ctx.run(), "failed", ids.iso(ids.utc_now()), {},
                                  error=message[:4000])
-        upsert_experiment(self.ctx.registry_dir, entry)
-        self.recorded = False
+        log.finish(self.ctx.registry, entry, "run failed")
+        self.registered = False

@@ -187,6 +187,13 @@ class PathsConfig:
 
 
 @dataclass
+class RegistryConfig:
+    # The database of record: null is SQLite in paths.registry_dir (or $IFNS_REGISTRY_URL);
+    # postgresql://user@host/db for a registry shared by a team or a cluster.
+    url: Optional[str] = None
+
+
+@dataclass
 class Config:
     family: FamilyConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -196,6 +203,7 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     promotion: PromotionConfig = MISSING
     paths: PathsConfig = MISSING
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
     # Lightning's own Trainer keyword arguments; keys are checked against its signature.
     trainer: Dict[str, Any] = field(default_factory=dict)
     # `_target_` specs instantiated by Hydra: Lightning callbacks and loggers.
@@ -218,6 +226,7 @@ class EvaluateConfig:
 
     model_id: str = MISSING
     paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
 
 
 def register_configs() -> None:

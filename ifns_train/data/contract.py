@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ifns_train.errors import ContractError
+from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
+from ifns_train.errors import ContractError, shown
 
 
 def _at(frame: pd.DataFrame, pos: int) -> str:
@@ -77,6 +78,25 @@ def check_keys(dataset_id: str, frame: pd.DataFrame) -> None:
         raise ContractError(
             f"dataset {dataset_id}: rows not sorted by (date, symbol) at {_at(frame, pos)}"
         )
+
+
+def check_symbols(dataset_id: str, frame: pd.DataFrame) -> None:
+    """Every symbol is one the importer would accept (`ifns_train.data.symbols`): symbols reach
+    reports, file names and HTML, so a table from elsewhere must not smuggle in others."""
+    codes, uniques = pd.factorize(frame["symbol"], use_na_sentinel=False)
+    for code, value in enumerate(uniques):
+        if not is_symbol(value):
+            pos = int(np.flatnonzero(codes == code)[0])
+            date = pd.Timestamp(frame["date"].iloc[pos]).date().isoformat()
+            what = "no symbol" if _missing(value) else f"symbol {shown(value)}"
+            raise ContractError(
+                f"dataset {dataset_id}: {what} at row {pos} (date {date}); a symbol is "
+                f"{SYMBOL_RULE}"
+            )
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
 def check_finite(dataset_id: str, frame: pd.DataFrame, columns: list[str], role: str,

@@ -12,15 +12,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from ifns_train.errors import ContractError, RegistryError, shown
+from ifns_train.store import chmod_like_open, read_document, transaction
 
-from ifns_train.errors import ContractError, RegistryError
-from ifns_train.store import read_document, transaction
+if TYPE_CHECKING:  # pandas is imported where tables are read: reading the index needs none
+    import pandas as pd
 
 INDEX_FILE = "datasets_index.json"
-DATASET_ID_RE = re.compile(r"^DS_[A-Z0-9_]+$")
+# At most 128 characters: the id is a file name (with a temp prefix and suffix, under 255).
+DATASET_ID_RE = re.compile(r"^DS_[A-Z0-9_]{1,125}$")
 KEY_COLUMNS = ("date", "symbol")
 CONTEXT_COLUMNS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
 
@@ -31,10 +33,10 @@ def index_path(registry_dir: str | Path) -> Path:
 
 def check_dataset_id(dataset_id: str) -> str:
     """Ids become file names, so only a closed alphabet is accepted."""
-    if not isinstance(dataset_id, str) or not DATASET_ID_RE.match(dataset_id):
+    if not isinstance(dataset_id, str) or not DATASET_ID_RE.fullmatch(dataset_id):
         raise ContractError(
-            f"invalid dataset id {dataset_id!r}: expected upper-case letters, digits and '_' "
-            "starting with 'DS_' (e.g. DS_TRAIN_CORE_V1)"
+            f"invalid dataset id {shown(dataset_id)}: expected up to 128 upper-case letters, "
+            "digits and '_' starting with 'DS_' (e.g. DS_TRAIN_CORE_V1)"
         )
     return dataset_id
 
@@ -56,12 +58,27 @@ def get_entry(registry_dir: str | Path, dataset_id: str) -> dict[str, Any]:
 
 
 def table_path(registry_dir: str | Path, entry: dict[str, Any]) -> Path:
-    path = Path(entry["path"])
-    return path if path.is_absolute() else Path(registry_dir) / path
+    """The entry's table file, which must lie inside the registry folder: an index edited by
+    hand or copied from elsewhere must not make a run read (or a tool list) any file on disk.
+    Symbolic links are followed before the check, so one pointing out is refused too."""
+    raw = entry.get("path")
+    root = Path(registry_dir).resolve()
+    if not isinstance(raw, str) or not raw:
+        raise ContractError(f"dataset {entry.get('dataset_id')}: index entry path {shown(raw)} "
+                            "is not a file name")
+    path = (root / raw).resolve()  # an absolute `raw` replaces root
+    if not path.is_relative_to(root):
+        raise ContractError(
+            f"dataset {entry.get('dataset_id')}: index entry path {shown(raw, 200)} is outside "
+            f"the registry folder {root}"
+        )
+    return path
 
 
 def column_fingerprint(series: pd.Series) -> str:
     """sha256 over the column name and every value, independent of the storage unit of dates."""
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(series):
         series = series.astype("datetime64[ns]")
     digest = hashlib.sha256(str(series.name).encode())
@@ -105,6 +122,8 @@ def register_dataset(
     frame = frame.reset_index(drop=True)
     overall, columns = fingerprint(frame)
     relpath = Path("datasets") / f"{dataset_id}.parquet"
+    import pandas as pd
+
     dates = pd.to_datetime(frame["date"])
     entry = {
         "dataset_id": dataset_id,
@@ -141,6 +160,7 @@ def register_dataset(
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
         try:
+            chmod_like_open(tmp)
             frame.to_parquet(tmp, index=False)
             os.replace(tmp, target)
         except BaseException:

@@ -178,6 +178,7 @@ def _load_table(
                     "fingerprint recorded in the dataset index (the table changed after it "
                     "was registered)"
                 )
+    contract.check_symbols(dataset_id, frame)
     contract.check_keys(dataset_id, frame)
     contract.check_finite(dataset_id, frame, feature_columns, "feature")
     extras = [c for c in extra_columns if c not in feature_columns and c != label_column]

@@ -187,5 +187,5 @@ def key_figures(evaluation: Mapping[str, Any]) -> dict[str, Any]:
             "trials")}
     promotion = evaluation.get("promotion")
     if promotion is not None:
-        out["promotion"] = {"eligible": promotion["eligible"], "reasons": promotion["reasons"]}
+        out["promotion"] = {k: promotion[k] for k in ("eligible", "reasons", "checks")}
     return out

@@ -2,8 +2,9 @@
 
 Why here and not in the recorder: the registry owns its records' shape (the spec's field names
 of sections 4.1 and 8.1), so the recorder hands over what it knows of a run (`Run`) and its
-figures, and gets back records that were checked before anything is written. The order of the
-writes (log entry, then model record) is `publish`'s.
+figures, and gets back records that were checked before anything is written. The writes
+themselves are `log` (a run's start and a failure) and `model_registry.publish` (a completed
+run and its model, in one transaction).
 """
 
 from __future__ import annotations
@@ -12,15 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ifns_train.registry.records import (
-    ExperimentEntry,
-    FamilyRecord,
-    ModelDraft,
-    ModelRecord,
-    StatusChange,
-    add_model,
-    upsert_experiment,
-)
+from ifns_train.registry.records import ExperimentEntry, ModelDraft
 
 
 @dataclass
@@ -43,11 +36,14 @@ class Run:
     kind: str = "model"  # or a companion run: fold, seed, placebo
     parent_experiment_id: str | None = None
     links: dict[str, list[str]] | None = None  # companion experiment ids, by kind
+    host: str | None = None
+    pid: int | None = None
 
 
-def experiment_entry(run: Run, status: str, finished_ts: str, metrics: dict[str, Any],
+def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: dict[str, Any],
                      error: str | None = None) -> ExperimentEntry:
-    """The log entry of a run; a failed run has an error and no artifact links."""
+    """The log entry of a run: `running` at its start, then its outcome; only a completed run
+    links artifacts, a failed one has an error."""
     completed = status == "completed"
     cfg = run.config
 
@@ -59,6 +55,8 @@ def experiment_entry(run: Run, status: str, finished_ts: str, metrics: dict[str,
         experiment_name=run.experiment_name,
         timestamp=run.started_ts,
         finished_ts=finished_ts,
+        host=run.host,
+        pid=run.pid,
         model_family=run.family_id,
         roles=run.roles,
         proposed_model_id=run.model_id,
@@ -67,6 +65,7 @@ def experiment_entry(run: Run, status: str, finished_ts: str, metrics: dict[str,
         features_used=cfg["features"]["families"],
         labels_used=[cfg["labels"]["target"]],
         hyperparameters=cfg["model"],
+        config=cfg,
         training=run.training,
         config_hash=run.config_hash,
         seed=cfg["seed"],
@@ -96,6 +95,7 @@ def model_draft(
     labels_used: list[str],
     horizons: list[int],
     resources: dict[str, Any],
+    artifact_hashes: dict[str, str],
 ) -> ModelDraft:
     """A `candidate` record of the run's model; the registry gives its version on `publish`."""
     family = run.config["family"]
@@ -121,14 +121,7 @@ def model_draft(
         resources=resources,
         training=run.training,
         artifact_path=run.artifact_path,
+        artifact_hashes=artifact_hashes,
         code_version=run.code_version,
-        status_history=[StatusChange(status="candidate", ts=now, by="ifns_train.recorder",
-                                     reason=f"trained by experiment {run.experiment_id}")],
     )
 
-
-def publish(registry_dir: Path, family: FamilyRecord, entry: ExperimentEntry,
-            draft: ModelDraft) -> ModelRecord:
-    """Write the completed log entry, then the model record (its version given under lock)."""
-    upsert_experiment(registry_dir, entry)
-    return add_model(registry_dir, family, draft)

@@ -1,25 +1,27 @@
 """Records of the registry and the experiment log (spec sections 3.1, 4.1 and 8.1).
 
-Pydantic models with extra fields forbidden: a record is checked before it is written, so a
-malformed one never reaches the files other stages read.
+Pydantic models with extra fields forbidden: a record is checked before it is written and
+again when it is read, so a malformed one never reaches another stage. Each record carries the
+`schema_version` of its shape; `upgrade` brings an older record to the current shape, and a
+newer one is refused (this code cannot know what its new fields mean).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ifns_train.errors import RegistryError
 from ifns_train.registry import ids
-from ifns_train.store import read_document, transaction
 
-MODELS_FILE = "model_registry.json"
-EXPERIMENTS_FILE = "experiments_log.json"
+# 1: the JSON registry (model_registry.json, experiments_log.json) before the database.
+# 2: running entries (host, pid, no finished_ts yet), the resolved config with each experiment,
+#    artifact hashes with each model, status history kept apart from the record.
+RECORD_SCHEMA = 2
 ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
-ExperimentStatus = Literal["completed", "failed", "selected", "discarded"]
-ExperimentKind = Literal["model", "fold", "seed", "placebo"]
+ExperimentStatus = Literal["running", "completed", "failed", "selected", "discarded"]
+ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction"]
 ID_PATTERN = ids.ID_RE.pattern
 
 
@@ -28,10 +30,14 @@ class _Record(BaseModel):
 
 
 class StatusChange(_Record):
-    status: ModelStatus
+    """One appended row of a model's or an experiment's status history."""
+
+    status: str
+    from_status: Optional[str] = None
     ts: str
     by: str
     reason: str
+    evidence: list[str] = Field(default_factory=list)
 
 
 class FamilyRecord(_Record):
@@ -51,6 +57,7 @@ class FamilyRecord(_Record):
 class ModelDraft(_Record):
     """A model record before the registry gives it its version (spec 4.1)."""
 
+    schema_version: int = RECORD_SCHEMA
     model_id: str = Field(pattern=ID_PATTERN)
     model_family: str
     status: ModelStatus
@@ -77,8 +84,11 @@ class ModelDraft(_Record):
     # The schedule actually run: batch size used, steps taken, the epoch and step evaluated.
     training: dict[str, Any]
     artifact_path: str
+    # sha256 of every file of the artifact folder, by path relative to it: checked on load.
+    artifact_hashes: dict[str, str]
     code_version: dict[str, Any]
-    status_history: list[StatusChange]
+    # Filled from the registry's appended history on read; never stored in the record.
+    status_history: list[StatusChange] = Field(default_factory=list)
 
 
 class ModelRecord(ModelDraft):
@@ -88,12 +98,16 @@ class ModelRecord(ModelDraft):
 
 
 class ExperimentEntry(_Record):
-    """One run (spec 8.1); a failed run has an error and no model record."""
+    """One run (spec 8.1): `running` from its start, then `completed` or `failed` (with the
+    error); a sweep's review may mark a completed one `selected` or `discarded`."""
 
+    schema_version: int = RECORD_SCHEMA
     experiment_id: str = Field(pattern=ID_PATTERN)
     experiment_name: str
     timestamp: str
-    finished_ts: str
+    finished_ts: Optional[str] = None
+    host: Optional[str] = None
+    pid: Optional[int] = None
     model_family: str
     roles: list[str]
     proposed_model_id: str = Field(pattern=ID_PATTERN)
@@ -102,6 +116,8 @@ class ExperimentEntry(_Record):
     features_used: list[str]
     labels_used: list[str]
     hyperparameters: dict[str, Any]
+    # The resolved config the run was started with: what `reproduce` runs again.
+    config: dict[str, Any]
     training: dict[str, Any] = Field(default_factory=dict)
     config_hash: str
     seed: int
@@ -109,90 +125,53 @@ class ExperimentEntry(_Record):
     artifacts: dict[str, Optional[str]]
     code_version: dict[str, Any]
     error: Optional[str] = None
-    # A companion run (walk-forward fold, extra seed, placebo) names the experiment it serves;
-    # that experiment lists its companions under `links`, by kind.
+    # A companion run (walk-forward fold, extra seed, placebo, reproduction) names the
+    # experiment it serves; that experiment lists its companions under `links`, by kind.
     kind: ExperimentKind = "model"
     parent_experiment_id: Optional[str] = None
     links: dict[str, list[str]] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
 
 
-def upsert_experiment(registry_dir: Path, entry: ExperimentEntry) -> None:
-    """Add the entry, or replace the one with its experiment_id (a run that failed late)."""
-    with transaction(registry_dir / EXPERIMENTS_FILE, {"experiments": []}) as doc:
-        doc["experiments"] = [
-            e for e in doc["experiments"] if e.get("experiment_id") != entry.experiment_id
-        ]
-        doc["experiments"].append(entry.model_dump(mode="json"))
+def _upgrade_1(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 (the JSON registry) -> 2."""
+    raw = dict(raw)
+    if kind == "experiment":
+        raw.setdefault("config", {})
+        raw.setdefault("host", None)
+        raw.setdefault("pid", None)
+    else:
+        raw.setdefault("artifact_hashes", {})
+        raw.setdefault("metrics_version", 1)
+        raw.pop("status_history", None)  # imported as history rows by `migrate`
+    raw["schema_version"] = 2
+    return raw
 
 
-def add_model(registry_dir: Path, family: FamilyRecord, draft: ModelDraft) -> ModelRecord:
-    """Append a model record; its model_version is the next of its family, given under lock."""
-    with transaction(registry_dir / MODELS_FILE, {"families": {}, "models": []}) as doc:
-        models = doc["models"]
-        if any(m.get("model_id") == draft.model_id for m in models):
-            raise ValueError(f"model_id {draft.model_id} is already in the registry")
-        if any(m.get("experiment_id") == draft.experiment_id for m in models):
-            raise ValueError(f"experiment_id {draft.experiment_id} already has a model")
-        version = 1 + max(
-            (m.get("model_version", 0) for m in models if m.get("model_family") ==
-             family.family_id),
-            default=0,
+UPGRADES = {1: _upgrade_1}
+
+
+def upgrade(kind: str, raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """`raw` brought to RECORD_SCHEMA; a newer record is refused."""
+    version = raw.get("schema_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise RegistryError(f"{where}: schema_version {version!r} is not a version number")
+    if version > RECORD_SCHEMA:
+        raise RegistryError(f"{where}: record schema_version {version} is newer than this "
+                            f"code's {RECORD_SCHEMA}; upgrade ifns-train to read it")
+    while version < RECORD_SCHEMA:
+        raw = UPGRADES[version](kind, raw)
+        version = raw["schema_version"]
+    return raw
+
+
+def validated(cls: type[_Record], raw: dict[str, Any], where: str) -> Any:
+    """`cls(**raw)`, with an error that names the record and each bad field."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '(record)'}': {err['msg']}"
+            for err in exc.errors()[:5]
         )
-        model = ModelRecord(**draft.model_dump(), model_version=version)
-        doc["families"][family.family_id] = family.model_dump(mode="json")
-        models.append(model.model_dump(mode="json"))
-    return model
-
-
-def find_model(registry_dir: Path, model_id: str) -> ModelRecord:
-    """The registered model with this id, checked against the schema."""
-    ids.check_id(model_id, "model_id")
-    doc = read_document(registry_dir / MODELS_FILE, {"families": {}, "models": []})
-    for model in doc["models"]:
-        if model.get("model_id") == model_id:
-            return ModelRecord(**model)
-    raise RegistryError(f"no model {model_id!r} in {registry_dir / MODELS_FILE}")
-
-
-def update_metrics(registry_dir: Path, model_id: str, metrics: dict[str, Any], version: int,
-                   now: str) -> ModelRecord:
-    """Replace a model's key figures with those of a newer metrics version; the earlier ones
-    are appended to its metrics_history."""
-    with transaction(registry_dir / MODELS_FILE, {"families": {}, "models": []}) as doc:
-        for i, raw in enumerate(doc["models"]):
-            if raw.get("model_id") != model_id:
-                continue
-            model = ModelRecord(**raw)
-            if version <= model.metrics_version:
-                raise RegistryError(
-                    f"model {model_id}: metrics version {version} is not newer than its "
-                    f"{model.metrics_version}"
-                )
-            history = [*model.metrics_history, {"metrics_version": model.metrics_version,
-                                                "metrics": model.metrics,
-                                                "replaced_ts": now}]
-            model = model.model_copy(update={"metrics": metrics, "metrics_version": version,
-                                             "metrics_history": history,
-                                             "last_updated_ts": now})
-            doc["models"][i] = ModelRecord(**model.model_dump()).model_dump(mode="json")
-            return model
-    raise RegistryError(f"no model {model_id!r} in {registry_dir / MODELS_FILE}")
-
-
-def trial_sharpes(registry_dir: Path, family_id: str, label: str, train_dataset_id: str
-                  ) -> list[float]:
-    """The annualised proxy Sharpe ratios of the completed trials of one family, label and
-    training dataset in the experiment log (placebos are no trials): what a deflated Sharpe
-    ratio deflates by."""
-    doc = read_document(registry_dir / EXPERIMENTS_FILE, {"experiments": []})
-    out = []
-    for entry in doc["experiments"]:
-        if (entry.get("status") != "completed" or entry.get("kind", "model") == "placebo"
-                or entry.get("model_family") != family_id
-                or entry.get("labels_used") != [label]
-                or entry.get("datasets", {}).get("ids", {}).get("train") != train_dataset_id):
-            continue
-        sharpe = (entry.get("metrics", {}).get("selection") or {}).get("sharpe_annualised")
-        if sharpe is not None:
-            out.append(float(sharpe))
-    return out
+        raise RegistryError(f"{where}: invalid record: {problems}") from None

@@ -13,6 +13,7 @@ from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import resolve
 from ifns_train.families import FAMILIES
 from ifns_train.train import train
+from tests.registry.docs import models_doc
 
 KEY_METRIC = {"dir_core": "auc", "struct_aware": "auc", "ret_core": "rank_ic_mean",
               "risk_vol": "qlike", "exec_cost": "mae_bps"}
@@ -28,7 +29,7 @@ def test_family_trains_with_backbone(family: str, backbone: str, make_cfg,
     test = summary["metrics"]["test"]
     assert test["primary_metric"] == KEY_METRIC[family]
     assert test["model"][KEY_METRIC[family]] is not None
-    doc = json.loads((registry / "model_registry.json").read_text())
+    doc = models_doc(registry)
     (record,) = doc["models"]
     assert set(doc["families"]) == {record["model_family"]}
     assert record["roles"] == doc["families"][record["model_family"]]["roles"]

@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from ifns_train.data.ohlcv.options import ImportOptions, header_key
 from ifns_train.data.ohlcv.parse import MISSING_TEXT, is_date_text
+from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
+from ifns_train.errors import shown
 
 SOURCE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 # Canonical field -> accepted spellings, after lower-casing and turning runs of anything but
@@ -205,6 +207,9 @@ def _map_wide(table: pa.Table, options: ImportOptions) -> tuple[Columns, list[st
         if column.startswith("Unnamed: ") or column in UNNAMED_INDEX or not symbol:
             problems.append(f"column {position + 1} has no name: in a wide file every column "
                             "but the date is a symbol's close, named by its header")
+        elif not is_symbol(symbol):
+            problems.append(f"column {position + 1} header {shown(column)} is not a valid "
+                            f"symbol ({SYMBOL_RULE})")
         elif symbol in tickers:
             problems.append(f"columns '{tickers[symbol]}' and '{column}' are both symbol "
                             f"{symbol}; keep one")

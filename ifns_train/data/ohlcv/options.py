@@ -21,10 +21,13 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ifns_train.data.features import LABEL_HORIZON_DAYS, WARMUP_ROWS
-from ifns_train.errors import ConfigError
+from ifns_train.data.ohlcv.parse import DAY_RANGE, FIRST_DAY, LAST_DAY
+from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
+from ifns_train.errors import ConfigError, shown
 
 MIN_HISTORY = WARMUP_ROWS + LABEL_HORIZON_DAYS + 1
 DATE_FORMATS = ("auto", "iso", "us")
@@ -60,8 +63,13 @@ class KnownSplit:
         symbol, date, ratio = symbol.strip().upper(), date.strip(), ratio.strip()
         if not symbol:
             raise ConfigError(f"{origin}: no symbol")
-        if not _ISO_DAY.match(date) or pd.isna(pd.to_datetime(date, errors="coerce")):
-            raise ConfigError(f"{origin}: date {date!r} is not a valid YYYY-MM-DD date")
+        if not is_symbol(symbol):
+            raise ConfigError(f"{origin}: symbol {shown(symbol)} is not a valid symbol "
+                              f"({SYMBOL_RULE})")
+        if not _ISO_DAY.fullmatch(date) or pd.isna(pd.to_datetime(date, errors="coerce")):
+            raise ConfigError(f"{origin}: date {shown(date)} is not a valid YYYY-MM-DD date")
+        if not FIRST_DAY <= np.datetime64(date, "D") <= LAST_DAY:
+            raise ConfigError(f"{origin}: date {date!r} is outside the dates read, {DAY_RANGE}")
         try:
             top, _, bottom = ratio.partition("/")
             value = float(top) / float(bottom) if bottom else float(top)
@@ -143,6 +151,10 @@ class ImportOptions:
                              for s in given}))
         if "" in keep:
             raise ConfigError("--keep-jumps needs a symbol (or 'all')")
+        for symbol in keep:
+            if symbol != KEEP_ALL and not is_symbol(symbol):
+                raise ConfigError(f"--keep-jumps {shown(symbol)}: not a valid symbol "
+                                  f"({SYMBOL_RULE})")
         if self.adjust_splits and keep:
             raise ConfigError(
                 f"--adjust-splits back-adjusts the split-like jumps of every symbol, so it "

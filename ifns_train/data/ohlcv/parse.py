@@ -7,7 +7,8 @@ again, by pandas, to find the cells at fault. Every function returns, besides th
 cells failed and the text of each failure, so that the reader reports all of them at once.
 
 * A cell is blank when, stripped, it is empty or one of ``MISSING_TEXT`` (any case).
-* Dates: ISO ``YYYY-MM-DD`` (a time of day or offset after it ignored) or ``YYYYMMDD``, or US
+* Dates (from 1900-01-01 to 2262-04-11, the last day of a nanosecond timestamp): ISO
+  ``YYYY-MM-DD`` (a time of day or offset after it ignored) or ``YYYYMMDD``, or US
   ``MM/DD/YYYY``; ``auto`` takes the format of the column's first date and refuses a US-looking
   date whose month is above 12 (day/month/year). Stored timestamps keep their calendar day (a
   time zone's wall clock), without the time of day.
@@ -19,13 +20,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ifns_train.data.symbols import is_symbol
+
 MISSING_TEXT = ("", "na", "n/a", "nan", "null", "none", "#n/a")
+# The dates read. Rows are held as nanosecond timestamps, which end on 2262-04-11 (a later date
+# would wrap around to 1677, silently); before 1900 is a typo, not daily market data.
+FIRST_DAY, LAST_DAY = np.datetime64("1900-01-01", "D"), np.datetime64("2262-04-11", "D")
+DAY_RANGE = f"{FIRST_DAY}..{LAST_DAY}"
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$")
 BASIC_ISO_RE = re.compile(r"^\d{8}$")
 US_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -52,16 +60,33 @@ def _distinct(column: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray, np.ndarra
     return texts, index, blank
 
 
-def symbols(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Sorted distinct symbols (stripped, upper case), each cell's code into them (-1 if
-    blank), and which cells are blank."""
+class SymbolCells(NamedTuple):
+    """A symbol column read: `code` indexes `names` (-1 where blank or invalid)."""
+
+    names: list[str]  # sorted distinct valid symbols (stripped, upper case)
+    code: np.ndarray
+    blank: np.ndarray
+    invalid: np.ndarray  # not blank and not a valid symbol (`is_symbol`)
+    first_invalid: np.ndarray  # the first cell of each distinct invalid text
+    text: Callable[[int], str]  # the stripped text of cell i
+    rows: Callable[[int], int]  # how many cells hold the text of cell i
+
+
+def symbols(column: pa.ChunkedArray) -> SymbolCells:
+    """The symbols of a column, each distinct text checked once."""
     texts, index, blank = _distinct(column)
     upper = texts.str.upper()
-    names = sorted(set(upper[~blank]))
+    invalid = ~blank & ~np.array([is_symbol(u) for u in upper], dtype=bool)
+    names = sorted(set(upper[~blank & ~invalid]))
     code_of = {name: i for i, name in enumerate(names)}
-    codes = np.array([-1 if b else code_of[u] for u, b in zip(upper, blank, strict=True)],
-                     dtype=np.int32)
-    return names, codes[index], blank[index]
+    codes = np.array([-1 if b or v else code_of[u]
+                      for u, b, v in zip(upper, blank, invalid, strict=True)], dtype=np.int32)
+    counts = np.bincount(index, minlength=len(texts))
+    first = np.zeros(index.size, bool)
+    bad_cells = np.flatnonzero(invalid[index])
+    first[bad_cells[np.unique(index[bad_cells], return_index=True)[1]]] = True
+    return SymbolCells(names, codes[index], blank[index], invalid[index], first,
+                       lambda i: str(texts[index[i]]), lambda i: int(counts[index[i]]))
 
 
 def dates(
@@ -73,9 +98,14 @@ def dates(
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         if pa.types.is_timestamp(kind) and kind.tz is not None:
             column = pc.local_timestamp(column)
-        days = column.to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+        days = column.to_numpy().astype("datetime64[D]")  # no overflow at day precision
+        outside = ~np.isnat(days) & ((days < FIRST_DAY) | (days > LAST_DAY))
+        as_read = days.copy()
+        days[outside] = np.datetime64("NaT")
         bad = np.isnat(days)
-        return days, bad, lambda i: f"column '{header}' has no date"
+        return days.astype("datetime64[ns]"), bad, lambda i: (
+            f"column '{header}' value {str(as_read[i])!r} is outside the dates read, {DAY_RANGE}"
+            if outside[i] else f"column '{header}' has no date")
     texts, index, blank = _distinct(column)
     problem = np.full(len(texts), "", dtype=object)
     problem[blank] = f"column '{header}' has no date"
@@ -109,13 +139,17 @@ def dates(
                         for q in np.array(quoted, dtype=object)[dmy]]
         parsed = pd.to_datetime(texts.where(us & ~dmy, None), format="%m/%d/%Y",
                                 errors="coerce")
-    parsed = parsed.to_numpy().astype("datetime64[ns]")
-    invalid = todo & (problem == "") & np.isnat(parsed)
+    days = parsed.to_numpy().astype("datetime64[D]")  # pandas may hold a date past 2262 in us
+    invalid = todo & (problem == "") & np.isnat(days)
     problem[invalid] = [f"column '{header}' value {q} is not a valid date"
                         for q in np.array(quoted, dtype=object)[invalid]]
+    outside = todo & (problem == "") & ((days < FIRST_DAY) | (days > LAST_DAY))
+    problem[outside] = [f"column '{header}' value {q} is outside the dates read, {DAY_RANGE}"
+                        for q in np.array(quoted, dtype=object)[outside]]
     bad_text = problem != ""
-    parsed[bad_text] = np.datetime64("NaT")
-    return parsed[index], bad_text[index], lambda i: str(problem[index[i]])
+    days[bad_text] = np.datetime64("NaT")
+    return days.astype("datetime64[ns]")[index], bad_text[index], lambda i: str(
+        problem[index[i]])
 
 
 def numbers(

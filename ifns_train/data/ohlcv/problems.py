@@ -33,8 +33,9 @@ class OhlcvError(ContractError):
 
 
 def where(path: Path, is_csv: bool, row: int | None = None, symbol: str | None = None) -> str:
-    """'path: row R (line L), symbol S': the place of a problem (the line only for a CSV)."""
-    text = str(path)
+    """'path: row R (line L), symbol S': the place of a problem (the line only for a CSV); a
+    path with a newline or other control character is quoted, so the problem stays one line."""
+    text = str(path) if str(path).isprintable() else repr(str(path))
     if row is not None and row != FILE_LEVEL:
         text += f": row {row}" + (f" (line {row + 1})" if is_csv else "")
     if symbol:

@@ -54,6 +54,8 @@ from ifns_train.data.ohlcv.columns import PRICE_FIELDS, SOURCE_SUFFIXES, Columns
 from ifns_train.data.ohlcv.options import ImportOptions
 from ifns_train.data.ohlcv.parse import dates, numbers, symbols
 from ifns_train.data.ohlcv.problems import FILE_LEVEL, Problems, where
+from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
+from ifns_train.errors import shown
 
 
 @dataclass
@@ -229,6 +231,12 @@ def _parse(index: int, path: Path, is_csv: bool, table: pa.Table, options: Impor
     stem = _stem(path).strip().upper()
     cols, file_problems = map_columns(table, options)
     source = Source(index, path, is_csv, "", table.num_rows, cols)
+    if cols.symbol_from == "file name" and not is_symbol(stem):
+        # Not pinned: a symbol that cannot be named cannot be left out by name either.
+        problems.add(f"{where(path, is_csv)}: symbol {shown(stem)}, taken from the file name, "
+                     f"is not a valid symbol ({SYMBOL_RULE}); rename the file", file=index)
+        source.cells = table.num_rows
+        return source
     if file_problems:
         pinned = stem if cols.symbol_from == "file name" else None
         for text in file_problems:
@@ -253,9 +261,15 @@ def _fill(source: Source, table: pa.Table, options: ImportOptions, problems: Pro
     day, date_bad, date_text = dates(table.column(date_header), options.date_format, date_header)
     if "symbol" in cols.headers:
         header = cols.headers["symbol"]
-        names, code, missing = symbols(table.column(header))
-        cells.report(missing, np.full(n, -1), names, header,
+        read = symbols(table.column(header))
+        names, code = read.names, read.code
+        cells.report(read.blank, np.full(n, -1), names, header,
                      lambda i, h=header: f"column '{h}' has no symbol")
+        # One problem per distinct bad symbol (at its first row), not one per row of it.
+        cells.report(read.first_invalid, np.full(n, -1), names, header, lambda i, h=header: (
+            f"column '{h}' value {shown(read.text(i))} is not a valid symbol ({SYMBOL_RULE})"
+            + (f"; {read.rows(i)} rows hold it" if read.rows(i) > 1 else "")))
+        missing = read.blank | read.invalid
     else:
         names, code, missing = [stem], np.zeros(n, np.int32), np.zeros(n, bool)
     cells.report(date_bad, code, names, date_header, date_text)

@@ -1,0 +1,175 @@
+"""The lifecycle of a model (spec 4.1, 9.2, 10): its statuses, who may change them, and how.
+
+Stage 03 grants no promotion power. Admin records **proposals** (promote or roll back, with
+actor and reason); `decide`, the entry point meant for DRA (Stage 05), applies a transition and
+refuses `canary` or `promoted` for a model that is non-compliant or fails its promotion checks.
+Every change is an appended history row; promoting a model to a role retires the role's previous
+holder in the same family, in the same transaction (`PREVIOUS_HOLDER`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+
+from ifns_train.errors import RegistryError
+from ifns_train.registry import ids
+from ifns_train.registry.audit import audit_model
+from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.log import append_history
+from ifns_train.registry.model_registry import get as get_model
+from ifns_train.registry.schema import model_inputs, models, proposals
+
+STATUSES = ("candidate", "canary", "promoted", "retired")
+# from -> the statuses it may become. A model reaches production through canary; a rollback
+# takes a promoted model back to canary or retires it; retired is final.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "candidate": ("canary", "retired"),
+    "canary": ("promoted", "candidate", "retired"),
+    "promoted": ("canary", "retired"),
+    "retired": (),
+}
+GATED = ("canary", "promoted")  # reached only by a compliant, eligible model
+# What promoting a model does to the model that held the same role in its family.
+PREVIOUS_HOLDER = "retired"
+
+
+def action_of(from_status: str, to_status: str) -> str:
+    return "promote" if STATUSES.index(to_status) > STATUSES.index(from_status) \
+        and to_status != "retired" else "rollback"
+
+
+def check_transition(model_id: str, from_status: str, to_status: str) -> None:
+    if to_status not in STATUSES:
+        raise RegistryError(f"unknown status {to_status!r}: expected one of "
+                            f"{', '.join(STATUSES)}")
+    if to_status not in TRANSITIONS[from_status]:
+        allowed = ", ".join(TRANSITIONS[from_status]) or "nothing (final)"
+        raise RegistryError(f"model {model_id}: {from_status} cannot become {to_status} "
+                            f"(allowed: {allowed})")
+
+
+def _check_text(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise RegistryError(f"{what} must be non-empty text of at most 2000 characters")
+    return value
+
+
+def propose(reg: Registry, model_id: str, to_status: str, actor: str, reason: str,
+            evidence: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+    """Record a proposal to DRA to move a model; nothing about the model changes."""
+    model = get_model(reg, model_id)
+    check_transition(model_id, model.status, to_status)
+    _check_text(actor, "actor")
+    _check_text(reason, "reason")
+    evidence = [ids.check_id(e, "evidence id") for e in (evidence or [])]
+    if role is not None and role not in model.roles:
+        raise RegistryError(f"model {model_id} has no role {role!r} (its roles: "
+                            f"{', '.join(model.roles)})")
+    row = {"proposal_id": f"PRP_{ids.utc_now().strftime('%Y%m%dT%H%M%S')}_"
+                          f"{secrets.token_hex(3)}",
+           "model_id": model_id, "action": action_of(model.status, to_status),
+           "from_status": model.status, "to_status": to_status, "role": role, "actor": actor,
+           "reason": reason, "evidence": dumps(evidence), "ts": ids.iso(ids.utc_now()),
+           "state": "open"}
+    with reg.write() as conn:
+        conn.execute(insert(proposals).values(**row))
+    return {**row, "evidence": evidence}
+
+
+def proposals_of(reg: Registry, model_id: str | None = None, state: str | None = None
+                 ) -> list[dict[str, Any]]:
+    query = select(proposals).order_by(proposals.c.ts)
+    if model_id:
+        query = query.where(proposals.c.model_id == model_id)
+    if state:
+        query = query.where(proposals.c.state == state)
+    with reg.read() as conn:
+        return [{**r, "evidence": json.loads(r["evidence"])}
+                for r in conn.execute(query).mappings()]
+
+
+def gate(reg: Registry, model_id: str) -> list[str]:
+    """Why the model may not become canary or promoted (empty: it may)."""
+    model = get_model(reg, model_id)
+    reasons = [f"non-compliant: {r}" for r in audit_model(reg, model).reasons]
+    promotion = model.metrics.get("promotion")
+    if promotion is None:
+        reasons.append("no promotion checks recorded")
+    elif not promotion.get("eligible"):
+        reasons += [f"promotion check failed: {r}" for r in promotion.get("reasons", [])] \
+            or ["promotion checks: not eligible"]
+    return reasons
+
+
+def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str,
+           proposal_id: str | None = None, evidence: list[str] | None = None,
+           role: str | None = None) -> dict[str, Any]:
+    """Apply a transition (DRA's decision) and return what changed."""
+    _check_text(actor, "actor")
+    _check_text(reason, "reason")
+    evidence = [ids.check_id(e, "evidence id") for e in (evidence or [])]
+    model = get_model(reg, model_id)
+    check_transition(model_id, model.status, to_status)
+    refused = gate(reg, model_id) if to_status in GATED else []
+    if proposal_id is not None:
+        evidence = [proposal_id, *evidence]
+    now = ids.iso(ids.utc_now())
+    with reg.write() as conn:
+        if proposal_id is not None:
+            prop = conn.execute(select(proposals).where(
+                proposals.c.proposal_id == proposal_id)).mappings().first()
+            if prop is None or prop["model_id"] != model_id or prop["state"] != "open":
+                raise RegistryError(f"proposal {proposal_id!r} is not an open proposal for "
+                                    f"model {model_id}")
+            if prop["to_status"] != to_status:
+                raise RegistryError(f"proposal {proposal_id} proposes {prop['to_status']}, "
+                                    f"not {to_status}")
+            conn.execute(update(proposals).where(proposals.c.proposal_id == proposal_id)
+                         .values(state="refused" if refused else "applied", decided_ts=now,
+                                 decision=f"{actor}: {'; '.join(refused) or reason}"))
+        if refused:
+            refusal = RegistryError(f"model {model_id} cannot become {to_status}: "
+                                    + "; ".join(refused))
+        else:
+            refusal = None
+            current = conn.execute(select(models.c.status).where(
+                models.c.model_id == model_id)).scalar_one()
+            if current != model.status:  # changed since it was read: decide again
+                raise RegistryError(f"model {model_id} became {current} meanwhile; decide "
+                                    "again")
+            changed = [_move(conn, model_id, model.status, to_status, actor, reason, evidence,
+                             now)]
+            if to_status == "promoted":
+                changed += _replace_holders(conn, model, role or model.roles[0], actor,
+                                            evidence, now)
+    if refusal is not None:  # the proposal's refusal is committed; the model is unchanged
+        raise refusal
+    return {"model_id": model_id, "changes": changed}
+
+
+def _move(conn: Any, model_id: str, old: str, new: str, actor: str, reason: str,
+          evidence: list[str], now: str) -> dict[str, str]:
+    conn.execute(update(models).where(models.c.model_id == model_id)
+                 .values(status=new, last_updated_ts=now))
+    append_history(conn, "model", model_id, old, new, actor, reason, evidence, ts=now)
+    return {"model_id": model_id, "from": old, "to": new}
+
+
+def _replace_holders(conn: Any, model: Any, role: str, actor: str, evidence: list[str],
+                     now: str) -> list[dict[str, str]]:
+    holders = conn.execute(select(models.c.model_id).where(and_(
+        models.c.model_family == model.model_family, models.c.status == "promoted",
+        models.c.model_id != model.model_id,
+        models.c.model_id.in_(select(model_inputs.c.model_id).where(and_(
+            model_inputs.c.kind == "role", model_inputs.c.name == role)))))).scalars().all()
+    return [_move(conn, holder, "promoted", PREVIOUS_HOLDER, actor,
+                  f"replaced as {role} by {model.model_id}", [model.model_id, *evidence], now)
+            for holder in holders]
+
+
+def status_history(reg: Registry, model_id: str) -> list[dict[str, Any]]:
+    return [h.model_dump() for h in get_model(reg, model_id).status_history]

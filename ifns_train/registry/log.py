@@ -1,0 +1,227 @@
+"""The experiment log (spec 8.1): runs from their start to their outcome, and their links.
+
+A run is entered as `running` (host, pid, start time) before any work, so a run that dies
+leaves a trace that `doctor` can explain; its outcome replaces the entry's evidence fields once,
+and every status change is an appended history row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from ifns_train.errors import RegistryError
+from ifns_train.registry import ids
+from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.records import (
+    ExperimentEntry,
+    StatusChange,
+    upgrade,
+    validated,
+)
+from ifns_train.registry.schema import experiments, history, links
+
+EXPERIMENT_TRANSITIONS: dict[str | None, set[str]] = {
+    None: {"running"},
+    "running": {"completed", "failed"},
+    "completed": {"selected", "discarded"},
+    "selected": {"discarded"},
+    "discarded": {"selected"},
+    "failed": set(),
+}
+LINK_KINDS = ("sel", "dra")
+
+
+def _columns(entry: ExperimentEntry) -> dict[str, Any]:
+    selection = entry.metrics.get("selection") or {}
+    return {
+        "experiment_name": entry.experiment_name,
+        "model_family": entry.model_family,
+        "status": entry.status,
+        "kind": entry.kind,
+        "parent_experiment_id": entry.parent_experiment_id,
+        "proposed_model_id": entry.proposed_model_id,
+        "label_family": entry.labels_used[0] if entry.labels_used else None,
+        "train_dataset_id": (entry.datasets.get("ids") or {}).get("train"),
+        "started_ts": entry.timestamp,
+        "finished_ts": entry.finished_ts,
+        "host": entry.host,
+        "pid": entry.pid,
+        "error": entry.error,
+        "sharpe": selection.get("sharpe_annualised"),
+        "record_schema": entry.schema_version,
+        "record": dumps(entry.model_dump(mode="json", exclude={"status"})),
+    }
+
+
+def append_history(conn: Connection, subject: str, subject_id: str, from_status: str | None,
+                   to_status: str, actor: str, reason: str, evidence: list[str] | None = None,
+                   ts: str | None = None) -> None:
+    conn.execute(insert(history).values(
+        subject=subject, subject_id=subject_id, from_status=from_status, to_status=to_status,
+        actor=actor, ts=ts or ids.iso(ids.utc_now()), reason=reason,
+        evidence=dumps(list(evidence or []))))
+
+
+def history_of(conn: Connection, subject: str, subject_id: str) -> list[StatusChange]:
+    rows = conn.execute(select(history).where(and_(
+        history.c.subject == subject, history.c.subject_id == subject_id)
+    ).order_by(history.c.seq)).mappings()
+    return [StatusChange(status=r["to_status"], from_status=r["from_status"], ts=r["ts"],
+                         by=r["actor"], reason=r["reason"], evidence=json.loads(r["evidence"]))
+            for r in rows]
+
+
+def _status(conn: Connection, experiment_id: str) -> str | None:
+    return conn.execute(select(experiments.c.status).where(
+        experiments.c.experiment_id == experiment_id)).scalar_one_or_none()
+
+
+def _check_transition(experiment_id: str, old: str | None, new: str) -> None:
+    if new not in EXPERIMENT_TRANSITIONS.get(old, set()):
+        raise RegistryError(f"experiment {experiment_id}: status {old or '(none)'} cannot "
+                            f"become {new}")
+
+
+def begin_run(reg: Registry, entry: ExperimentEntry) -> None:
+    """Enter a run as `running`, before it does any work."""
+    if entry.status != "running":
+        raise ValueError("a run is entered as running")
+    with reg.write() as conn:
+        write_entry(conn, entry, actor="ifns_train.train", reason="run started")
+
+
+def write_entry(conn: Connection, entry: ExperimentEntry, actor: str, reason: str) -> None:
+    """Insert the entry or replace its evidence, with a history row for a status change."""
+    old = _status(conn, entry.experiment_id)
+    if old == entry.status:
+        raise RegistryError(f"experiment {entry.experiment_id} is already {old}")
+    _check_transition(entry.experiment_id, old, entry.status)
+    if old is None:
+        conn.execute(insert(experiments).values(experiment_id=entry.experiment_id,
+                                                **_columns(entry)))
+    else:
+        conn.execute(update(experiments).where(
+            experiments.c.experiment_id == entry.experiment_id).values(**_columns(entry)))
+    append_history(conn, "experiment", entry.experiment_id, old, entry.status, actor, reason,
+                   ts=entry.finished_ts)
+
+
+def finish(reg: Registry, entry: ExperimentEntry, reason: str) -> None:
+    """Record the outcome of a run that registers no model (a failure, a placebo)."""
+    with reg.write() as conn:
+        write_entry(conn, entry, actor="ifns_train.recorder", reason=reason)
+
+
+def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reason: str,
+               evidence: list[str] | None = None) -> None:
+    """A reviewer's `selected` / `discarded`, or `doctor`'s `failed` for a dead run."""
+    with reg.write() as conn:
+        row = conn.execute(select(experiments.c.status, experiments.c.record).where(
+            experiments.c.experiment_id == experiment_id)).first()
+        if row is None:
+            raise RegistryError(f"no experiment {experiment_id!r} in {reg.shown_url()}")
+        _check_transition(experiment_id, row.status, status)
+        values: dict[str, Any] = {"status": status}
+        if row.status == "running":
+            record = json.loads(row.record)
+            record.update(finished_ts=ids.iso(ids.utc_now()), error=reason)
+            values.update(record=dumps(record), finished_ts=record["finished_ts"],
+                          error=reason)
+        conn.execute(update(experiments).where(
+            experiments.c.experiment_id == experiment_id).values(**values))
+        append_history(conn, "experiment", experiment_id, row.status, status, actor, reason,
+                       evidence)
+
+
+def _entry(row: Any) -> ExperimentEntry:
+    where = f"experiment {row.experiment_id}"
+    try:
+        raw = json.loads(row.record)
+    except ValueError as exc:
+        raise RegistryError(f"{where}: record is not valid JSON ({exc})") from None
+    raw = upgrade("experiment", {**raw, "schema_version": row.record_schema}, where)
+    return validated(ExperimentEntry, {**raw, "status": row.status}, where)
+
+
+def get(reg: Registry, experiment_id: str) -> ExperimentEntry:
+    ids.check_id(experiment_id, "experiment_id")
+    with reg.read() as conn:
+        row = conn.execute(select(experiments).where(
+            experiments.c.experiment_id == experiment_id)).first()
+    if row is None:
+        raise RegistryError(f"no experiment {experiment_id!r} in {reg.shown_url()}")
+    return _entry(row)
+
+
+def search(reg: Registry, *, family: str | None = None, status: str | None = None,
+           kind: str | None = None, since: str | None = None, until: str | None = None,
+           text: str | None = None, parent: str | None = None, limit: int | None = 100
+           ) -> list[ExperimentEntry]:
+    """Experiments, newest first; dates compare with the start time's ISO text."""
+    query = select(experiments)
+    if family:
+        query = query.where(experiments.c.model_family == family)
+    if status:
+        query = query.where(experiments.c.status == status)
+    if kind:
+        query = query.where(experiments.c.kind == kind)
+    if since:
+        query = query.where(experiments.c.started_ts >= since)
+    if until:
+        query = query.where(experiments.c.started_ts < until)
+    if parent:
+        query = query.where(experiments.c.parent_experiment_id == parent)
+    if text:  # the text as typed: % and _ are not wildcards
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        query = query.where(or_(*(column.like(like, escape="\\") for column in (
+            experiments.c.experiment_id, experiments.c.experiment_name,
+            experiments.c.proposed_model_id, experiments.c.error))))
+    query = query.order_by(experiments.c.started_ts.desc(), experiments.c.experiment_id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with reg.read() as conn:
+        return [_entry(row) for row in conn.execute(query)]
+
+
+def status_history(reg: Registry, experiment_id: str) -> list[StatusChange]:
+    with reg.read() as conn:
+        return history_of(conn, "experiment", experiment_id)
+
+
+def trial_sharpes(reg: Registry, family_id: str, label: str, train_dataset_id: str
+                  ) -> list[float]:
+    """The annualised proxy Sharpe ratios of the completed trials of one family, label and
+    training dataset (placebos and reproductions are no trials): what a deflated Sharpe
+    ratio deflates by."""
+    query = select(experiments.c.sharpe).where(and_(
+        experiments.c.model_family == family_id, experiments.c.label_family == label,
+        experiments.c.train_dataset_id == train_dataset_id,
+        experiments.c.status.in_(("completed", "selected", "discarded")),
+        experiments.c.kind.notin_(("placebo", "reproduction")),
+        experiments.c.sharpe.is_not(None),
+    )).order_by(experiments.c.started_ts, experiments.c.experiment_id)
+    with reg.read() as conn:
+        return [float(v) for v in conn.execute(query).scalars()]
+
+
+def link(reg: Registry, experiment_id: str, kind: str, ref: str, actor: str) -> None:
+    """Link an experiment to a SEL recommendation or a DRA decision (spec 9.2)."""
+    if kind not in LINK_KINDS:
+        raise RegistryError(f"link kind {kind!r}: expected one of {', '.join(LINK_KINDS)}")
+    ids.check_id(ref, f"{kind.upper()} reference")
+    with reg.write() as conn:
+        if _status(conn, experiment_id) is None:
+            raise RegistryError(f"no experiment {experiment_id!r} in {reg.shown_url()}")
+        conn.execute(insert(links).values(experiment_id=experiment_id, kind=kind, ref=ref,
+                                          actor=actor, ts=ids.iso(ids.utc_now())))
+
+
+def links_of(reg: Registry, experiment_id: str) -> list[dict[str, Any]]:
+    with reg.read() as conn:
+        rows = conn.execute(select(links).where(links.c.experiment_id == experiment_id)
+                            .order_by(links.c.seq)).mappings()
+        return [{k: r[k] for k in ("kind", "ref", "actor", "ts")} for r in rows]

@@ -1,0 +1,185 @@
+"""The registry database's tables and their versioned migrations (SQLAlchemy Core).
+
+Records are stored whole as JSON text (`record`), and the fields people and stages filter on are
+columns beside them, so listing 10,000 models reads a few columns rather than every document.
+Status is a column, and each change of it is an appended `history` row that nothing updates or
+deletes (triggers refuse it), so the lifecycle of every model can be audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
+
+SCHEMA_VERSION = 1
+ID = String(160)
+TS = String(32)
+
+metadata = MetaData()
+
+schema_info = Table(
+    "schema_info", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_ts", TS, nullable=False),
+)
+
+families = Table(
+    "families", metadata,
+    Column("family_id", String(64), primary_key=True),
+    Column("record", Text, nullable=False),
+)
+
+experiments = Table(
+    "experiments", metadata,
+    Column("experiment_id", ID, primary_key=True),
+    Column("experiment_name", String(64), nullable=False),
+    Column("model_family", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("parent_experiment_id", ID),
+    Column("proposed_model_id", ID, nullable=False),
+    Column("label_family", String(128)),
+    Column("train_dataset_id", String(128)),
+    Column("started_ts", TS, nullable=False),
+    Column("finished_ts", TS),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("error", Text),
+    # The completed run's proxy Sharpe ratio: what a deflated Sharpe ratio deflates by.
+    Column("sharpe", Float),
+    Column("record_schema", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_experiments_family_started", "model_family", "started_ts"),
+    Index("ix_experiments_status", "status"),
+    Index("ix_experiments_trials", "model_family", "label_family", "train_dataset_id"),
+    Index("ix_experiments_parent", "parent_experiment_id"),
+)
+
+models = Table(
+    "models", metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("model_family", String(64), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("experiment_id", ID, ForeignKey("experiments.experiment_id"), nullable=False,
+           unique=True),
+    Column("created_ts", TS, nullable=False),
+    Column("last_updated_ts", TS, nullable=False),
+    Column("artifact_path", String(512), nullable=False),
+    # Flat key figures ("test.auc": 0.58, "promotion.eligible": 1.0) to sort and filter by.
+    Column("key_metrics", Text, nullable=False),
+    Column("record_schema", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+    UniqueConstraint("model_family", "model_version", name="uq_models_family_version"),
+    Index("ix_models_family_created", "model_family", "created_ts"),
+    Index("ix_models_status", "status"),
+)
+
+# What each model depends on: its datasets, feature families, label families and roles (the
+# spec's "which models depend on which data definitions?").
+model_inputs = Table(
+    "model_inputs", metadata,
+    Column("model_id", ID, ForeignKey("models.model_id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # dataset | feature | label | role
+    Column("name", String(160), nullable=False),
+    Index("ix_model_inputs_lookup", "kind", "name"),
+    Index("ix_model_inputs_model", "model_id"),
+)
+
+history = Table(
+    "history", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(16), nullable=False),  # model | experiment
+    Column("subject_id", ID, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("ts", TS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list of ids
+    Index("ix_history_subject", "subject", "subject_id"),
+)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("proposal_id", ID, primary_key=True),
+    Column("model_id", ID, ForeignKey("models.model_id"), nullable=False),
+    Column("action", String(16), nullable=False),  # promote | rollback
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("role", String(64)),
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("ts", TS, nullable=False),
+    Column("state", String(16), nullable=False),  # open | applied | refused
+    Column("decided_ts", TS),
+    Column("decision", Text),
+    Index("ix_proposals_model", "model_id"),
+)
+
+# Links of an experiment to a SEL recommendation or a DRA decision (spec 9.2).
+links = Table(
+    "links", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", ID, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # sel | dra
+    Column("ref", String(255), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("ts", TS, nullable=False),
+    Index("ix_links_experiment", "experiment_id"),
+)
+
+APPEND_ONLY = ("history",)
+
+
+def _append_only(conn: Connection) -> None:
+    """Refuse UPDATE and DELETE on the history, in the database itself."""
+    for table in APPEND_ONLY:
+        if conn.dialect.name == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                conn.execute(text(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                ))
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text(
+                f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
+            ))
+            conn.execute(text(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+            ))
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+    _append_only(conn)
+
+
+# version -> the step that brings a database from version - 1 to it.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+
+
+def current_version(conn: Connection) -> int:
+    """The schema version of the database (0: empty)."""
+    if not conn.dialect.has_table(conn, "schema_info"):
+        return 0
+    return conn.execute(select(schema_info.c.version).order_by(
+        schema_info.c.version.desc()).limit(1)).scalar_one_or_none() or 0

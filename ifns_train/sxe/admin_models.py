@@ -1,0 +1,366 @@
+"""`ifns-admin models ...`: the Model Registry Console (spec 9.2): list models by what they
+depend on, inspect one (metadata, datasets, figures, regimes, promotion checks, history,
+proposals, audit), compare several, and record a proposal to DRA (which changes nothing)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ifns_train.errors import RegistryError
+from ifns_train.sxe import render as r
+from ifns_train.sxe.common import (
+    MODEL_STATUSES,
+    UsageError,
+    check_text,
+    choices_type,
+    default_actor,
+    emit_json,
+    open_registry,
+    positive_int,
+    since_type,
+    until_type,
+    wants_json,
+)
+from ifns_train.sxe.figures import (
+    SPLITS,
+    dig,
+    mapping,
+    primary_of,
+    promotion,
+    read_metrics_file,
+    regime_breakdown,
+    render_figures,
+    render_promotion,
+    render_regimes,
+    split_figures,
+)
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    models = commands.add_parser("models", parents=[common], help="the model registry console",
+                                 description=__doc__)
+    sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", parents=[common], help="models, filtered by what they depend on")
+    p.add_argument("--family", help="model family id, e.g. MF_DIR_CORE_V1")
+    p.add_argument("--status", type=choices_type(MODEL_STATUSES, "status"),
+                   help=f"one of {', '.join(MODEL_STATUSES)}")
+    p.add_argument("--role", help="a model role, e.g. primary_directional")
+    p.add_argument("--dataset", help="models trained, validated or tested on this dataset id")
+    p.add_argument("--feature", help="models using this feature family")
+    p.add_argument("--label", help="models using this label family")
+    p.add_argument("--since", type=since_type, metavar="DATE",
+                   help="created at or after (ISO date or date-time, UTC)")
+    p.add_argument("--until", type=until_type, metavar="DATE",
+                   help="created before (a date alone: up to and including that day)")
+    p.add_argument("--sort", metavar="METRIC",
+                   help="a key figure, e.g. test.auc, test.improvement.auc, sharpe, dsr "
+                        "(default: newest first)")
+    p.add_argument("--asc", action="store_true", help="with --sort: smallest first")
+    p.add_argument("--limit", type=positive_int, default=50, help="at most N models (50)")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("show", parents=[common], help="one model in full")
+    p.add_argument("model_id")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("compare", parents=[common], help="models side by side")
+    p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
+    p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("propose", parents=[common],
+                       help="record a promotion or rollback proposal to DRA (changes nothing)")
+    p.add_argument("model_id")
+    p.add_argument("--to", required=True, type=choices_type(MODEL_STATUSES, "status"),
+                   metavar="STATUS", help=f"one of {', '.join(MODEL_STATUSES)}")
+    p.add_argument("--reason", required=True, help="why (shown to DRA)")
+    p.add_argument("--actor", default=None, help="who proposes (default: the login name)")
+    p.add_argument("--evidence", nargs="+", action="extend", default=[], metavar="ID",
+                   help="experiment, model or document ids supporting it")
+    p.add_argument("--role", help="the role the proposal is about")
+    p.set_defaults(handler=cmd_propose)
+
+
+# --- list ------------------------------------------------------------------------------------
+def _check_filters(reg: Any, args: argparse.Namespace) -> list[str]:
+    """Unknown family or role: a usage error (both are the registry's definitions). A dataset,
+    feature or label no model uses is a fair question: a note, not an error."""
+    from ifns_train.registry import model_registry
+
+    notes = []
+    if args.family:
+        known = sorted({f.family_id for f in model_registry.family_records(reg)}
+                       | set(model_registry.status_counts(reg)))
+        if args.family not in known:
+            raise UsageError(f"models list: unknown family {args.family!r}: the registry has "
+                             f"{', '.join(known) or 'no families yet'}")
+    if args.role:
+        known = sorted({role for f in model_registry.family_records(reg) for role in f.roles}
+                       | set(model_registry.input_names(reg, "role")))
+        if args.role not in known:
+            raise UsageError(f"models list: unknown role {args.role!r}: the registry has "
+                             f"{', '.join(known) or 'no roles yet'}")
+    for kind in ("dataset", "feature", "label"):
+        value = getattr(args, kind)
+        if value:
+            known = model_registry.input_names(reg, kind)
+            if value not in known:
+                notes.append(f"no model uses {kind} {value!r} (in use: "
+                             f"{', '.join(known) or 'none'})")
+    return notes
+
+
+def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ifns_train.registry import model_registry
+
+    rows = model_registry.search(
+        reg, family=args.family, status=args.status, role=args.role, dataset=args.dataset,
+        feature=args.feature, label=args.label, since=args.since, until=args.until,
+        sort=args.sort, descending=not args.asc, limit=args.limit, records=True)
+    if args.sort and rows and not any(args.sort in row["key_metrics"] for row in rows):
+        known = sorted({k for row in rows for k in row["key_metrics"]})
+        raise UsageError(f"models list: unknown metric {args.sort!r} for --sort: the models "
+                         f"found have {', '.join(known)}")
+    out = []
+    for row in rows:
+        record = row.pop("record")
+        primary = primary_of(record.metrics)
+        figures = row["key_metrics"]
+        eligible = figures.get("eligible")
+        out.append({**row, "roles": record.roles, "primary_metric": primary,
+                    "test_primary": figures.get("test.primary"),
+                    "test_improvement": figures.get(f"test.improvement.{primary}"),
+                    "eligible": None if eligible is None else bool(eligible)})
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    try:
+        notes = _check_filters(reg, args)
+        rows = list_rows(reg, args)
+    finally:
+        reg.close()
+    for note in notes:
+        sys.stderr.write(f"ifns-admin: note: {note}\n")
+    if wants_json(args):
+        emit_json({"filters": {k: getattr(args, k) for k in (
+            "family", "status", "role", "dataset", "feature", "label", "since", "until",
+            "sort", "limit")} | {"ascending": args.asc}, "count": len(rows), "models": rows})
+        return 0
+    out = r.console()
+    if not rows:
+        out.print("no models match")
+        return 0
+    extra = args.sort and args.sort != "test.primary"
+    columns = ["model_id", "family", "version", "status", "created", "test primary",
+               "improvement", "eligible", *([r.esc(args.sort)] if extra else [])]
+    body = []
+    for row in rows:
+        metric = row["primary_metric"]
+        body.append([
+            r.esc(row["model_id"]), r.esc(row["model_family"]), str(row["model_version"]),
+            r.esc(row["status"]), r.ts(row["created_ts"]),
+            f"{r.esc(metric)} {r.num(row['test_primary'])}" if metric else r.NA,
+            r.num(row["test_improvement"], signed=True), r.yes_no(row["eligible"]),
+            *([r.num(row["key_metrics"].get(args.sort))] if extra else [])])
+    order = f", by {r.esc(args.sort)} {'ascending' if args.asc else 'descending'}" \
+        if args.sort else ", newest first"
+    out.print(r.table(f"{len(rows)} model(s){order}", columns, body))
+    return 0
+
+
+# --- show ------------------------------------------------------------------------------------
+def show_doc(reg: Any, model_id: str) -> dict[str, Any]:
+    from ifns_train.registry import audit, lifecycle, model_registry
+
+    record = model_registry.get(reg, model_id)
+    doc, problem = read_metrics_file(reg, record)
+    return {
+        "model": record.model_dump(mode="json"),
+        "figures": split_figures(record.metrics),
+        "selection": mapping(record.metrics.get("selection")),
+        "promotion": promotion(record, doc),
+        "regimes": regime_breakdown(doc),
+        "metrics_file_problem": problem,
+        "proposals": lifecycle.proposals_of(reg, model_id),
+        "audit": audit.audit_model(reg, record).as_dict(),
+    }
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    reg = open_registry(args)
+    try:
+        doc = show_doc(reg, args.model_id)
+    finally:
+        reg.close()
+    if wants_json(args):
+        emit_json(doc)
+        return 0
+    render_show(doc)
+    return 0
+
+
+def render_show(doc: dict[str, Any]) -> None:
+    out = r.console()
+    m = doc["model"]
+    out.print(r.fields(f"Model {r.esc(m['model_id'])}", [
+        ("family", r.esc(m["model_family"])), ("version", str(m["model_version"])),
+        ("status", f"[bold]{r.esc(m['status'])}[/bold]"),
+        ("experiment", r.esc(m["experiment_id"])), ("roles", r.joined(m["roles"])),
+        ("created", r.ts(m["created_ts"])), ("last updated", r.ts(m["last_updated_ts"])),
+        ("prediction type", r.esc(m["prediction_type"])),
+        ("horizons", r.joined(m["horizons"])),
+        ("environments", r.joined(m["supported_environments"])),
+        ("resources", r.joined(f"{k}={v}" for k, v in mapping(m["resources"]).items())),
+        ("training", r.joined(f"{k}={v}" for k, v in mapping(m["training"]).items())),
+        ("metrics version", str(m["metrics_version"])
+         + (f" ({len(m['metrics_history'])} earlier kept)" if m["metrics_history"] else "")),
+        ("artifacts", r.esc(m["artifact_path"])),
+        ("code", r.joined(f"{k}={v}" for k, v in mapping(m["code_version"]).items()
+                          if k != "packages")),
+    ]))
+    windows = mapping(m["dataset_windows"])
+    fingerprints = mapping(m["dataset_fingerprints"])
+    rows = []
+    for split in ("train", "val", "test"):
+        dataset = m[f"{split}_dataset_id"]
+        window = windows.get(split) or []
+        rows.append([split, r.esc(dataset),
+                     " to ".join(r.esc(w) for w in window) if window else r.NA,
+                     r.esc(fingerprints.get(dataset))])
+    out.print(r.table("Datasets", ["split", "dataset", "window", "fingerprint"], rows,
+                      no_wrap=(0, 1, 2)))
+    out.print(r.fields(None, [("features", r.joined(m["features_used"])),
+                              ("labels", r.joined(m["labels_used"]))]))
+    render_figures(out, doc["figures"], doc["selection"])
+    render_regimes(out, doc["regimes"], doc["metrics_file_problem"])
+    render_promotion(out, doc["promotion"])
+    out.print(r.table("Status history", ["when", "from", "to", "by", "reason", "evidence"], [
+        [r.ts(h["ts"]), r.esc(h["from_status"] or "-"), r.esc(h["status"]), r.esc(h["by"]),
+         r.esc(h["reason"]), r.joined(h["evidence"])] for h in m["status_history"]]))
+    if doc["proposals"]:
+        out.print(r.table("Proposals to DRA", [
+            "proposal", "when", "action", "from", "to", "role", "by", "reason", "evidence",
+            "state", "decision"], [
+            [r.esc(p["proposal_id"]), r.ts(p["ts"]), r.esc(p["action"]),
+             r.esc(p["from_status"]), r.esc(p["to_status"]), r.esc(p["role"] or "-"),
+             r.esc(p["actor"]), r.esc(p["reason"]), r.joined(p["evidence"]),
+             r.esc(p["state"]),
+             f"{r.esc(p['decision'])} ({r.ts(p['decided_ts'])})" if p.get("decision")
+             else "-"]
+            for p in doc["proposals"]]))
+    else:
+        out.print("[bold]Proposals to DRA[/bold]: none")
+    audit = doc["audit"]
+    if audit["compliant"]:
+        out.print("[bold]Audit[/bold]: [green]compliant[/green] (spec 8.2)")
+    else:
+        out.print("[bold]Audit[/bold]: [red]non-compliant[/red]: not eligible for production "
+                  "use")
+        for reason in audit["reasons"]:
+            out.print(f"  - {r.esc(reason)}")
+
+
+# --- compare ---------------------------------------------------------------------------------
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ifns_train.registry import audit, model_registry
+
+    ids = list(dict.fromkeys(args.model_ids))
+    if len(ids) < 2:
+        raise UsageError("models compare: give at least two different model ids")
+    reg = open_registry(args)
+    try:
+        records = [model_registry.get(reg, mid) for mid in ids]
+        findings = [audit.audit_model(reg, rec) for rec in records]
+    finally:
+        reg.close()
+    flat = [model_registry.flat_metrics(rec.metrics) for rec in records]
+    rows: list[tuple[str, list[Any]]] = [
+        ("family", [rec.model_family for rec in records]),
+        ("version", [rec.model_version for rec in records]),
+        ("status", [rec.status for rec in records]),
+        ("experiment", [rec.experiment_id for rec in records]),
+        ("created", [rec.created_ts for rec in records]),
+        ("datasets", [", ".join(dict.fromkeys(
+            getattr(rec, f"{s}_dataset_id") for s in ("train", "val", "test")))
+            for rec in records]),
+        ("test window", [" to ".join(rec.dataset_windows.get("test") or []) for rec in records]),
+        ("features", [", ".join(rec.features_used) for rec in records]),
+        ("labels", [", ".join(rec.labels_used) for rec in records]),
+        ("primary metric", [primary_of(rec.metrics) for rec in records]),
+        ("test best baseline", [dig(rec.metrics, "test", "best_baseline",
+                                    primary_of(rec.metrics)) for rec in records]),
+    ]
+    names = sorted({k for f in flat for k in f}, key=_figure_order)
+    rows += [(name, [f.get(name) for f in flat]) for name in names]
+    rows.append(("test improvement interval", [_interval_of(rec.metrics) for rec in records]))
+    rows.append(("compliant", [f.compliant for f in findings]))
+    rows.append(("promotion reasons", ["; ".join(mapping(rec.metrics.get("promotion")).get(
+        "reasons") or []) for rec in records]))
+    if wants_json(args):
+        emit_json({"models": ids, "figures": [
+            {"figure": name, "values": dict(zip(ids, values, strict=True))}
+            for name, values in rows]})
+        return 0
+    out = r.console()
+    body = [[r.esc(name), *[_cell(v, name) for v in values]] for name, values in rows]
+    out.print(r.table("Models compared", ["figure", *[r.esc(i) for i in ids]], body))
+    return 0
+
+
+def _figure_order(name: str) -> tuple[int, int, str]:
+    """val figures, then test (each: primary, the metrics, the improvements), then the rest."""
+    split, _, rest = name.partition(".")
+    if split not in SPLITS:
+        return (len(SPLITS), 0, name)
+    return (SPLITS.index(split), 0 if rest == "primary" else
+            2 if rest.startswith("improvement.") else 1, rest)
+
+
+def _interval_of(metrics: dict[str, Any]) -> list[float] | None:
+    """[low, high] of the test improvement of the primary metric, if computed."""
+    iv = mapping(dig(metrics, "test", "intervals", primary_of(metrics)))
+    low, high = iv.get("low"), iv.get("high")
+    return [low, high] if isinstance(low, (int, float)) and isinstance(high, (int, float)) \
+        else None
+
+
+def _cell(value: Any, name: str) -> str:
+    if isinstance(value, list):
+        return r.interval(*value)
+    if name == "created":
+        return r.ts(value)
+    if isinstance(value, bool) or name == "eligible":
+        return r.yes_no(None if value is None else bool(value))
+    if isinstance(value, float):
+        return r.num(value, signed=".improvement." in name)
+    return r.esc(value if value not in ("", None) else "-")
+
+
+# --- propose ---------------------------------------------------------------------------------
+def cmd_propose(args: argparse.Namespace) -> int:
+    from ifns_train.registry import lifecycle
+
+    check_text(args.reason, "--reason")
+    actor = check_text(args.actor, "--actor") if args.actor is not None else default_actor()
+    reg = open_registry(args)
+    try:
+        proposal = lifecycle.propose(reg, args.model_id, args.to, actor, args.reason,
+                                     evidence=args.evidence, role=args.role)
+    finally:
+        reg.close()
+    if not proposal.get("proposal_id"):
+        raise RegistryError("the registry recorded no proposal id")
+    if wants_json(args):
+        emit_json(proposal)
+        return 0
+    out = r.console()
+    out.print(r.esc(proposal["proposal_id"]))
+    out.print(f"recorded a {r.esc(proposal['action'])} proposal to DRA: "
+              f"{r.esc(proposal['model_id'])} {r.esc(proposal['from_status'])} -> "
+              f"{r.esc(proposal['to_status'])} (nothing changed; DRA decides with ifns-decide "
+              f"--proposal {r.esc(proposal['proposal_id'])})", soft_wrap=True)
+    return 0

@@ -1,0 +1,107 @@
+"""The compliance audit finds each missing piece of spec 8.2, and a reproduction matches the
+record or refuses a changed dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from ifns_train.data.index import INDEX_FILE
+from ifns_train.errors import RegistryError
+from ifns_train.registry import model_registry
+from ifns_train.registry.audit import audit_model
+from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.schema import experiments
+from tests.registry.factory import add_model
+
+
+WINDOWS = {"train": ["2014-01-02", "2019-10-18"], "val": ["2019-10-21", "2021-09-23"],
+           "test": ["2021-09-24", "2023-08-30"]}
+
+
+def _edit_experiment(reg: Registry, experiment_id: str, **changes: object) -> None:
+    with reg.read() as conn:
+        raw = json.loads(conn.execute(experiments.select().where(
+            experiments.c.experiment_id == experiment_id)).first().record)
+    raw.update(changes)
+    with reg.write() as conn:
+        conn.execute(update(experiments).where(experiments.c.experiment_id == experiment_id)
+                     .values(record=dumps(raw)))
+
+
+def _reasons(reg: Registry, model_id: str) -> list[str]:
+    finding = audit_model(reg, model_registry.get(reg, model_id))
+    assert finding.compliant is (not finding.reasons)
+    return finding.reasons
+
+
+def test_a_complete_model_is_compliant(reg: Registry) -> None:
+    assert _reasons(reg, add_model(reg).model_id) == []
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"config": {}}, "has no config"),
+    ({"datasets": {"ids": {"train": "DS_DEMO_CORE_V1", "val": "DS_DEMO_CORE_V1"},
+                   "windows": WINDOWS}}, "no test dataset id"),
+    ({"datasets": {"ids": {s: "DS_DEMO_CORE_V1" for s in WINDOWS},
+                   "windows": {**WINDOWS, "train": ["2014-01-02", None]}}},
+     "no train time range"),
+    ({"features_used": ["Feature_TREND"]}, "feature family 'Feature_TREND' has no version"),
+    ({"labels_used": []}, "no label families"),
+    ({"proposed_model_id": "MDL_SOMEONE_ELSE"}, "proposed MDL_SOMEONE_ELSE, not"),
+])
+def test_each_missing_piece_of_the_experiment_is_found(reg: Registry, changes: dict,
+                                                       reason: str) -> None:
+    model = add_model(reg)
+    _edit_experiment(reg, model.experiment_id, **changes)
+    reasons = _reasons(reg, model.model_id)
+    assert len(reasons) == 1 and reason in reasons[0], reasons
+
+
+def test_artifacts_and_fingerprints_are_checked(reg: Registry) -> None:
+    changed, missing, extra, moved = (add_model(reg, n=i) for i in range(4))
+    (reg.dir / changed.artifact_path / "metrics.json").write_text("{}")
+    (reg.dir / missing.artifact_path / "model.ckpt").unlink()
+    (reg.dir / extra.artifact_path / "notes.txt").write_text("added later")
+    shutil.rmtree(reg.dir / moved.artifact_path)
+    assert _reasons(reg, changed.model_id)[0].endswith("metrics.json: sha256 differs from "
+                                                       "the record")
+    assert _reasons(reg, missing.model_id)[0].endswith("model.ckpt: missing")
+    assert _reasons(reg, extra.model_id)[0].endswith("notes.txt: not in the record")
+    assert _reasons(reg, moved.model_id)[0].startswith("artifact folder")
+    index = reg.dir / INDEX_FILE
+    doc = json.loads(index.read_text())
+    doc["datasets"]["DS_DEMO_CORE_V1"]["fingerprint"] = "sha256:other"
+    index.write_text(json.dumps(doc))
+    assert "fingerprint sha256:other in the index differs" in _reasons(reg, changed.model_id)[0]
+    del doc["datasets"]["DS_DEMO_CORE_V1"]
+    index.write_text(json.dumps(doc))
+    assert "no longer in the dataset index" in _reasons(reg, changed.model_id)[0]
+
+
+@pytest.mark.slow
+def test_reproduce_matches_and_refuses_a_changed_dataset(make_cfg, registry: Path,
+                                                         tmp_path: Path) -> None:
+    from ifns_train.reproduce import reproduce
+    from ifns_train.train import train
+
+    summary = train(make_cfg("evaluation.placebo=true"))
+    reg = Registry(registry, create=False)
+    result = reproduce(reg, summary["experiment_id"], tmp_path / "again")
+    assert result["status"] == "matches" and result["mismatches"] == 0
+    names = {f["name"] for f in result["figures"]}
+    assert {"test.model.auc", "test.improvement.auc", "selection.deflated_sharpe_ratio",
+            "promotion.eligible"} <= names
+    again = model_registry.search(reg, limit=None)
+    assert len(again) == 1  # a reproduction registers no model
+    index = registry / INDEX_FILE
+    doc = json.loads(index.read_text())
+    doc["datasets"]["DS_DEMO_CORE_V1"]["fingerprint"] = "sha256:changed"
+    index.write_text(json.dumps(doc))
+    with pytest.raises(RegistryError, match="dataset DS_DEMO_CORE_V1 has fingerprint "
+                                            "sha256:changed in the index, not the recorded"):
+        reproduce(reg, summary["experiment_id"], tmp_path / "third")

@@ -9,10 +9,12 @@ reported, and the audit keeps that model ineligible.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import select
 
 from ifns_train.registry import artifacts, ids, log
 from ifns_train.registry.database import Registry
+from ifns_train.registry.model_registry import get as get_model
 from ifns_train.registry.schema import experiments, models
 
 ACTOR = "ifns-admin doctor"
@@ -70,7 +73,6 @@ def alive(host: str | None, pid: int | None, started_ts: str) -> bool | None:
     if started is None:
         return True
     # A process that started after the run did is another one that got the same pid.
-    from datetime import datetime
     run_started = datetime.fromisoformat(started_ts.replace("Z", "+00:00")).timestamp()
     return started <= run_started + 2.0
 
@@ -96,7 +98,6 @@ def diagnose(reg: Registry, check_hashes: bool = True) -> Report:
         else:
             report.running.append({**info, "alive": state})
             live_ids |= {row.experiment_id, row.proposed_model_id}
-    import json
     claimed = {r.artifact_path for r in model_rows}
     for row in control_rows:
         path = (json.loads(row.record).get("artifacts") or {}).get("artifact_path")
@@ -115,8 +116,7 @@ def diagnose(reg: Registry, check_hashes: bool = True) -> Report:
             report.missing_folders.append({"model_id": row.model_id,
                                            "artifact_path": row.artifact_path})
         elif check_hashes:
-            from ifns_train.registry.model_registry import get
-            record = get(reg, row.model_id)
+            record = get_model(reg, row.model_id)
             for problem in artifacts.mismatches(folder, record.artifact_hashes):
                 report.hash_mismatches.append({"model_id": row.model_id, "problem": problem})
     return report

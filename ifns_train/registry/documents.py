@@ -11,6 +11,7 @@ one mistakes them for the current registry.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,7 @@ def export(reg: Registry, out_dir: Path | None = None) -> list[Path]:
     rows = model_registry.search(reg, limit=None, records=True)
     rows.reverse()
     exported = {"exported_ts": ids.iso(ids.utc_now()), "exported_from": reg.shown_url()}
-    links: dict[str, list[dict[str, Any]]] = {}
-    for e in entries:
-        found = log.links_of(reg, e.experiment_id)
-        if found:
-            links[e.experiment_id] = found
+    links = log.links_of(reg)
     models_doc = {
         "schema_version": RECORD_SCHEMA, **exported,
         "families": {f.family_id: f.model_dump(mode="json")
@@ -71,7 +68,17 @@ def export(reg: Registry, out_dir: Path | None = None) -> list[Path]:
 
 
 def _legacy(path: Path) -> dict[str, Any] | None:
+    """The document at `path` if it is of the JSON registry (schema 1), else None. An export
+    (schema 2) says so in its first line or two, so it is not parsed whole."""
     if not path.exists():
+        return None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError as exc:
+        raise RegistryError(f"{path} is not readable: {exc}") from None
+    found = re.search(r'"schema_version"\s*:\s*(\d+)', head)
+    if found and int(found.group(1)) != LEGACY_SCHEMA:
         return None
     try:
         doc = json.loads(path.read_text())

@@ -18,7 +18,7 @@ from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.records import (
     ExperimentEntry,
     StatusChange,
-    upgrade,
+    stored,
     validated,
 )
 from ifns_train.registry.schema import experiments, history, links
@@ -138,11 +138,7 @@ def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reaso
 
 def _entry(row: Any) -> ExperimentEntry:
     where = f"experiment {row.experiment_id}"
-    try:
-        raw = json.loads(row.record)
-    except ValueError as exc:
-        raise RegistryError(f"{where}: record is not valid JSON ({exc})") from None
-    raw = upgrade("experiment", {**raw, "schema_version": row.record_schema}, where)
+    raw = stored("experiment", row.record, row.record_schema, where)
     return validated(ExperimentEntry, {**raw, "status": row.status}, where)
 
 
@@ -220,8 +216,15 @@ def link(reg: Registry, experiment_id: str, kind: str, ref: str, actor: str) -> 
                                           actor=actor, ts=ids.iso(ids.utc_now())))
 
 
-def links_of(reg: Registry, experiment_id: str) -> list[dict[str, Any]]:
+def links_of(reg: Registry, experiment_id: str | None = None
+             ) -> dict[str, list[dict[str, Any]]]:
+    """SEL/DRA links by experiment id (of one experiment, or of all)."""
+    query = select(links).order_by(links.c.seq)
+    if experiment_id is not None:
+        query = query.where(links.c.experiment_id == experiment_id)
+    out: dict[str, list[dict[str, Any]]] = {}
     with reg.read() as conn:
-        rows = conn.execute(select(links).where(links.c.experiment_id == experiment_id)
-                            .order_by(links.c.seq)).mappings()
-        return [{k: r[k] for k in ("kind", "ref", "actor", "ts")} for r in rows]
+        for r in conn.execute(query).mappings():
+            out.setdefault(r["experiment_id"], []).append(
+                {k: r[k] for k in ("kind", "ref", "actor", "ts")})
+    return out

@@ -24,7 +24,7 @@ from ifns_train.registry.records import (
     FamilyRecord,
     ModelDraft,
     ModelRecord,
-    upgrade,
+    stored,
     validated,
 )
 from ifns_train.registry.schema import families, model_inputs, models
@@ -109,11 +109,7 @@ def publish(reg: Registry, family: FamilyRecord, entry: ExperimentEntry, draft: 
 
 def _record(conn: Connection, row: Any, with_history: bool = True) -> ModelRecord:
     where = f"model {row.model_id}"
-    try:
-        raw = json.loads(row.record)
-    except ValueError as exc:
-        raise RegistryError(f"{where}: record is not valid JSON ({exc})") from None
-    raw = upgrade("model", {**raw, "schema_version": row.record_schema}, where)
+    raw = stored("model", row.record, row.record_schema, where)
     raw.update(status=row.status, model_version=row.model_version,
                last_updated_ts=row.last_updated_ts)
     if with_history:

@@ -8,6 +8,7 @@ newer one is refused (this code cannot know what its new fields mean).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -163,6 +164,17 @@ def upgrade(kind: str, raw: dict[str, Any], where: str) -> dict[str, Any]:
         raw = UPGRADES[version](kind, raw)
         version = raw["schema_version"]
     return raw
+
+
+def stored(kind: str, text: str, schema: int, where: str) -> dict[str, Any]:
+    """A record as stored (JSON text of shape `schema`), parsed and brought to RECORD_SCHEMA."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise RegistryError(f"{where}: record is not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: record is not a JSON object")
+    return upgrade(kind, {**raw, "schema_version": schema}, where)
 
 
 def validated(cls: type[_Record], raw: dict[str, Any], where: str) -> Any:

@@ -134,7 +134,7 @@ def show_doc(reg: Any, experiment_id: str) -> dict[str, Any]:
         "status_history": [h.model_dump() for h in log.status_history(reg, experiment_id)],
         "companions": [{"experiment_id": c.experiment_id, "kind": c.kind, "status": c.status,
                         "timestamp": c.timestamp} for c in children],
-        "decision_links": log.links_of(reg, experiment_id),
+        "decision_links": log.links_of(reg, experiment_id).get(experiment_id, []),
     }
 
 

@@ -14,7 +14,7 @@ from ifns_train.data.index import INDEX_FILE
 from ifns_train.errors import RegistryError
 from ifns_train.registry import model_registry
 from ifns_train.registry.audit import audit_model
-from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.database import URL_ENV, Registry, dumps
 from ifns_train.registry.schema import experiments
 from tests.registry.factory import add_model
 
@@ -84,13 +84,16 @@ def test_artifacts_and_fingerprints_are_checked(reg: Registry) -> None:
 
 
 @pytest.mark.slow
-def test_reproduce_matches_and_refuses_a_changed_dataset(make_cfg, registry: Path,
-                                                         tmp_path: Path) -> None:
+def test_reproduce_matches_and_refuses_a_changed_dataset(
+        make_cfg, registry: Path, backend_url: str | None, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from ifns_train.reproduce import reproduce
     from ifns_train.train import train
 
+    if backend_url is not None:
+        monkeypatch.setenv(URL_ENV, backend_url)
     summary = train(make_cfg("evaluation.placebo=true"))
-    reg = Registry(registry, create=False)
+    reg = Registry(registry, backend_url, create=False)
     result = reproduce(reg, summary["experiment_id"], tmp_path / "again")
     assert result["status"] == "matches" and result["mismatches"] == 0
     names = {f["name"] for f in result["figures"]}

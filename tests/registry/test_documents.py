@@ -123,3 +123,13 @@ def test_training_refuses_an_unmigrated_registry(make_cfg, registry: Path) -> No
     with pytest.raises(RegistryError, match="ifns-admin --registry-dir .* migrate"):
         train(make_cfg())
     assert not (registry / DB_FILE).exists() or log.search(Registry(registry)) == []
+
+
+def test_an_export_in_the_registry_folder_is_not_taken_for_a_legacy_registry(
+        reg: Registry) -> None:
+    add_model(reg)
+    documents.export(reg)  # into the registry folder, where the legacy files used to live
+    documents.check_migrated(reg.dir)
+    (reg.dir / "model_registry.json").write_text('{"models": [], "schema_version": 1}')
+    with pytest.raises(RegistryError, match="registry of an earlier version"):
+        documents.check_migrated(reg.dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ifns_train.registry import artifacts, doctor, log, model_registry
-from ifns_train.registry.database import DB_FILE, Registry
+from ifns_train.registry.database import DB_FILE, URL_ENV, Registry
 from ifns_train.registry.faults import ENV, POINTS
 from tests.conftest import FAST, REPO
 
@@ -31,12 +31,16 @@ LEFT = {
 }
 
 
-def _train(registry: Path, cwd: Path, *args: str, env: dict[str, str] | None = None
-           ) -> subprocess.Popen[str]:
+def _train(registry: Path, url: str | None, cwd: Path, *args: str,
+           env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A training run in a new process; the registry database named by IFNS_REGISTRY_URL."""
+    env = {**os.environ, **(env or {})}
+    env.pop(URL_ENV, None)
+    if url is not None:
+        env[URL_ENV] = url
     return subprocess.Popen(
         [sys.executable, "-m", "ifns_train", f"paths.registry_dir={registry}", *QUICK, *args],
-        cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def assert_consistent(reg: Registry) -> None:
@@ -59,13 +63,12 @@ def test_points_are_listed_in_the_order_a_run_passes_them() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
-def test_a_kill_at_each_point_leaves_a_registry_doctor_explains(registry: Path,
-                                                                tmp_path: Path,
-                                                                point: str) -> None:
-    proc = _train(registry, tmp_path, env={ENV: point})
+def test_a_kill_at_each_point_leaves_a_registry_doctor_explains(
+        registry: Path, backend_url: str | None, tmp_path: Path, point: str) -> None:
+    proc = _train(registry, backend_url, tmp_path, env={ENV: point})
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == -signal.SIGKILL, stderr[-2000:]
-    reg = Registry(registry, create=False)
+    reg = Registry(registry, backend_url, create=False)
     assert_consistent(reg)
     report = doctor.diagnose(reg)
     stale, staging, orphans = LEFT[point]
@@ -88,13 +91,14 @@ def test_a_kill_at_each_point_leaves_a_registry_doctor_explains(registry: Path,
 
 
 @pytest.mark.slow
-def test_sigterm_exits_non_zero_and_records_the_termination(registry: Path,
-                                                            tmp_path: Path) -> None:
-    proc = _train(registry, tmp_path, "trainer.max_epochs=500", "model.min_steps=100000")
+def test_sigterm_exits_non_zero_and_records_the_termination(
+        registry: Path, backend_url: str | None, tmp_path: Path) -> None:
+    proc = _train(registry, backend_url, tmp_path, "trainer.max_epochs=500",
+                  "model.min_steps=100000")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if (registry / DB_FILE).exists() and log.search(Registry(registry, create=False),
-                                                        status="running"):
+        if (backend_url or (registry / DB_FILE).exists()) and log.search(
+                Registry(registry, backend_url), status="running"):
             break
         time.sleep(0.2)
     time.sleep(3)  # into training
@@ -102,7 +106,7 @@ def test_sigterm_exits_non_zero_and_records_the_termination(registry: Path,
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 143, stderr[-2000:]
     assert "terminated by signal SIGTERM" in stderr and "Traceback" not in stderr
-    reg = Registry(registry, create=False)
+    reg = Registry(registry, backend_url, create=False)
     (entry,) = log.search(reg)
     assert entry.status == "failed"
     assert entry.error == "RunTerminated: terminated by signal SIGTERM"

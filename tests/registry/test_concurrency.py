@@ -4,6 +4,7 @@ links and reviews at the same time, in separate processes, on each backend."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from pathlib import Path
 
 from ifns_train.registry import lifecycle, log, model_registry
@@ -22,15 +23,15 @@ def _runs(registry: str, url: str | None, worker: int) -> None:
 def _admin(registry: str, url: str | None, worker: int) -> None:
     reg = Registry(Path(registry), url)
     done: set[str] = set()
-    for _ in range(200):
+    deadline = time.monotonic() + 240
+    while len(done) < WORKERS * RUNS and time.monotonic() < deadline:
         for row in model_registry.search(reg, limit=None, records=False):
             if row["model_id"] in done:
                 continue
             lifecycle.propose(reg, row["model_id"], "canary", f"admin{worker}", "review")
             log.link(reg, row["experiment_id"], "sel", f"SEL_{worker}", f"admin{worker}")
             done.add(row["model_id"])
-        if len(done) == WORKERS * RUNS:
-            return
+        time.sleep(0.05)
 
 
 def test_parallel_runs_and_admin_writes_lose_nothing(registry: Path,

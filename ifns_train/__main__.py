@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
@@ -19,6 +20,8 @@ log = logging.getLogger("ifns_train")
 def _main(cfg: DictConfig) -> float | None:
     from ifns_train.train import train  # heavy imports after Hydra has parsed the command line
 
+    if cfg.get("print_config", True):
+        print_config_tree(cfg)
     with user_errors("ifns-train"):
         summary = train(cfg)
     if "smoke_test" in summary:
@@ -46,6 +49,46 @@ def _main(cfg: DictConfig) -> float | None:
                  else "not eligible: " + "; ".join(promotion["reasons"]))
     # The value a sweeper optimises: the validation primary metric of the model.
     return val.get("model", {}).get(val.get("primary_metric"))
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    """The resolved config as a tree, a branch per top-level key, on global rank 0 only (the
+    processes Lightning starts for DDP have RANK/LOCAL_RANK set and stay quiet). A config that
+    does not resolve is shown as written: the run then says what is wrong with it."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) != 0:
+        return
+    import yaml
+    from omegaconf import OmegaConf
+    from rich.console import Console
+    from rich.syntax import Syntax
+    from rich.text import Text
+    from rich.tree import Tree
+
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        title = "config"
+    except Exception:
+        config = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+        title = "config (unresolved)"
+    assert isinstance(config, dict)
+    tree = Tree(Text(title, style="bold"), guide_style="dim")
+
+    def syntax(value: dict[str, Any] | list[Any]) -> Syntax:
+        text = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=10_000)
+        return Syntax(text.rstrip(), "yaml", theme="ansi_dark", background_color="default",
+                      word_wrap=True)
+
+    for key, value in config.items():
+        if isinstance(value, (dict, list)) and value:
+            tree.add(Text(str(key), style="bold cyan")).add(syntax(value))
+        else:
+            tree.add(syntax({key: value}))
+    console = Console()
+    if not console.is_terminal:  # a log file or a pipe: wider than rich's default of 80
+        console = Console(width=max(console.width, 120))
+    console.print(tree)
 
 
 def _figure(value: float | None) -> str:

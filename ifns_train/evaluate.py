@@ -103,6 +103,25 @@ def _main(cfg: DictConfig) -> None:
     with user_errors("ifns-evaluate"):
         registry = Registry(Path(to_absolute_path(cfg.paths.registry_dir)), cfg.registry.url,
                             create=False)
+        if cfg.dataset.id is not None:
+            from ifns_train.new_data import evaluate_new_data
+
+            done = evaluate_new_data(registry, cfg.model_id, cfg.dataset.id, cfg.start,
+                                     cfg.end)
+            test = done["metrics"]["test"]
+            primary = test["primary_metric"]
+            interval = (test.get("intervals") or {}).get(primary) or {}
+            log.info("%s on %s (%s to %s, %d rows): %s %.4f, improvement over %s %+.4f "
+                     "(%s to %s); recorded as evaluation %s in %s", done["model_id"],
+                     done["dataset_id"], *done["window"], done["rows"], primary,
+                     test["model"][primary], test["best_baseline"].get(primary),
+                     test["improvement"].get(primary, float("nan")),
+                     interval.get("low"), interval.get("high"), done["experiment_id"],
+                     done["artifact_dir"])
+            return
+        if cfg.start is not None or cfg.end is not None:
+            raise RunError("ifns-evaluate: start/end select a window of dataset.id; set "
+                           "dataset.id too")
         result = reevaluate(registry, cfg.model_id)
     if result["status"] == "differs":
         shown = "\n  ".join(result["differences"][:20])

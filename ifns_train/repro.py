@@ -57,3 +57,18 @@ def config_hash(config: dict[str, Any]) -> str:
     stable = {k: v for k, v in config.items() if k not in ("paths", "registry", "logger")}
     blob = json.dumps(stable, sort_keys=True, default=str).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+# Top-level keys that say how a run is executed or labelled, not what it computes: left out of
+# the config hash, so that a resumed run (`ckpt_path`) has the hash its interrupted run had.
+RUN_ONLY_KEYS = ("ckpt_path", "print_config", "tags")
+
+
+def definition(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config its hash covers: without the keys that say how a run is executed
+    or labelled (`RUN_ONLY_KEYS`), and without `init_from` when unset, so that a config that
+    does not use it hashes as it did before the key existed."""
+    out = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
+    if out.get("init_from") is None:
+        out.pop("init_from", None)
+    return out

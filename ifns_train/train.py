@@ -2,6 +2,17 @@
 
 Separate from the Hydra entry point so that tests and other code call it directly with a
 config composed by `hydra.compose`.
+
+Two ways to start from earlier weights:
+
+* `ckpt_path=<Lightning checkpoint>` resumes an interrupted run: the same experiment (same
+  experiment and model ids, the same config), continued from the checkpoint's epoch and step.
+  Every checkpoint a run writes names its experiment (`RunIdentity`), so the run is found in
+  the registry; only one that was interrupted (killed and found stale, or failed by a signal or
+  Ctrl+C) is resumed, and its log entry goes back from `failed` to `running`.
+* `init_from=<model_id>` starts a new experiment from a registered model's weights (a
+  fine-tune): same family and architecture, weights verified against their recorded hash, the
+  parent recorded in `training.init_from` and as the experiment's `parent_experiment_id`.
 """
 
 from __future__ import annotations
@@ -30,11 +41,17 @@ from ifns_train.data.module import PanelDataModule
 from ifns_train.data.placebo import permute_labels
 from ifns_train.data.resolve import ResolvedData, resolve
 from ifns_train.data.splits import parse_windows, purge_gap
-from ifns_train.errors import ConfigError, ContractError, DegenerateRunError, RunTerminated
+from ifns_train.errors import (
+    ConfigError,
+    ContractError,
+    DegenerateRunError,
+    RunTerminated,
+)
 from ifns_train.evaluation.report import unscorable
 from ifns_train.families import family_class
 from ifns_train.registry import documents, faults, ids
 from ifns_train.registry.database import Registry
+from ifns_train.resume import InitFrom, Resume, RunIdentity, plan_init, plan_resume, reenter
 
 # Trainer arguments other config keys own; setting them under `trainer` would be ambiguous.
 RESERVED_TRAINER_KEYS = {
@@ -105,6 +122,39 @@ def check_config(cfg: dict[str, Any]) -> None:
     for name, spec in {**cfg["callbacks"], **cfg["logger"]}.items():
         if not isinstance(spec, dict) or "_target_" not in spec:
             raise ConfigError(f"callbacks/logger entry {name!r} needs a _target_")
+    check_start(cfg)
+
+
+def check_start(cfg: dict[str, Any]) -> None:
+    """`ckpt_path` and `init_from`: exclusive, and not with what they cannot continue."""
+    ckpt_path, init_from = cfg.get("ckpt_path"), cfg.get("init_from")
+    for key, value in (("ckpt_path", ckpt_path), ("init_from", init_from)):
+        if value is not None and not str(value).strip():
+            what = "a checkpoint path" if key == "ckpt_path" else "a model_id"
+            raise ConfigError(f"{key} is empty: give {what} or leave it unset")
+    if ckpt_path is not None and init_from is not None:
+        raise ConfigError("ckpt_path and init_from are exclusive: ckpt_path continues an "
+                          "interrupted run (a fine-tune keeps the init_from it started with), "
+                          "init_from starts a new experiment from a registered model")
+    key = "ckpt_path" if ckpt_path is not None else "init_from" if init_from is not None else None
+    if key is None:
+        return
+    ev = cfg["evaluation"]
+    companions = [name for name, on in (
+        ("evaluation.walk_forward.folds", ev["walk_forward"]["folds"] > 0),
+        ("evaluation.seeds", any(s != cfg["seed"] for s in ev["seeds"])),
+        ("evaluation.placebo", ev["placebo"])) if on]
+    if companions:
+        why = ("its companion runs are experiments of their own, already recorded or not"
+               if key == "ckpt_path" else
+               "a placebo or an earlier walk-forward fold started from weights learnt on real "
+               "labels or later dates would not be a clean control")
+        raise ConfigError(f"{key} cannot be combined with companion runs "
+                          f"({', '.join(companions)}): {why}")
+    smoke = smoke_test_keys(cfg["trainer"])
+    if key == "ckpt_path" and smoke:
+        raise ConfigError(f"ckpt_path resumes a recorded run, but {', '.join(smoke)} makes this "
+                          "a smoke test, which records nothing")
 
 
 def baseline_params(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +255,8 @@ def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[s
     earlier walk-forward folds) when the config asks for them; returns the recorder's summary.
 
     `reproduction` (`parent_experiment_id`, `evidence`) re-runs a recorded experiment as a
-    linked run that registers no model (`registry.reproduce`).
+    linked run that registers no model (`registry.reproduce`). `ckpt_path` resumes an
+    interrupted run, `init_from` starts from a registered model's weights (module docstring).
     """
     _quiet_lightning_console()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -214,24 +265,46 @@ def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[s
     output_dir = Path(to_absolute_path(config["paths"]["output_dir"]))
     config["paths"] = {"registry_dir": str(registry_dir), "output_dir": str(output_dir)}
     registry = open_run_registry(config)
+    hashed = repro.definition(OmegaConf.to_container(cfg, resolve=False))
     kind, parent = ("reproduction", reproduction["parent_experiment_id"]) if reproduction \
         else ("model", None)
-    main = _recorder(config, repro.config_hash(OmegaConf.to_container(cfg, resolve=False)),
-                     registry, kind=kind, parent=parent)
+    resume = init = None
+    if config.get("ckpt_path") is not None:
+        if reproduction:
+            raise ConfigError("ckpt_path: a reproduction trains from scratch, not from a "
+                              "checkpoint")
+        resume = plan_resume(config, hashed, registry)
+        hashed["init_from"] = config["init_from"]  # an interrupted fine-tune keeps its parent
+        config["ckpt_path"] = None  # the config the experiment computes, as it started
+    elif config.get("init_from") is not None:
+        init = plan_init(config, registry)
+        parent = parent or init.record.experiment_id
+    config_hash = repro.config_hash(repro.definition(hashed))
+    if resume is not None:
+        main = _recorder(config, config_hash, registry, parent=resume.entry.parent_experiment_id,
+                         run_ids=(resume.entry.experiment_id, resume.entry.proposed_model_id))
+        main.ctx.training = resume.provenance()
+    else:
+        main = _recorder(config, config_hash, registry, kind=kind, parent=parent)
+        if init is not None:
+            main.ctx.training = init.provenance()
     if reproduction:
         main.ctx.evidence = reproduction["evidence"]
     smoke = smoke_test_keys(config["trainer"])
     if smoke:
-        return _run(config, main, smoke)
+        return _run(config, main, smoke, init=init)
     with terminate_on_sigterm():
-        main.begin()
+        if resume is not None:
+            reenter(main, resume)
+        else:
+            main.begin()
         try:
             plan = companion_configs(config) if not reproduction else None
             if plan is not None and plan.main_windows is not None:
                 config["dataset"]["windows"] = plan.main_windows
             for kind, variant in plan.runs if plan is not None else []:
-                run = _recorder(variant, repro.config_hash(variant), registry, kind=kind,
-                                parent=main.ctx.experiment_id)
+                run = _recorder(variant, repro.config_hash(repro.definition(variant)), registry,
+                                kind=kind, parent=main.ctx.experiment_id)
                 run.begin()
                 try:
                     summary = _run(variant, run)
@@ -239,16 +312,17 @@ def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[s
                     run.record_failure(exc)
                     raise
                 main.ctx.companions.setdefault(kind, []).append(summary)
-            return _run(config, main)
+            return _run(config, main, resume=resume, init=init)
         except BaseException as exc:
             main.record_failure(exc)
             raise
 
 
 def _recorder(config: dict[str, Any], config_hash: str, registry: Registry,
-              kind: str = "model", parent: str | None = None) -> Recorder:
+              kind: str = "model", parent: str | None = None,
+              run_ids: tuple[str, str] | None = None) -> Recorder:
     started = ids.utc_now()
-    experiment_id, model_id = ids.new_ids(
+    experiment_id, model_id = run_ids or ids.new_ids(
         config["experiment_name"], config["family"]["family_id"], started
     )
     return Recorder(
@@ -267,8 +341,8 @@ def _recorder(config: dict[str, Any], config_hash: str, registry: Registry,
     )
 
 
-def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = None
-         ) -> dict[str, Any]:
+def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = None, *,
+         resume: Resume | None = None, init: InitFrom | None = None) -> dict[str, Any]:
     repro.seed_everything(config["seed"])
     ds, model_cfg, family = config["dataset"], config["model"], config["family"]
     cls = family_class(family["name"])
@@ -312,21 +386,35 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         huber_delta=family["huber_delta"],
         **hyperparameters,
     )
+    if init is not None:
+        init.check_data(recorder.ctx.registry, data, vocab)
+        module.load_state_dict(init.module.state_dict())
     callbacks = [instantiate(spec) for spec in config["callbacks"].values()]
+    if resume is not None:
+        resume.continue_checkpoints(callbacks)
     loggers = [instantiate(spec) for spec in config["logger"].values()]
     trainer = pl.Trainer(
         **config["trainer"],
         min_steps=model_cfg["min_steps"],
-        callbacks=[*callbacks, *([] if smoke else [recorder])],
+        callbacks=[*callbacks, RunIdentity(recorder.ctx), *([] if smoke else [recorder])],
         logger=loggers or False,
         default_root_dir=config["paths"]["output_dir"],
     )
     rows_per_process = len(train.rows) // trainer.world_size
     batch_size = batch_size_for(rows_per_process, model_cfg["batch_size"],
                                 model_cfg["min_steps_per_epoch"])
+    # Log training metrics at least once an epoch: the epoch's length is known only now.
+    if trainer.log_every_n_steps > 0:
+        steps = math.ceil(rows_per_process / batch_size)
+        limit = trainer.limit_train_batches
+        steps = min(steps, limit) if isinstance(limit, int) else max(1, int(steps * limit))
+        trainer.log_every_n_steps = min(trainer.log_every_n_steps, steps)
     datamodule = PanelDataModule(data, batch_size=batch_size, seed=config["seed"], vocab=vocab)
-    trainer.fit(module, datamodule=datamodule)
-    recorder.ctx.training = {
+    if resume is not None:  # epochs, steps, optimiser and callback states continue
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume.path, weights_only=True)
+    else:
+        trainer.fit(module, datamodule=datamodule)
+    recorder.ctx.training.update({
         "batch_size": batch_size,
         "batch_size_configured": model_cfg["batch_size"],
         "min_steps_per_epoch": model_cfg["min_steps_per_epoch"],
@@ -337,7 +425,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         "epochs_run": trainer.current_epoch,
         "steps_taken": trainer.global_step,
         "stopped_by": _stopped_by(trainer),
-    }
+    })
     if trainer.global_step == 0 and not smoke:
         raise DegenerateRunError(
             "the model took no optimiser step ("
@@ -364,3 +452,6 @@ def _stopped_by(trainer: pl.Trainer) -> str:
     if max_steps not in (None, -1) and trainer.global_step >= max_steps:
         return "max_steps"
     return "max_epochs"
+
+
+# --- resume (`ckpt_path`) and fine-tune (`init_from`) ------------------------------------------

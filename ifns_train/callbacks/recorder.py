@@ -4,7 +4,9 @@
    splits; the model's predictions, each baseline's and the context become one prediction
    table per split (`evaluation.predictions`).
 2. **Evaluate**: the pure evaluator turns the tables into the figures of `metrics.json`
-   (`evaluation.evaluator`), so anything recorded can be recomputed from the saved tables.
+   (`evaluation.evaluator`), so anything recorded can be recomputed from the saved tables;
+   the figures, the config and the reliability diagrams also go to the run's Lightning loggers
+   (`callbacks.log_figures`), before anything is published: a logger's error is a warning.
 3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
    predictions_{val,test}.parquet, metrics.json, train_config.json, curves/) is staged under a
    hidden name, hashed and renamed into place; then one registry transaction completes the
@@ -36,6 +38,7 @@ import pandas as pd
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from ifns_train.callbacks import log_figures
 from ifns_train.callbacks.curves import reliability_diagram
 from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
 from ifns_train.data.resolve import ResolvedData
@@ -53,7 +56,7 @@ from ifns_train.registry import faults, ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import Run, experiment_entry, model_draft
-from ifns_train.registry.records import FamilyRecord
+from ifns_train.registry.records import NO_MODEL_KINDS, FamilyRecord
 from ifns_train.store import atomic_write_json
 
 
@@ -95,7 +98,7 @@ class RunContext:
 
     @property
     def registers_model(self) -> bool:
-        return self.kind not in ("placebo", "reproduction")
+        return self.kind not in NO_MODEL_KINDS
 
     @property
     def artifact_rel(self) -> str:
@@ -203,6 +206,9 @@ class Recorder(pl.Callback):
 
     # --- Lightning hooks ----------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:  # an MLflow run is named after the experiment
+            log_figures.name_runs(trainer.loggers, self.ctx.experiment_id,
+                                  self.ctx.model_id if self.ctx.registers_model else None)
         self._fit_started = time.perf_counter()
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -226,7 +232,7 @@ class Recorder(pl.Callback):
             raise FileExistsError(f"artifact folder {self.artifact_dir} exists; not overwriting")
         outputs = self.predict(trainer, module, datamodule)
         # Saving is collective under DDP; the strategy lets only rank 0 touch the file.
-        trainer.save_checkpoint(self.staging_dir / "model.ckpt")
+        trainer.save_checkpoint(self.staging_dir / "model.ckpt", weights_only=False)
         if trainer.is_global_zero:
             self._record(trainer, module, outputs)
 
@@ -326,6 +332,10 @@ class Recorder(pl.Callback):
         atomic_write_json(stage / "metrics.json", metrics)
         atomic_write_json(stage / "train_config.json", self._train_config())
         self._curves(stage, evaluation["splits"])
+        # The figures to the run's loggers, before the registry transaction; a logger's error
+        # is a warning, never the run's failure.
+        log_figures.log_run(trainer.loggers, evaluation, ctx.config, self._ids(),
+                            stage / "curves", trainer.global_step)
         hashes = folder_hashes(stage)
         faults.point("staged")
         stage.rename(self.artifact_dir)
@@ -351,6 +361,7 @@ class Recorder(pl.Callback):
             metrics_version=evaluation["metrics_version"],
             features_used=list(data.feature_families),
             labels_used=[data.label_family],
+            feature_columns=list(data.feature_columns),
             horizons=[data.horizon_days],
             resources=self._resources(trainer, module),
             artifact_hashes=hashes,
@@ -359,6 +370,14 @@ class Recorder(pl.Callback):
                                experiment_entry(run, "completed", now, key), draft)
         self.recorded = True
         faults.point("published")
+
+    def _ids(self) -> dict[str, Any]:
+        """What identifies the run to the loggers (next to its config)."""
+        ctx = self.ctx
+        return {"experiment_id": ctx.experiment_id,
+                "model_id": ctx.model_id if ctx.registers_model else None,
+                "kind": ctx.kind, "parent_experiment_id": ctx.parent_experiment_id,
+                "config_hash": ctx.config_hash}
 
     def _train_config(self) -> dict[str, Any]:
         ctx, data = self.ctx, self.ctx.data

@@ -5,12 +5,14 @@ OmegaConf runs no __post_init__ when it composes or overrides (only `OmegaConf.t
 would, which the entry points do not use), so `model.lr=-1` composes fine and would fail (or
 silently train nonsense) much later. Every bound lives in `RANGES`, one row per key;
 `check_ranges` refuses the first value out of its range with one line naming the key, the
-bound and the value.
+bound and the value. It also runs `check_tags`: each of the experiment's `tags` must match
+`TAG_PATTERN`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -86,11 +88,13 @@ def _lookup(config: Mapping[str, Any], key: str) -> Any:
 
 
 def check_ranges(config: Mapping[str, Any]) -> None:
-    """Raise ConfigError on the first value of `RANGES` out of its range (or not a number).
+    """Raise ConfigError on the first value of `RANGES` out of its range (or not a number),
+    or on a tag `check_tags` refuses.
 
     `config` is the resolved container (`OmegaConf.to_container(cfg, resolve=True)`); nothing
     is read from disk, so a bad value costs nothing.
     """
+    check_tags(config.get("tags"))
     for key, bound in RANGES.items():
         value = _lookup(config, key)
         if value is None:
@@ -103,3 +107,21 @@ def check_ranges(config: Mapping[str, Any]) -> None:
             if not bound.holds(item):
                 finite = "" if math.isfinite(item) else "a finite number "
                 raise ConfigError(f"{name} must be {finite}{bound.describe()}, got {item!r}")
+
+
+# A tag: a letter or digit, then up to 63 letters, digits and `_ . : -` (no spaces, no commas,
+# nothing a shell or a search would split).
+TAG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def check_tags(tags: Any) -> None:
+    """Raise ConfigError on a `tags` value that is not a list of tags matching `TAG_PATTERN`
+    (None, no tags, passes)."""
+    if tags is None:
+        return
+    if not isinstance(tags, list):
+        raise ConfigError(f"tags must be a list, got {shown(tags)}")
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+            raise ConfigError(f"tags[{i}] must be a letter or digit then up to 63 of "
+                              f"[A-Za-z0-9_.:-], got {shown(tag)}")

@@ -1,8 +1,9 @@
 """Structured config: the typed shape of an experiment.
 
-Registered in Hydra's ConfigStore as `base_config` and listed first in `conf/config.yaml`, so
-every YAML file and command-line override is merged into typed, closed nodes: a misspelt key or a
-wrong type fails at composition, before any work, with a message that names the key.
+Registered in Hydra's ConfigStore as `base_config` and listed first in
+`ifns_train/conf/config.yaml`, so every YAML file and command-line override is merged into typed,
+closed nodes: a misspelt key or a wrong type fails at composition, before any work, with a
+message that names the key.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ class EvaluationConfig:
     )
     min_slice_rows: int = 200
     calibration_bins: int = 10
-    # The values of the keys below live in conf/evaluation/default.yaml only.
+    # The values of the keys below live in ifns_train/conf/evaluation/default.yaml only.
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     cost_bps: float = MISSING
     cost_model_id: Optional[str] = MISSING
@@ -182,6 +183,8 @@ class PromotionConfig:
 
 @dataclass
 class PathsConfig:
+    # The project root (`${ifns_root:}`, or IFNS_ROOT): registry/ and outputs/ live under it.
+    root_dir: str = MISSING
     registry_dir: str = MISSING
     output_dir: str = MISSING
 
@@ -213,18 +216,54 @@ class Config:
     experiment_name: str = "default"
     # Free-text note kept in the experiment log.
     notes: str = ""
+    # Print the resolved config as a tree when a run starts (rank 0 only).
+    print_config: bool = True
+    # Labels kept with the experiment and searchable (`ifns-admin experiments search --tag`);
+    # each matches `checks.TAG_PATTERN`.
+    tags: List[str] = field(default_factory=list)
+    # A Lightning checkpoint of an interrupted run (e.g. its checkpoints/last.ckpt): that
+    # experiment continues, same ids, same config. Not part of the config hash.
+    ckpt_path: Optional[str] = None
+    # A registered model_id whose weights start a new experiment (a fine-tune), recorded as
+    # its parent. Exclusive of ckpt_path.
+    init_from: Optional[str] = None
 
 
 @dataclass
 class EvaluateRegistryPaths:
+    root_dir: str = MISSING
     registry_dir: str = MISSING
 
 
 @dataclass
+class DatasetChoice:
+    id: Optional[str] = None
+
+
+@dataclass
 class EvaluateConfig:
-    """`python -m ifns_train.evaluate`: which registered model, in which registry."""
+    """`python -m ifns_train.evaluate`: which registered model, in which registry; with a
+    dataset id, evaluated on that data (and window) rather than recomputed."""
 
     model_id: str = MISSING
+    dataset: DatasetChoice = field(default_factory=DatasetChoice)
+    start: Optional[str] = None
+    end: Optional[str] = None
+    paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+
+
+@dataclass
+class PredictConfig:
+    """`python -m ifns_train.predict`: signals of one or several registered models."""
+
+    model_id: Any = MISSING  # one id, or a list of ids
+    dataset: DatasetChoice = field(default_factory=DatasetChoice)
+    start: Optional[str] = None
+    end: Optional[str] = None
+    env: Environment = Environment.offline
+    output: Optional[str] = None
+    batch_size: int = 65536
     paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
 
@@ -232,3 +271,4 @@ class EvaluateConfig:
 def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
     ConfigStore.instance().store(name="base_evaluate", node=EvaluateConfig)
+    ConfigStore.instance().store(name="base_predict", node=PredictConfig)

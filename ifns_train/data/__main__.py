@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +21,9 @@ from ifns_train.errors import IfnsError
 def _registry_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registry-dir",
-        default=os.environ.get("IFNS_REGISTRY_DIR", "registry"),
-        help="registry directory holding datasets_index.json (default: $IFNS_REGISTRY_DIR "
-        "or ./registry)",
+        default=None,
+        help="registry directory holding datasets_index.json (default: $IFNS_REGISTRY_DIR, "
+        "else registry/ under $IFNS_ROOT or the project root)",
     )
 
 
@@ -261,6 +260,10 @@ def _run_show(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.registry_dir is None:
+        from ifns_train.root import default_registry_dir
+
+        args.registry_dir = str(default_registry_dir())
     try:
         if args.command == "demo":
             _run_demo(args)

@@ -109,19 +109,23 @@ def dataset_dates(registry_dir: Path, dataset_id: str, generate_demo: bool) -> n
     return pq.read_table(path, columns=["date"])["date"].to_numpy().astype("datetime64[ns]")
 
 
-def _load_table(
+def load_table(
     registry_dir: Path,
     dataset_id: str,
     *,
     feature_families: list[str],
-    label_family: str,
-    horizon_days: int,
+    label_family: str | None,
+    horizon_days: int | None,
     context_columns: list[str],
     extra_columns: list[str],
     evaluation_columns: list[str],
     verify: bool,
     generate_demo: bool,
 ) -> tuple[Table, dict[str, list[str]], str]:
+    """One dataset's table, read and checked against the contract: the chosen feature
+    families' columns, the label (none for a table a registered model scores), the context,
+    baseline and evaluation columns. Returns the table, the feature columns by family and the
+    label's kind."""
     entry = _entry(registry_dir, dataset_id, generate_demo)
     families = entry.get("feature_families", {})
     chosen: dict[str, list[str]] = {}
@@ -133,21 +137,25 @@ def _load_table(
             )
         chosen[family] = list(families[family])
     labels = entry.get("label_families", {})
-    if label_family not in labels:
-        raise ContractError(
-            f"dataset {dataset_id} has no label family {label_family!r} "
-            f"(it has: {', '.join(sorted(labels)) or 'none'})"
-        )
-    label_meta = labels[label_family]
-    if int(label_meta.get("horizon_days", -1)) != horizon_days:
-        raise ContractError(
-            f"dataset {dataset_id}: label family {label_family} has horizon "
-            f"{label_meta.get('horizon_days')} trading days, the config says {horizon_days}"
-        )
-    label_column = label_meta.get("column", label_family)
+    label_meta: dict[str, Any] = {}
+    label_column = None
+    if label_family is not None:  # a table scored by a model needs no label
+        if label_family not in labels:
+            raise ContractError(
+                f"dataset {dataset_id} has no label family {label_family!r} "
+                f"(it has: {', '.join(sorted(labels)) or 'none'})"
+            )
+        label_meta = labels[label_family]
+        if int(label_meta.get("horizon_days", -1)) != horizon_days:
+            raise ContractError(
+                f"dataset {dataset_id}: label family {label_family} has horizon "
+                f"{label_meta.get('horizon_days')} trading days, the config says {horizon_days}"
+            )
+        label_column = label_meta.get("column", label_family)
     feature_columns = [c for cols in chosen.values() for c in cols]
     numeric = {c: f"feature of {f}" for f, cols in chosen.items() for c in cols}
-    numeric[label_column] = f"label {label_family}"
+    if label_column is not None:
+        numeric[label_column] = f"label {label_family}"
     for column in extra_columns:
         numeric.setdefault(column, "baseline input")
     for column in evaluation_columns:
@@ -188,11 +196,13 @@ def _load_table(
     symbols = frame["symbol"].to_numpy(dtype=object)
     dates = frame["date"].to_numpy(dtype="datetime64[ns]")
     order = np.lexsort((dates, symbols))  # symbol-major: windows of past rows are contiguous
-    known = contract.check_label(
-        dataset_id, frame, label_column, str(label_meta.get("kind", "")), order
-    )
-    contract.check_finite(dataset_id, frame, [c for c in evaluation_columns if c not in extras],
-                          "evaluation input, where the label is known", rows=known)
+    if label_column is not None:
+        known = contract.check_label(
+            dataset_id, frame, label_column, str(label_meta.get("kind", "")), order
+        )
+        contract.check_finite(dataset_id, frame,
+                              [c for c in evaluation_columns if c not in extras],
+                              "evaluation input, where the label is known", rows=known)
     sorted_symbols = symbols[order]
     starts = np.r_[True, sorted_symbols[1:] != sorted_symbols[:-1]]
     run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
@@ -202,7 +212,8 @@ def _load_table(
         features=np.ascontiguousarray(
             frame[feature_columns].to_numpy(dtype=np.float32)[order]
         ),
-        label=frame[label_column].to_numpy(dtype=np.float32)[order],
+        label=(frame[label_column].to_numpy(dtype=np.float32)[order] if label_column
+               else np.full(len(order), np.nan, dtype=np.float32)),
         dates=dates[order],
         symbols=sorted_symbols,
         context={c: _shared_values(frame[c])[order] for c in categorical},
@@ -250,7 +261,7 @@ def resolve(
     families: dict[str, list[str]] = {}
     kind = ""
     for dataset_id in dict.fromkeys(dataset_ids[s] for s in SPLITS):
-        table, chosen, kind = _load_table(
+        table, chosen, kind = load_table(
             registry_dir,
             dataset_id,
             feature_families=feature_families,

@@ -15,7 +15,7 @@ from ifns_train.errors import RegistryError
 CHUNK = 1 << 20
 STAGING_PREFIX = ".staging-"
 ORPHANS_DIR = "orphans"
-ARTIFACT_ROOTS = ("models", "controls")
+ARTIFACT_ROOTS = ("models", "controls", "evaluations")
 
 
 def file_hash(path: Path) -> str:

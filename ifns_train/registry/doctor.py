@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ifns_train.registry import artifacts, ids, log
 from ifns_train.registry.database import Registry
 from ifns_train.registry.model_registry import get as get_model
+from ifns_train.registry.records import NO_MODEL_KINDS
 from ifns_train.registry.schema import experiments, models
 
 ACTOR = "ifns-admin doctor"
@@ -87,7 +88,7 @@ def diagnose(reg: Registry, check_hashes: bool = True) -> Report:
         model_rows = conn.execute(select(models.c.model_id, models.c.artifact_path)).all()
         control_rows = conn.execute(select(experiments.c.experiment_id,
                                            experiments.c.record).where(
-            experiments.c.kind.in_(("placebo", "reproduction")))).all()
+            experiments.c.kind.in_(NO_MODEL_KINDS))).all()
     live_ids = set()
     for row in running:
         state = alive(row.host, row.pid, row.started_ts)

@@ -135,6 +135,7 @@ def migrate(reg: Registry, src_dir: Path | None = None) -> dict[str, int]:
         for entry in entries:
             conn.execute(insert(experiments).values(experiment_id=entry.experiment_id,
                                                     **log._columns(entry)))
+            log.write_tags(conn, entry)
             log.append_history(conn, "experiment", entry.experiment_id, None, entry.status,
                                "ifns-admin migrate", reason, ts=now)
         for record, old_history in records:

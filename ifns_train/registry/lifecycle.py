@@ -70,7 +70,7 @@ def propose(reg: Registry, model_id: str, to_status: str, actor: str, reason: st
         raise RegistryError(f"model {model_id} has no role {role!r} (its roles: "
                             f"{', '.join(model.roles)})")
     row = {"proposal_id": f"PRP_{ids.utc_now().strftime('%Y%m%dT%H%M%S')}_"
-                          f"{secrets.token_hex(3)}",
+                          f"{secrets.token_hex(6)}",
            "model_id": model_id, "action": action_of(model.status, to_status),
            "from_status": model.status, "to_status": to_status, "role": role, "actor": actor,
            "reason": reason, "evidence": dumps(evidence), "ts": ids.iso(ids.utc_now()),

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from ifns_train.errors import RegistryError
 from ifns_train.registry import ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.records import (
+    NO_MODEL_KINDS,
     ExperimentEntry,
     StatusChange,
     stored,
     validated,
 )
-from ifns_train.registry.schema import experiments, history, links
+from ifns_train.registry.schema import experiment_tags, experiments, history, links
 
 EXPERIMENT_TRANSITIONS: dict[str | None, set[str]] = {
     None: {"running"},
@@ -29,7 +30,9 @@ EXPERIMENT_TRANSITIONS: dict[str | None, set[str]] = {
     "completed": {"selected", "discarded"},
     "selected": {"discarded"},
     "discarded": {"selected"},
-    "failed": set(),
+    # An interrupted run resumed from its checkpoint (ifns-train ckpt_path=...): written by
+    # train through write_entry, with the history row "resumed from <checkpoint>".
+    "failed": {"running"},
 }
 LINK_KINDS = ("sel", "dra")
 
@@ -105,8 +108,21 @@ def write_entry(conn: Connection, entry: ExperimentEntry, actor: str, reason: st
     else:
         conn.execute(update(experiments).where(
             experiments.c.experiment_id == entry.experiment_id).values(**_columns(entry)))
+    write_tags(conn, entry, replace=old is not None)
     append_history(conn, "experiment", entry.experiment_id, old, entry.status, actor, reason,
                    ts=entry.finished_ts)
+
+
+def write_tags(conn: Connection, entry: ExperimentEntry, replace: bool = False) -> None:
+    """The entry's tags as rows of `experiment_tags` (each once); `replace` drops the rows
+    an earlier write left first."""
+    if replace:
+        conn.execute(delete(experiment_tags).where(
+            experiment_tags.c.experiment_id == entry.experiment_id))
+    tags = list(dict.fromkeys(entry.tags))
+    if tags:
+        conn.execute(insert(experiment_tags), [
+            {"experiment_id": entry.experiment_id, "tag": tag} for tag in tags])
 
 
 def finish(reg: Registry, entry: ExperimentEntry, reason: str) -> None:
@@ -118,6 +134,9 @@ def finish(reg: Registry, entry: ExperimentEntry, reason: str) -> None:
 def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reason: str,
                evidence: list[str] | None = None) -> None:
     """A reviewer's `selected` / `discarded`, or `doctor`'s `failed` for a dead run."""
+    if status == "running":
+        raise RegistryError(f"experiment {experiment_id}: only a resumed run becomes running "
+                            "again (ifns-train ckpt_path=...)")
     with reg.write() as conn:
         row = conn.execute(select(experiments.c.status, experiments.c.record).where(
             experiments.c.experiment_id == experiment_id)).first()
@@ -154,9 +173,10 @@ def get(reg: Registry, experiment_id: str) -> ExperimentEntry:
 
 def search(reg: Registry, *, family: str | None = None, status: str | None = None,
            kind: str | None = None, since: str | None = None, until: str | None = None,
-           text: str | None = None, parent: str | None = None, limit: int | None = 100
-           ) -> list[ExperimentEntry]:
-    """Experiments, newest first; dates compare with the start time's ISO text."""
+           text: str | None = None, parent: str | None = None, tag: str | None = None,
+           limit: int | None = 100) -> list[ExperimentEntry]:
+    """Experiments, newest first; dates compare with the start time's ISO text; `tag`: those
+    carrying that tag (exactly)."""
     query = select(experiments)
     if family:
         query = query.where(experiments.c.model_family == family)
@@ -170,6 +190,9 @@ def search(reg: Registry, *, family: str | None = None, status: str | None = Non
         query = query.where(experiments.c.started_ts < until)
     if parent:
         query = query.where(experiments.c.parent_experiment_id == parent)
+    if tag:
+        query = query.where(experiments.c.experiment_id.in_(
+            select(experiment_tags.c.experiment_id).where(experiment_tags.c.tag == tag)))
     if text:  # the text as typed: % and _ are not wildcards
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
@@ -191,13 +214,13 @@ def status_history(reg: Registry, experiment_id: str) -> list[StatusChange]:
 def trial_sharpes(reg: Registry, family_id: str, label: str, train_dataset_id: str
                   ) -> list[float]:
     """The annualised proxy Sharpe ratios of the completed trials of one family, label and
-    training dataset (placebos and reproductions are no trials): what a deflated Sharpe
+    training dataset (runs of NO_MODEL_KINDS are no trials): what a deflated Sharpe
     ratio deflates by."""
     query = select(experiments.c.sharpe).where(and_(
         experiments.c.model_family == family_id, experiments.c.label_family == label,
         experiments.c.train_dataset_id == train_dataset_id,
         experiments.c.status.in_(("completed", "selected", "discarded")),
-        experiments.c.kind.notin_(("placebo", "reproduction")),
+        experiments.c.kind.notin_(NO_MODEL_KINDS),
         experiments.c.sharpe.is_not(None),
     )).order_by(experiments.c.started_ts, experiments.c.experiment_id)
     with reg.read() as conn:

@@ -82,6 +82,7 @@ def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: di
         kind=run.kind,
         parent_experiment_id=run.parent_experiment_id,
         links=run.links or {},
+        tags=list(cfg.get("tags") or []),
     )
 
 
@@ -93,6 +94,7 @@ def model_draft(
     metrics_version: int,
     features_used: list[str],
     labels_used: list[str],
+    feature_columns: list[str],
     horizons: list[int],
     resources: dict[str, Any],
     artifact_hashes: dict[str, str],
@@ -112,6 +114,7 @@ def model_draft(
         dataset_windows=ds["windows"],
         dataset_fingerprints=ds["fingerprints"],
         features_used=features_used,
+        feature_columns=feature_columns,
         labels_used=labels_used,
         prediction_type=family["prediction_type"],
         horizons=horizons,

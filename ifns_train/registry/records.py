@@ -22,7 +22,10 @@ from ifns_train.registry import ids
 RECORD_SCHEMA = 2
 ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
 ExperimentStatus = Literal["running", "completed", "failed", "selected", "discarded"]
-ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction"]
+ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction", "evaluation"]
+# Runs that register no model: a control, a check of a recorded run, a test on new data. They
+# are no trials for the deflated Sharpe ratio, and their folders are claimed by their entries.
+NO_MODEL_KINDS = ("placebo", "reproduction", "evaluation")
 ID_PATTERN = ids.ID_RE.pattern
 
 
@@ -72,6 +75,9 @@ class ModelDraft(_Record):
     dataset_windows: dict[str, Any]
     dataset_fingerprints: dict[str, str]
     features_used: list[str]
+    # The feature columns, in the order the model reads them: what a dataset must carry to be
+    # scored by it (`ifns_train.predict`).
+    feature_columns: list[str] = Field(default_factory=list)
     labels_used: list[str]
     prediction_type: str
     horizons: list[int]

@@ -8,6 +8,7 @@ deletes (triggers refuse it), so the lifecycle of every model can be audited.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -22,11 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    insert,
     select,
     text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ID = String(160)
 TS = String(32)
 
@@ -145,6 +147,36 @@ links = Table(
     Index("ix_links_experiment", "experiment_id"),
 )
 
+# The tables of schema version 1, as `_v1` created them (later versions add their own).
+V1_TABLES = (schema_info, families, experiments, models, model_inputs, history, proposals, links)
+
+# Version 2: an experiment's tags (`tags=[...]` in its config), one row each, to search by.
+experiment_tags = Table(
+    "experiment_tags", metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.experiment_id"), primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Index("ix_experiment_tags_tag", "tag"),
+)
+
+# Version 2 too: each prediction job (`ifns-predict`): who ran it, when, which models, on
+# which data (with its fingerprint), how many signal rows, written where.
+prediction_jobs = Table(
+    "prediction_jobs", metadata,
+    Column("job_id", ID, primary_key=True),
+    Column("actor", String(255), nullable=False),
+    Column("started_ts", TS, nullable=False),
+    Column("finished_ts", TS, nullable=False),
+    Column("model_ids", Text, nullable=False),  # JSON list
+    Column("dataset_id", String(128), nullable=False),
+    Column("dataset_fingerprint", String(80), nullable=False),
+    Column("window_start", String(10)),
+    Column("window_end", String(10)),
+    Column("env", String(16), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("output", Text, nullable=False),
+    Index("ix_prediction_jobs_started", "started_ts"),
+)
+
 APPEND_ONLY = ("history",)
 
 
@@ -169,12 +201,31 @@ def _append_only(conn: Connection) -> None:
 
 
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=list(V1_TABLES))
     _append_only(conn)
 
 
+def _v2(conn: Connection) -> None:
+    """The tag table, filled from the tags the stored experiment records already carry; the
+    prediction job log."""
+    experiment_tags.create(conn)
+    prediction_jobs.create(conn)
+    rows = []
+    for experiment_id, record in conn.execute(select(experiments.c.experiment_id,
+                                                     experiments.c.record)):
+        try:
+            tags = json.loads(record).get("tags")
+        except (ValueError, AttributeError):  # left to the record's own check on read
+            continue
+        if isinstance(tags, list):
+            rows += [{"experiment_id": experiment_id, "tag": tag}
+                     for tag in dict.fromkeys(t for t in tags if isinstance(t, str))]
+    if rows:
+        conn.execute(insert(experiment_tags), rows)
+
+
 # version -> the step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
 
 
 def current_version(conn: Connection) -> int:

@@ -1,5 +1,5 @@
 """`ifns-admin experiments ...`: the Experiment Log Console (spec 9.2): search runs by
-family, date, status, kind and text; drill into one (config, datasets, figures, error, history,
+family, date, status, kind, tag and text; drill into one (config, datasets, figures, error, history,
 companions, SEL/DRA links); link a run to a SEL recommendation or a DRA decision; mark a
 completed run `selected` or `discarded` after review."""
 
@@ -45,6 +45,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--until", type=until_type, metavar="DATE",
                    help="started before (a date alone: up to and including that day)")
     p.add_argument("--text", help="in the id, name, proposed model id or error")
+    p.add_argument("--tag", help="runs carrying this tag (tags=[...] in the run's config)")
     p.add_argument("--limit", type=positive_int, default=50, help="at most N runs (50)")
     p.set_defaults(handler=cmd_search)
 
@@ -87,12 +88,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         entries = log.search(reg, family=args.family, status=args.status, kind=args.kind,
                              since=args.since, until=args.until, text=args.text,
-                             limit=args.limit)
+                             tag=args.tag, limit=args.limit)
     finally:
         reg.close()
     if wants_json(args):
         emit_json({"filters": {k: getattr(args, k) for k in (
-            "family", "status", "kind", "since", "until", "text", "limit")},
+            "family", "status", "kind", "since", "until", "text", "tag", "limit")},
             "count": len(entries),
             "experiments": [e.model_dump(mode="json", exclude={"config"}) for e in entries]})
         return 0

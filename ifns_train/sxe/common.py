@@ -23,7 +23,6 @@ from ifns_train.errors import IfnsError
 
 DIR_ENV = "IFNS_REGISTRY_DIR"
 URL_ENV = "IFNS_REGISTRY_URL"
-DEFAULT_DIR = "registry"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -115,7 +114,8 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     (SUPPRESS: a subcommand's parser does not reset what the main parser read)."""
     group = parser.add_argument_group("registry")
     group.add_argument("--registry-dir", metavar="DIR", default=argparse.SUPPRESS,
-                       help=f"registry folder (default: ${DIR_ENV}, else ./{DEFAULT_DIR})")
+                       help=f"registry folder (default: ${DIR_ENV}, else registry/ under "
+                            "$IFNS_ROOT or the project root)")
     group.add_argument("--registry-url", metavar="URL", default=argparse.SUPPRESS,
                        help=f"database URL, e.g. postgresql://... (default: ${URL_ENV}, else "
                             "SQLite in the registry folder)")
@@ -124,7 +124,9 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 
 def registry_dir(args: argparse.Namespace) -> Path:
-    return Path(getattr(args, "registry_dir", None) or os.environ.get(DIR_ENV) or DEFAULT_DIR)
+    from ifns_train.root import default_registry_dir
+
+    return Path(getattr(args, "registry_dir", None) or default_registry_dir())
 
 
 def open_registry(args: argparse.Namespace, create: bool = False) -> Any:

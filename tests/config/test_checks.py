@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from ifns_train.config.checks import RANGES, check_ranges
+from ifns_train.config.checks import RANGES, check_ranges, check_tags
 from ifns_train.errors import ConfigError
 
 REFUSED = {
@@ -79,3 +79,17 @@ def test_a_value_that_is_not_a_number_is_refused() -> None:
         check_ranges({"model": {"lr": "fast"}})
     with pytest.raises(ConfigError, match=r"model\.batch_size must be a number, got True"):
         check_ranges({"model": {"batch_size": True}})
+
+
+def test_tags_are_checked_with_the_ranges(make_cfg: Callable[..., DictConfig]) -> None:
+    check_ranges(_container(make_cfg("tags=[sweep:lr,v2.1,a_b-c]")))
+    check_tags([("a" * 64)])
+    for tags, named in (("tags=[ok,'two words']", "tags[1] must be a letter or digit then up "
+                                                 "to 63 of [A-Za-z0-9_.:-], got 'two words'"),
+                        ("tags=[-lead]", "tags[0]"), (f"tags=[{'a' * 65}]", "tags[0]"),
+                        ("tags=['']", "tags[0]")):
+        with pytest.raises(ConfigError) as info:
+            check_ranges(_container(make_cfg(tags)))
+        assert named in str(info.value), tags
+    with pytest.raises(ConfigError, match="tags must be a list, got 'solo'"):
+        check_tags("solo")

@@ -75,6 +75,7 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
     draft = model_draft(run, now=now, metrics=metrics, metrics_version=2,
                         features_used=["Feature_TREND_MTF_V1"],
                         labels_used=["Label_Direction_Horizon_20d_V1"], horizons=[20],
+                        feature_columns=["trend_20d"],
                         resources={}, artifact_hashes=artifacts.folder_hashes(folder))
     return model_registry.publish(reg, family, experiment_entry(run, "completed", now, metrics),
                                   draft)
@@ -98,3 +99,20 @@ def add_running(reg: Registry, name: str = "t", host: str = "testhost", pid: int
 
 def open_registry(path: Path, url: str | None = None) -> Registry:
     return Registry(path, url)
+
+
+def edit_stored(reg: Registry, subject: str, subject_id: str, **changes: Any) -> None:
+    """Change fields of a stored record behind the registry's back (a hand edit, a bug of
+    another tool): `subject` is "model" or "experiment"."""
+    from sqlalchemy import update
+
+    from ifns_train.registry.database import dumps
+    from ifns_train.registry.schema import experiments, models
+
+    table, key = (models, models.c.model_id) if subject == "model" else \
+        (experiments, experiments.c.experiment_id)
+    with reg.read() as conn:
+        raw = json.loads(conn.execute(table.select().where(key == subject_id)).first().record)
+    raw.update(changes)
+    with reg.write() as conn:
+        conn.execute(update(table).where(key == subject_id).values(record=dumps(raw)))

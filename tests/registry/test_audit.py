@@ -16,21 +16,11 @@ from ifns_train.registry import model_registry
 from ifns_train.registry.audit import audit_model
 from ifns_train.registry.database import URL_ENV, Registry, dumps
 from ifns_train.registry.schema import experiments
-from tests.registry.factory import add_model
+from tests.registry.factory import add_model, edit_stored
 
 
 WINDOWS = {"train": ["2014-01-02", "2019-10-18"], "val": ["2019-10-21", "2021-09-23"],
            "test": ["2021-09-24", "2023-08-30"]}
-
-
-def _edit_experiment(reg: Registry, experiment_id: str, **changes: object) -> None:
-    with reg.read() as conn:
-        raw = json.loads(conn.execute(experiments.select().where(
-            experiments.c.experiment_id == experiment_id)).first().record)
-    raw.update(changes)
-    with reg.write() as conn:
-        conn.execute(update(experiments).where(experiments.c.experiment_id == experiment_id)
-                     .values(record=dumps(raw)))
 
 
 def _reasons(reg: Registry, model_id: str) -> list[str]:
@@ -57,7 +47,7 @@ def test_a_complete_model_is_compliant(reg: Registry) -> None:
 def test_each_missing_piece_of_the_experiment_is_found(reg: Registry, changes: dict,
                                                        reason: str) -> None:
     model = add_model(reg)
-    _edit_experiment(reg, model.experiment_id, **changes)
+    edit_stored(reg, "experiment", model.experiment_id, **changes)
     reasons = _reasons(reg, model.model_id)
     assert len(reasons) == 1 and reason in reasons[0], reasons
 

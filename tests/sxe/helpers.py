@@ -66,6 +66,7 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
     now = ids.iso(ids.utc_now())
     draft = model_draft(run, now=now, metrics=metrics, metrics_version=2,
                         features_used=list(features), labels_used=[label], horizons=[20],
+                        feature_columns=["trend_20d"],
                         resources={}, artifact_hashes=artifacts.folder_hashes(folder))
     return model_registry.publish(reg, family, experiment_entry(run, "completed", now, metrics),
                                   draft)

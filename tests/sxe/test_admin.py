@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ifns_train.registry import lifecycle, log
+from ifns_train.registry import lifecycle, log, records
 from ifns_train.registry.database import Registry
+from ifns_train.registry.publish import experiment_entry
 from ifns_train.sxe import common
 from tests.conftest import REPO, run_cli
 from tests.registry import factory
@@ -44,7 +45,9 @@ def _to_canary(reg: Registry, model_id: str) -> None:
 def test_filter_vocabularies_are_the_registry_ones() -> None:
     assert common.MODEL_STATUSES == lifecycle.STATUSES
     assert set(common.EXPERIMENT_STATUSES) == {s for s in log.EXPERIMENT_TRANSITIONS if s}
-    assert common.EXPERIMENT_KINDS == ("model", "fold", "seed", "placebo", "reproduction")
+    assert common.EXPERIMENT_KINDS == ("model", "fold", "seed", "placebo", "reproduction",
+                                       "evaluation")
+    assert set(records.NO_MODEL_KINDS) < set(common.EXPERIMENT_KINDS)
 
 
 # --- families --------------------------------------------------------------------------------
@@ -238,6 +241,21 @@ def test_experiments_search(reg: Registry, adm: Any) -> None:
                         (("--kind", "sweep"), "unknown kind 'sweep'"),
                         (("--since", "2026-02-30"), "invalid date")):
         assert words in _one_line_error(adm("experiments", "search", *args, code=2))
+
+
+def test_experiments_search_by_tag_and_show_tags(reg: Registry, adm: Any) -> None:
+    run = factory.new_run(reg, "tagged", n=1)
+    run.config["tags"] = ["sweep:lr", "v2"]
+    log.begin_run(reg, experiment_entry(run, "running", None, {}))
+    add_model(reg, "plain", n=2)
+    doc = _json(adm("experiments", "search", "--json", "--tag", "v2"))
+    assert doc["filters"]["tag"] == "v2"
+    assert [(e["experiment_id"], e["tags"]) for e in doc["experiments"]] == [
+        (run.experiment_id, ["sweep:lr", "v2"])]
+    assert _json(adm("experiments", "search", "--json", "--tag", "v3"))["count"] == 0
+    assert "no experiments match" in adm("experiments", "search", "--tag", "v3").out
+    out = adm("experiments", "show", run.experiment_id).out
+    assert "tags" in out and "sweep:lr, v2" in out
 
 
 def test_experiments_show_link_and_mark(reg: Registry, adm: Any) -> None:

@@ -1,0 +1,138 @@
+"""Evaluate a registered model on new data: another dataset, or a later window of its own.
+
+`python -m ifns_train.evaluate model_id=<id> dataset.id=<ID> [start=... end=...]` scores the
+model through the same path as `ifns-predict` and evaluates the predictions with the same
+evaluator, settings and baselines as at training (baselines that learn from data, such as a
+class prior, learn from the model's own training rows, resolved again exactly as then). The
+result is an experiment of kind `evaluation` linked to the model's experiment, with its
+prediction table and metrics under `evaluations/`; it never registers a model. On the model's
+own dataset the window must start after the validation window, so no row the model was trained
+or selected on is scored again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import socket
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ifns_train import repro
+from ifns_train.data.resolve import Split, resolve
+from ifns_train.errors import ConfigError, ContractError, RegistryError
+from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
+from ifns_train.evaluation.predictions import PredictionArrays, prediction_table
+from ifns_train.predict import score_rows, scoring_table, usable_model, window_rows
+from ifns_train.registry import artifacts, ids, log
+from ifns_train.registry.database import Registry
+from ifns_train.registry.publish import Run, experiment_entry
+from ifns_train.store import atomic_write_json
+
+SPLITS = ("train", "val", "test")
+
+
+def _training_split(reg: Registry, record: Any, config: dict[str, Any], cls: Any,
+                    params: dict[str, Any], context: list[str]) -> Split:
+    """The model's training rows, resolved as in its run (what fitted baselines learn from)."""
+    ds = config["dataset"]
+    data = resolve(
+        reg.dir, dataset_ids={s: getattr(record, f"{s}_dataset_id") for s in SPLITS},
+        windows=record.dataset_windows, feature_families=list(record.features_used),
+        label_family=record.labels_used[0], horizon_days=record.horizons[0],
+        context_columns=context, extra_columns=cls.baseline_columns(params),
+        evaluation_columns=cls.evaluation_columns(params), purge_days=ds["purge_days"],
+        embargo_days=ds["embargo_days"], lookback=int(config["model"]["lookback"]),
+        verify=True, generate_demo=False)
+    return data.splits["train"]
+
+
+def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str | None = None,
+                      end: str | None = None) -> dict[str, Any]:
+    record, module = usable_model(reg, model_id, "offline")
+    entry = log.get(reg, record.experiment_id)
+    config = entry.config
+    if not config:
+        raise RegistryError(f"model {model_id}: its experiment has no stored config")
+    val_end = record.dataset_windows["val"][1]
+    if dataset_id in (record.train_dataset_id, record.val_dataset_id) and \
+            (start is None or str(start) <= str(val_end)):
+        raise ConfigError(f"start={start}: on {dataset_id}, the model's own data, the window "
+                          f"must start after its validation window (which ends {val_end}), "
+                          "or the model would be scored on rows it was trained or selected on")
+    folder = reg.dir / record.artifact_path
+    recorded = json.loads((folder / "metrics.json").read_text())
+    spec: EvaluationSpec = replace(EvaluationSpec.from_dict(recorded["evaluation"]),
+                                   promotion=None)  # promotion is judged on the model's own
+    cls = type(module)
+    params = {**config["family"]["baseline_params"],
+              "horizon_days": config["labels"]["horizon_days"]}
+    keep = list(dict.fromkeys([*spec.slice_by, *cls.categorical_inputs]))
+    train = _training_split(reg, record, config, cls, params, keep)
+    table = scoring_table(reg, record, module, dataset_id, label_family=record.labels_used[0],
+                          horizon_days=record.horizons[0], context_columns=tuple(keep),
+                          extra_columns=tuple(cls.baseline_columns(params)),
+                          evaluation_columns=tuple(cls.evaluation_columns(params)))
+    lookback = int(module.hparams.get("lookback", 1))
+    known = ~np.isnan(table.label)
+    if record.prediction_type == "volatility":
+        known &= table.label != 0  # no QLIKE for a zero realised volatility, as in training
+    rows = np.flatnonzero(window_rows(table, lookback, start, end) & known)
+    if not len(rows):
+        raise ContractError(f"dataset {dataset_id} has no row with a known label in "
+                            f"[{start or 'start'}, {end or 'end'}]")
+    split = Split("test", table, rows)
+    arrays = PredictionArrays(
+        dates=split.dates, symbols=table.symbols[rows], y=split.label.astype("float64"),
+        model=score_rows(module, table, rows), baselines=cls.baselines(train, split, params),
+        inputs=cls.evaluation_inputs(split, params),
+        context={c: split.context[c] for c in keep})
+
+    now = ids.utc_now()
+    experiment_id, _ = ids.new_ids("evaluation", record.model_family, now)
+    family_id = record.model_family
+    window = [str(np.datetime_as_string(split.dates.min(), "D")),
+              str(np.datetime_as_string(split.dates.max(), "D"))]
+    run_config = copy.deepcopy(config)
+    run_config["dataset"] = {**config["dataset"], "id": dataset_id,
+                             "windows": {"test": window}}
+    run = Run(experiment_id=experiment_id, model_id=model_id, experiment_name="evaluation",
+              family_id=family_id, roles=list(record.roles), started_ts=ids.iso(now),
+              config=run_config, config_hash=repro.config_hash(run_config),
+              code_version=repro.code_version(), run_dir=str(reg.dir),
+              artifact_path=f"evaluations/{family_id}/{experiment_id}",
+              datasets={"ids": {"test": dataset_id}, "windows": {"test": window},
+                        "fingerprints": {dataset_id: table.fingerprint}},
+              training={}, kind="evaluation", parent_experiment_id=record.experiment_id,
+              host=socket.gethostname(), pid=os.getpid())
+    log.begin_run(reg, experiment_entry(run, "running", None, {}))
+    target = reg.dir / run.artifact_path
+    stage = target.parent / f"{artifacts.STAGING_PREFIX}{experiment_id}"
+    try:
+        evaluation = evaluate({"test": arrays}, spec, {"experiment_id": experiment_id,
+                                                       "evaluated_model_id": model_id})
+        stage.mkdir(parents=True)
+        prediction_table(arrays).to_parquet(stage / "predictions_test.parquet", index=False)
+        atomic_write_json(stage / "metrics.json", {
+            "schema_version": 1, "model_id": model_id, "experiment_id": experiment_id,
+            "family_id": family_id, "task": cls.task, "metric_set": cls.metric_set,
+            "label_family": record.labels_used[0],
+            "prediction_tables": {"test": "predictions_test.parquet"}, **evaluation})
+        stage.rename(target)
+        key = key_figures(evaluation)
+        log.finish(reg, experiment_entry(run, "completed", ids.iso(ids.utc_now()), key),
+                   f"evaluation of {model_id} on {dataset_id}")
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+        log.finish(reg, experiment_entry(run, "failed", ids.iso(ids.utc_now()), {},
+                                         error=f"{type(exc).__name__}: {exc}"[:4000]),
+                   "evaluation failed")
+        raise
+    return {"experiment_id": experiment_id, "model_id": model_id, "dataset_id": dataset_id,
+            "window": window, "rows": len(rows), "metrics": key,
+            "artifact_dir": str(target)}

@@ -1,0 +1,274 @@
+"""`python -m ifns_train.predict model_id=<id> dataset.id=<ID>` / `ifns-predict`: signals from
+registered models, by registry id (spec section 10: other stages reference models through the
+registry, never by file paths).
+
+For each model: the registry record is found and audited (a non-compliant model, or one whose
+supported environments exclude `env`, is refused with the reason), its checkpoint is verified
+against the recorded hash and loaded with `weights_only=True`, the dataset must carry exactly
+the feature columns, in the order and of the versioned families the model was trained on, and
+the rows are scored in large batches without gradients, with the same lookback windows as in
+training for a sequence backbone. The job writes one signal table (`ifns_train.signals`) and is
+logged in the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from ifns_train.cli import user_errors
+from ifns_train.config import CONF_DIR
+from ifns_train.errors import ConfigError, ContractError, RegistryError
+
+log = logging.getLogger("ifns_train")
+ENVIRONMENTS = ("offline", "paper", "live")
+
+
+@dataclass
+class Scored:
+    """One model's predictions on the rows of a dataset it could score."""
+
+    record: Any  # ModelRecord
+    dates: Any  # datetime64[ns] array
+    symbols: Any
+    predictions: dict[str, Any]  # the family's named prediction arrays
+    context: dict[str, Any]
+    fingerprint: str
+
+    @property
+    def value(self) -> Any:
+        """The prediction in the family's own form: the probability where there is one."""
+        return self.predictions.get("prob", self.predictions["pred"])
+
+
+def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
+    """(record, module) of a registered model that may be used in `env`: compliant, allowed
+    there, its checkpoint intact."""
+    from ifns_train.families.loading import load_registered
+    from ifns_train.registry import model_registry
+    from ifns_train.registry.audit import audit_model
+
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"env {env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    record = model_registry.get(reg, model_id)
+    if env not in record.supported_environments:
+        raise RegistryError(f"model {model_id} does not support env={env} (its environments: "
+                            f"{', '.join(record.supported_environments)})")
+    finding = audit_model(reg, record)
+    if not finding.compliant:
+        raise RegistryError(f"model {model_id} is non-compliant and may not be used: "
+                            + "; ".join(finding.reasons))
+    return record, load_registered(reg, model_id)
+
+
+def _check_columns(dataset_id: str, model_id: str, have: list[str], want: list[str]) -> None:
+    """The dataset's feature columns must be the model's, in its order."""
+    if have == want:
+        return
+    missing = [c for c in want if c not in have]
+    if missing:
+        raise ContractError(f"dataset {dataset_id} lacks feature column '{missing[0]}' that "
+                            f"model {model_id} was trained on")
+    extra = [c for c in have if c not in want]
+    if extra:
+        raise ContractError(f"dataset {dataset_id} has feature column '{extra[0]}' that model "
+                            f"{model_id} was not trained on (in the same feature families)")
+    pos = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
+    raise ContractError(f"dataset {dataset_id}: feature column {pos} is '{have[pos]}', model "
+                        f"{model_id} was trained with '{want[pos]}' there (a changed order)")
+
+
+def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
+                  label_family: str | None = None, horizon_days: int | None = None,
+                  context_columns: tuple[str, ...] = (), extra_columns: tuple[str, ...] = (),
+                  evaluation_columns: tuple[str, ...] = (), verify: bool = True) -> Any:
+    """The dataset's table as the model reads it: its feature families, checked to give
+    exactly the model's feature columns in its order, the context the model and the caller
+    need; a label only when asked (scoring new data needs none)."""
+    from ifns_train.data.index import CONTEXT_COLUMNS, get_entry
+    from ifns_train.data.resolve import load_table
+
+    if not record.feature_columns:
+        raise RegistryError(f"model {record.model_id} was recorded without its feature columns "
+                            "(before they were kept); it cannot score new data")
+    present = get_entry(reg.dir, dataset_id).get("context_columns", [])
+    context = [c for c in CONTEXT_COLUMNS if c in present]
+    table, chosen, _ = load_table(
+        reg.dir, dataset_id, feature_families=list(record.features_used),
+        label_family=label_family, horizon_days=horizon_days,
+        context_columns=list(dict.fromkeys([*context, *context_columns,
+                                            *module.categorical_inputs])),
+        extra_columns=list(extra_columns), evaluation_columns=list(evaluation_columns),
+        verify=verify, generate_demo=False)
+    _check_columns(dataset_id, record.model_id, [c for cols in chosen.values() for c in cols],
+                   list(record.feature_columns))
+    return table
+
+
+def score_rows(module: Any, table: Any, rows: Any, batch_size: int = 65536,
+               timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """The model's named predictions on `rows` of `table` (each with the model's lookback of
+    its symbol's rows), in large batches without gradients, as the training predict pass."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from ifns_train.data.module import encode, lookback_windows
+
+    lookback = int(module.hparams.get("lookback", 1))
+    feats = torch.from_numpy(table.features)
+    source = lookback_windows(feats, lookback) if lookback > 1 else feats
+    vocab = module.hparams.get("vocab") or {}
+    categorical = list(module.categorical_inputs)
+    codes = torch.from_numpy(np.stack([encode(table.context[c], vocab[c]) for c in categorical],
+                                      axis=1)) if categorical else None
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    outputs = []
+    began = time.perf_counter()
+    with torch.inference_mode():
+        for lo in range(0, len(index), batch_size):
+            pick = index[lo:lo + batch_size]
+            x = source[pick - (lookback - 1)]
+            cat = None if codes is None else codes[pick]
+            outputs.append(module(x, cat).float())
+    raw = torch.cat(outputs).numpy().astype(np.float64)
+    if timings is not None:
+        timings["scoring_s"] = time.perf_counter() - began
+    return module.outputs_to_predictions(raw)
+
+
+def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -> Any:
+    """Rows dated in [start, end] that have `lookback` rows of their symbol."""
+    import numpy as np
+
+    keep = table.history >= lookback - 1
+    day = table.dates.astype("datetime64[D]")
+    for bound, op in ((start, np.greater_equal), (end, np.less_equal)):
+        if bound is not None:
+            try:
+                keep &= op(day, np.datetime64(str(bound), "D"))
+            except ValueError:
+                raise ConfigError(f"date {bound!r} is not a date (YYYY-MM-DD)") from None
+    return keep
+
+
+def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None = None,
+          end: str | None = None, batch_size: int = 65536, verify: bool = True,
+          timings: dict[str, float] | None = None) -> Scored:
+    """The model's predictions on every row of the dataset in [start, end] that has the
+    model's lookback of its symbol's own rows (`timings` gets the scoring loop's seconds)."""
+    import numpy as np
+
+    table = scoring_table(reg, record, module, dataset_id, verify=verify)
+    lookback = int(module.hparams.get("lookback", 1))
+    rows = np.flatnonzero(window_rows(table, lookback, start, end))
+    if not len(rows):
+        raise ContractError(f"dataset {dataset_id} has no row in [{start or 'start'}, "
+                            f"{end or 'end'}] with the model's lookback ({lookback} rows of "
+                            "its symbol)")
+    context = [c for c in ("regime_tag", "structure_state") if c in table.context]
+    return Scored(record=record, dates=table.dates[rows], symbols=table.symbols[rows],
+                  predictions=score_rows(module, table, rows, batch_size, timings),
+                  context={c: table.context[c][rows] for c in context},
+                  fingerprint=table.fingerprint)
+
+
+def signal_table(scored: list[Scored], job_id: str) -> Any:
+    """The job's signal table, sorted by (date, symbol, model_id)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from ifns_train.signals import SIGNAL_SCHEMA, check
+
+    parts = []
+    for s in scored:
+        n, rec = len(s.dates), s.record
+        columns = {
+            "date": pa.array(s.dates.astype("datetime64[D]"), pa.date32()),
+            "symbol": pa.array(s.symbols.astype(str)),
+            "model_id": pa.array(np.full(n, rec.model_id)),
+            "model_family": pa.array(np.full(n, rec.model_family)),
+            "model_version": pa.array(np.full(n, rec.model_version), pa.int32()),
+            "role": pa.array(np.full(n, rec.roles[0])),
+            "horizon": pa.array(np.full(n, rec.horizons[0]), pa.int32()),
+            "prediction_type": pa.array(np.full(n, rec.prediction_type)),
+            "value": pa.array(np.asarray(s.value, dtype=np.float64)),
+            **{c: pa.array(s.context[c].astype(str)) if c in s.context
+               else pa.nulls(n, pa.string()) for c in ("regime_tag", "structure_state")},
+            "job_id": pa.array(np.full(n, job_id)),
+        }
+        parts.append(pa.Table.from_pydict(columns, schema=SIGNAL_SCHEMA))
+    table = pa.concat_tables(parts).sort_by([("date", "ascending"), ("symbol", "ascending"),
+                                             ("model_id", "ascending")])
+    return check(table.replace_schema_metadata(SIGNAL_SCHEMA.metadata), "the job's signals")
+
+
+def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
+            start: str | None = None, end: str | None = None, env: str = "offline",
+            batch_size: int = 65536, actor: str = "ifns-predict") -> dict[str, Any]:
+    """Score every model, write the signal table, log the job; everything is checked before
+    anything is scored."""
+    import pyarrow.parquet as pq
+
+    from ifns_train.registry import ids
+    from ifns_train.registry.jobs import record_job
+    from ifns_train.store import chmod_like_open
+
+    if not model_ids:
+        raise ConfigError("model_id: name at least one registered model")
+    if len(set(model_ids)) != len(model_ids):
+        raise ConfigError(f"model_id: {', '.join(model_ids)} names a model twice")
+    loaded = [usable_model(reg, m, env) for m in model_ids]
+    started = ids.utc_now()
+    job_id = f"JOB_{started.strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
+    scored = [score(reg, record, module, dataset_id, start, end, batch_size)
+              for record, module in loaded]
+    table = signal_table(scored, job_id)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    pq.write_table(table, tmp)
+    chmod_like_open(tmp)
+    tmp.replace(output)
+    job = {"job_id": job_id, "actor": actor, "started_ts": ids.iso(started),
+           "finished_ts": ids.iso(ids.utc_now()), "model_ids": model_ids,
+           "dataset_id": dataset_id, "dataset_fingerprint": scored[0].fingerprint,
+           "window": [None if start is None else str(start), None if end is None else str(end)],
+           "env": env, "rows": table.num_rows, "output": str(output)}
+    record_job(reg, job)
+    return job
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
+def _main(cfg: DictConfig) -> None:
+    import getpass
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import to_absolute_path
+
+    from ifns_train.registry.database import Registry
+
+    with user_errors("ifns-predict"):
+        reg = Registry(Path(to_absolute_path(cfg.paths.registry_dir)), cfg.registry.url,
+                       create=False)
+        model_ids = [cfg.model_id] if isinstance(cfg.model_id, str) else list(cfg.model_id)
+        output = Path(to_absolute_path(cfg.output)) if cfg.output else \
+            Path(HydraConfig.get().runtime.output_dir) / "signals.parquet"
+        job = run_job(reg, model_ids, cfg.dataset.id, output, start=cfg.start, end=cfg.end,
+                      env=cfg.env, batch_size=cfg.batch_size, actor=getpass.getuser())
+    log.info("%s: %d signal rows from %s on %s (%s) written to %s", job["job_id"], job["rows"],
+             ", ".join(job["model_ids"]), job["dataset_id"], job["env"], job["output"])
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

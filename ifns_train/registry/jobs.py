@@ -1,0 +1,35 @@
+"""The log of prediction jobs: who scored which models on which data, when, and how much."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.schema import prediction_jobs
+
+
+def record_job(reg: Registry, job: dict[str, Any]) -> None:
+    start, end = job["window"]
+    with reg.write() as conn:
+        conn.execute(insert(prediction_jobs).values(
+            job_id=job["job_id"], actor=job["actor"], started_ts=job["started_ts"],
+            finished_ts=job["finished_ts"], model_ids=dumps(job["model_ids"]),
+            dataset_id=job["dataset_id"], dataset_fingerprint=job["dataset_fingerprint"],
+            window_start=start, window_end=end, env=job["env"], rows=job["rows"],
+            output=job["output"]))
+
+
+def jobs(reg: Registry, model_id: str | None = None, limit: int | None = 100
+         ) -> list[dict[str, Any]]:
+    """Prediction jobs, newest first (those that scored `model_id`, if given)."""
+    query = select(prediction_jobs).order_by(prediction_jobs.c.started_ts.desc())
+    with reg.read() as conn:
+        rows = [{**r, "model_ids": json.loads(r["model_ids"]),
+                 "window": [r["window_start"], r["window_end"]]}
+                for r in conn.execute(query).mappings()]
+    if model_id is not None:
+        rows = [r for r in rows if model_id in r["model_ids"]]
+    return rows[:limit] if limit is not None else rows

@@ -255,8 +255,8 @@ def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[s
     earlier walk-forward folds) when the config asks for them; returns the recorder's summary.
 
     `reproduction` (`parent_experiment_id`, `evidence`) re-runs a recorded experiment as a
-    linked run that registers no model (`registry.reproduce`). `ckpt_path` resumes an
-    interrupted run, `init_from` starts from a registered model's weights (module docstring).
+    linked run that registers no model (`ifns_train.reproduce`). `ckpt_path` resumes an
+    interrupted run, `init_from` starts from a registered model's weights (`ifns_train.resume`).
     """
     _quiet_lightning_console()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)

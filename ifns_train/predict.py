@@ -260,8 +260,9 @@ def _main(cfg: DictConfig) -> None:
         model_ids = [cfg.model_id] if isinstance(cfg.model_id, str) else list(cfg.model_id)
         output = Path(to_absolute_path(cfg.output)) if cfg.output else \
             Path(HydraConfig.get().runtime.output_dir) / "signals.parquet"
+        env = str(getattr(cfg.env, "value", cfg.env))  # the schema's Environment enum
         job = run_job(reg, model_ids, cfg.dataset.id, output, start=cfg.start, end=cfg.end,
-                      env=cfg.env, batch_size=cfg.batch_size, actor=getpass.getuser())
+                      env=env, batch_size=cfg.batch_size, actor=getpass.getuser())
     log.info("%s: %d signal rows from %s on %s (%s) written to %s", job["job_id"], job["rows"],
              ", ".join(job["model_ids"]), job["dataset_id"], job["env"], job["output"])
 

@@ -121,7 +121,10 @@ def test_the_cli_writes_signals_and_refuses_in_one_line(make_cfg, registry: Path
                    cwd=tmp_path, module="ifns_train.predict")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert str(out) in proc.stdout + proc.stderr
+    assert f"on {DATASET} (offline) written to" in proc.stdout + proc.stderr
     assert validate(out).num_rows > 0
+    (job,) = jobs(Registry(registry, create=False))
+    assert job["env"] == "offline" and job["output"] == str(out)
     proc = run_cli("model_id=MDL_NOPE", f"dataset.id={DATASET}",
                    f"paths.registry_dir={registry}", cwd=tmp_path, module="ifns_train.predict")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

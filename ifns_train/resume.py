@@ -24,7 +24,8 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ifns_train import repro
-from ifns_train.callbacks.recorder import Recorder, RunContext
+from ifns_train.callbacks.recorder import Recorder
+from ifns_train.callbacks.run_context import RunContext
 from ifns_train.companions import relocated
 from ifns_train.data.index import load_index
 from ifns_train.data.resolve import ResolvedData

@@ -34,7 +34,8 @@ from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from ifns_train import repro
-from ifns_train.callbacks.recorder import Recorder, RunContext
+from ifns_train.callbacks.recorder import Recorder
+from ifns_train.callbacks.run_context import RunContext
 from ifns_train.companions import companion_configs
 from ifns_train.config.checks import check_ranges
 from ifns_train.data.module import PanelDataModule

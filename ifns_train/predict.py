@@ -67,47 +67,41 @@ def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
     return record, load_registered(reg, model_id)
 
 
-def _check_columns(dataset_id: str, model_id: str, have: list[str], want: list[str]) -> None:
-    """The dataset's feature columns must be the model's, in its order."""
-    if have == want:
-        return
-    missing = [c for c in want if c not in have]
-    if missing:
-        raise ContractError(f"dataset {dataset_id} lacks feature column '{missing[0]}' that "
-                            f"model {model_id} was trained on")
-    extra = [c for c in have if c not in want]
-    if extra:
-        raise ContractError(f"dataset {dataset_id} has feature column '{extra[0]}' that model "
-                            f"{model_id} was not trained on (in the same feature families)")
-    pos = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
-    raise ContractError(f"dataset {dataset_id}: feature column {pos} is '{have[pos]}', model "
-                        f"{model_id} was trained with '{want[pos]}' there (a changed order)")
-
-
 def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
                   label_family: str | None = None, horizon_days: int | None = None,
                   context_columns: tuple[str, ...] = (), extra_columns: tuple[str, ...] = (),
-                  evaluation_columns: tuple[str, ...] = (), verify: bool = True) -> Any:
+                  evaluation_columns: tuple[str, ...] = (), verify: bool = True,
+                  cache: dict[Any, Any] | None = None) -> Any:
     """The dataset's table as the model reads it: its feature families, checked to give
     exactly the model's feature columns in its order, the context the model and the caller
-    need; a label only when asked (scoring new data needs none)."""
+    need; a label only when asked (scoring new data needs none). With `cache`, models of one
+    job that read the same columns share one read and verification of the table."""
     from ifns_train.data.index import CONTEXT_COLUMNS, get_entry
     from ifns_train.data.resolve import load_table
+    from ifns_train.families.loading import column_mismatch
 
     if not record.feature_columns:
         raise RegistryError(f"model {record.model_id} was recorded without its feature columns "
                             "(before they were kept); it cannot score new data")
     present = get_entry(reg.dir, dataset_id).get("context_columns", [])
     context = [c for c in CONTEXT_COLUMNS if c in present]
-    table, chosen, _ = load_table(
-        reg.dir, dataset_id, feature_families=list(record.features_used),
-        label_family=label_family, horizon_days=horizon_days,
-        context_columns=list(dict.fromkeys([*context, *context_columns,
-                                            *module.categorical_inputs])),
-        extra_columns=list(extra_columns), evaluation_columns=list(evaluation_columns),
-        verify=verify, generate_demo=False)
-    _check_columns(dataset_id, record.model_id, [c for cols in chosen.values() for c in cols],
-                   list(record.feature_columns))
+    columns = list(dict.fromkeys([*context, *context_columns, *module.categorical_inputs]))
+    key = (dataset_id, tuple(record.features_used), label_family, horizon_days,
+           tuple(columns), tuple(extra_columns), tuple(evaluation_columns), verify)
+    if cache is not None and key in cache:
+        table, chosen = cache[key]
+    else:
+        table, chosen, _ = load_table(
+            reg.dir, dataset_id, feature_families=list(record.features_used),
+            label_family=label_family, horizon_days=horizon_days, context_columns=columns,
+            extra_columns=list(extra_columns), evaluation_columns=list(evaluation_columns),
+            verify=verify, generate_demo=False)
+        if cache is not None:
+            cache[key] = (table, chosen)
+    mismatch = column_mismatch([c for cols in chosen.values() for c in cols],
+                               list(record.feature_columns))
+    if mismatch:
+        raise ContractError(f"dataset {dataset_id} {mismatch} (model {record.model_id})")
     return table
 
 
@@ -161,12 +155,13 @@ def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -
 
 def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None = None,
           end: str | None = None, batch_size: int = 65536, verify: bool = True,
-          timings: dict[str, float] | None = None) -> Scored:
+          timings: dict[str, float] | None = None, cache: dict[Any, Any] | None = None
+          ) -> Scored:
     """The model's predictions on every row of the dataset in [start, end] that has the
     model's lookback of its symbol's own rows (`timings` gets the scoring loop's seconds)."""
     import numpy as np
 
-    table = scoring_table(reg, record, module, dataset_id, verify=verify)
+    table = scoring_table(reg, record, module, dataset_id, verify=verify, cache=cache)
     lookback = int(module.hparams.get("lookback", 1))
     rows = np.flatnonzero(window_rows(table, lookback, start, end))
     if not len(rows):
@@ -228,7 +223,8 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
     loaded = [usable_model(reg, m, env) for m in model_ids]
     started = ids.utc_now()
     job_id = f"JOB_{started.strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
-    scored = [score(reg, record, module, dataset_id, start, end, batch_size)
+    tables: dict[Any, Any] = {}  # one read of the dataset for models reading the same columns
+    scored = [score(reg, record, module, dataset_id, start, end, batch_size, cache=tables)
               for record, module in loaded]
     table = signal_table(scored, job_id)
     output.parent.mkdir(parents=True, exist_ok=True)

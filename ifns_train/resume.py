@@ -35,7 +35,7 @@ from ifns_train.errors import (
     shown,
 )
 from ifns_train.families.base import FamilyModule
-from ifns_train.families.loading import load_registered
+from ifns_train.families.loading import column_mismatch, load_registered
 from ifns_train.registry import doctor, faults, ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX
 from ifns_train.registry.database import Registry
@@ -277,14 +277,9 @@ class InitFrom:
                 raise ConfigError(f"{self.where} reads {n} feature columns; this run has "
                                   f"{len(columns)}")
             return
-        if theirs != columns:
-            pairs = zip(theirs, columns, strict=False)
-            at = next((i for i, (a, b) in enumerate(pairs) if a != b),
-                      min(len(theirs), len(columns)))
-            mine = columns[at] if at < len(columns) else "(none)"
-            raise ConfigError(f"{self.where} reads other feature columns: column {at} is "
-                              f"{theirs[at] if at < len(theirs) else '(none)'} there, {mine} "
-                              f"here ({len(theirs)} and {len(columns)} columns)")
+        mismatch = column_mismatch(columns, theirs)
+        if mismatch:
+            raise ConfigError(f"{self.where}: this run's data {mismatch}")
 
     def check_data(self, registry: Registry, data: ResolvedData,
                    vocab: dict[str, list[str]]) -> None:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ifns_train.data import resolve as resolve_module
 from ifns_train.errors import ContractError, RegistryError
 from ifns_train.predict import run_job, score, usable_model
 from ifns_train.registry import model_registry
@@ -53,26 +54,32 @@ def test_bad_uses_are_refused_before_scoring(make_cfg, registry: Path) -> None:
     edit_stored(reg, "model", model_id, feature_columns=[*columns[:-1], "ret_60d_future"])
     record, module = usable_model(reg, model_id, "offline")
     with pytest.raises(ContractError, match=f"dataset {DATASET} lacks feature column "
-                                            "'ret_60d_future'"):
+                                            f"'ret_60d_future' \\(model {model_id}\\)"):
         score(reg, record, module, DATASET)
     edit_stored(reg, "model", model_id, feature_columns=[columns[1], columns[0], *columns[2:]])
     record, module = usable_model(reg, model_id, "offline")
-    with pytest.raises(ContractError, match=f"feature column 0 is '{columns[0]}', model "
-                                            f"{model_id} was trained with '{columns[1]}'"):
+    with pytest.raises(ContractError, match=f"has '{columns[0]}' as feature column 0, the "
+                                            f"model was trained with '{columns[1]}' there"):
         score(reg, record, module, DATASET)
     (Path(summary["artifact_dir"]) / "metrics.json").write_text("{}")
     with pytest.raises(RegistryError, match=r"non-compliant and may not be used: .*metrics\.json"):
         usable_model(reg, model_id, "offline")
 
 
-def test_a_three_model_job_writes_one_valid_table(make_cfg, registry: Path,
-                                                  tmp_path: Path) -> None:
+def test_a_three_model_job_writes_one_valid_table(make_cfg, registry: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [train(make_cfg(f"family={f}", "model.hidden_sizes=[8]"))["model_id"]
            for f in ("dir_core", "risk_vol", "exec_cost")]
     reg = Registry(registry, create=False)
     out = tmp_path / "signals.parquet"
     start, end = model_registry.get(reg, ids[0]).dataset_windows["test"]
+    reads = []
+    real_load = resolve_module.load_table
+    monkeypatch.setattr(resolve_module, "load_table",
+                        lambda *a, **k: reads.append(k["feature_families"]) or real_load(*a, **k))
     job = run_job(reg, ids, DATASET, out, start=start, end=end)
+    # The three read the same feature families and no categorical input: one read of the table.
+    assert reads == [["Feature_TREND_MTF_V1", "Feature_VOL_LIQ_V1"]]
     table = validate(out)
     assert table.schema.equals(SIGNAL_SCHEMA, check_metadata=True)
     frame = table.to_pandas()

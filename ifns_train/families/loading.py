@@ -13,6 +13,22 @@ from ifns_train.registry.database import Registry
 CHECKPOINT = "model.ckpt"
 
 
+def column_mismatch(have: list[str], want: list[str]) -> str | None:
+    """How the feature columns `have` differ from those a model reads (`want`, in its order),
+    as a clause naming the first missing, extra or moved column; None when they are the same."""
+    if have == want:
+        return None
+    missing = [c for c in want if c not in have]
+    if missing:
+        return f"lacks feature column '{missing[0]}'"
+    extra = [c for c in have if c not in want]
+    if extra:
+        return f"has feature column '{extra[0]}' the model was not trained on"
+    pos = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
+    return (f"has '{have[pos]}' as feature column {pos}, the model was trained with "
+            f"'{want[pos]}' there (a changed order)")
+
+
 def load_registered(reg: Registry, model_id: str) -> FamilyModule:
     record = model_registry.get(reg, model_id)
     folder = reg.dir / record.artifact_path

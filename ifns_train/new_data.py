@@ -27,6 +27,7 @@ from ifns_train.data.resolve import Split, resolve
 from ifns_train.errors import ConfigError, ContractError, RegistryError
 from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
 from ifns_train.evaluation.predictions import PredictionArrays, prediction_table
+from ifns_train.evaluation.report import unscorable
 from ifns_train.predict import score_rows, scoring_table, usable_model, window_rows
 from ifns_train.registry import artifacts, ids, log
 from ifns_train.registry.database import Registry
@@ -86,6 +87,10 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
         raise ContractError(f"dataset {dataset_id} has no row with a known label in "
                             f"[{start or 'start'}, {end or 'end'}]")
     split = Split("test", table, rows)
+    problem = unscorable(cls.metric_set, split.label, split.dates)
+    if problem:  # the same refusal as before a training run, before anything is recorded
+        raise ContractError(f"dataset {dataset_id} ({len(rows)} rows in the window), label "
+                            f"{record.labels_used[0]}: {problem}")
     arrays = PredictionArrays(
         dates=split.dates, symbols=table.symbols[rows], y=split.label.astype("float64"),
         model=score_rows(module, table, rows), baselines=cls.baselines(train, split, params),

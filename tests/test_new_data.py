@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ifns_train.errors import ConfigError
+from ifns_train.errors import ConfigError, ContractError
 from ifns_train.new_data import evaluate_new_data
 from ifns_train.registry import doctor, log, model_registry
 from ifns_train.registry.database import Registry
@@ -49,6 +49,23 @@ def test_the_own_test_window_gives_the_recorded_figures(make_cfg, registry: Path
     with pytest.raises(ConfigError, match=f"must start after its validation window \\(which "
                                           f"ends {val_end}\\)"):
         evaluate_new_data(reg, summary["model_id"], "DS_DEMO_CORE_V1", val_end, end)
+
+
+def test_labels_of_one_class_are_refused_before_anything_is_recorded(make_cfg,
+                                                                     registry: Path) -> None:
+    from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, generate_panel
+    from ifns_train.data.index import register_dataset
+
+    summary = train(make_cfg())
+    frame = generate_panel(n_symbols=3, n_years=1.0, seed=3)  # a universe of three, all up
+    label = "Label_Direction_Horizon_20d_V1"
+    frame[label] = frame[label].where(frame[label].isna(), 1.0)
+    register_dataset(registry, "DS_ALL_UP_V1", frame, feature_families=FEATURE_FAMILIES,
+                     label_families=LABEL_FAMILIES)
+    reg = Registry(registry, create=False)
+    with pytest.raises(ContractError, match=f"dataset DS_ALL_UP_V1 .*label {label}: .*class"):
+        evaluate_new_data(reg, summary["model_id"], "DS_ALL_UP_V1")
+    assert [e.kind for e in log.search(reg)] == ["model"]
 
 
 @pytest.mark.slow

@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install help run test test-full lint bench bench-import demo clean
+.PHONY: install help run test test-full lint bench bench-import bench-mirror mirror demo clean
 
-## install: create .venv and install the package, editable, with the dev and postgres extras
+## install: create .venv and install the package, editable, with the dev, postgres and
+## tensorboard extras
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -25,16 +26,18 @@ help:
 run: install
 	$(BIN)/python -m ifns_train $(ARGS)
 
-## test: install (PostgreSQL's server too, as root, for the tests that start one), lint, and run
-## the tests but those marked slow (the CLI in new processes, kills, sweeps): a few minutes
+## test: install (PostgreSQL's server and Chromium too, as root, for the tests that use them),
+## lint, and run the tests but those marked slow (the CLI in new processes, kills, sweeps)
 test: install
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## test-full: the same with every test (what CI runs)
 test-full: install
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -49,6 +52,14 @@ bench: install
 ## bench-import: OHLCV import wall time and peak memory against file size, before and after
 bench-import: install
 	$(BIN)/python benchmarks/bench_import.py $(ARGS)
+
+## bench-mirror: the Mirror's build at 10,000 models and 100,000 experiments (minutes)
+bench-mirror: install
+	$(BIN)/python benchmarks/bench_mirror.py $(ARGS)
+
+## mirror: write the Mirror, the registry as a static site, to outputs/mirror/
+mirror: install
+	$(BIN)/python -m ifns_train.admin mirror $(ARGS)
 
 ## demo: (re)write the embedded demo dataset into the registry
 demo: install

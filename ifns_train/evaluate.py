@@ -4,7 +4,8 @@ recorded with them: the experiment log's trials and the companion runs' figures 
 
 Under the same `METRICS_VERSION` as recorded, the figures must come out equal, to the last
 digit: the command says "reproduced" or lists what differs (exit 1). Under a newer version, the
-new figures replace the old in metrics.json and in the model record, and the old are kept:
+new figures replace the old in metrics.json and in the model record (and the pictures of
+`curves/` are drawn again from them), and the old are kept:
 metrics.json is archived as `metrics_v<old>.json` and the record's earlier key figures go to its
 `metrics_history`. An older version than recorded is refused.
 """
@@ -88,6 +89,11 @@ def reevaluate(registry: Registry, model_id: str) -> dict[str, Any]:
                 "differs" if differs else "reproduced", "differences": differs}
     atomic_write_json(folder / f"metrics_v{version}.json", recorded)
     atomic_write_json(path, {**recorded, **fresh})
+    # The pictures of the new figures, drawn as at training; the hashes recorded next cover
+    # them with every other file of the folder.
+    from ifns_train.callbacks.curves import write_curves
+
+    write_curves(folder / "curves", fresh, tables)
     model_registry.update_metrics(registry, model_id, key_figures(fresh), METRICS_VERSION,
                                   artifacts.folder_hashes(folder), ids.iso(ids.utc_now()))
     return {"model_id": model_id, "metrics_version": METRICS_VERSION, "status": "upgraded",

@@ -5,9 +5,9 @@ model through the same path as `ifns-predict` and evaluates the predictions with
 evaluator, settings and baselines as at training (baselines that learn from data, such as a
 class prior, learn from the model's own training rows, resolved again exactly as then). The
 result is an experiment of kind `evaluation` linked to the model's experiment, with its
-prediction table and metrics under `evaluations/`; it never registers a model. On the model's
-own dataset the window must start after the validation window, so no row the model was trained
-or selected on is scored again.
+prediction table, metrics and pictures (`curves/`, as at training) under `evaluations/`; it
+never registers a model. On the model's own dataset the window must start after the validation
+window, so no row the model was trained or selected on is scored again.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ifns_train import repro
+from ifns_train.callbacks.curves import write_curves
 from ifns_train.data.resolve import Split, resolve
 from ifns_train.errors import ConfigError, ContractError, RegistryError
 from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
@@ -127,6 +128,7 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
             "family_id": family_id, "task": cls.task, "metric_set": cls.metric_set,
             "label_family": record.labels_used[0],
             "prediction_tables": {"test": "predictions_test.parquet"}, **evaluation})
+        write_curves(stage / "curves", evaluation, {"test": arrays})
         stage.rename(target)
         key = key_figures(evaluation)
         log.finish(reg, experiment_entry(run, "completed", ids.iso(ids.utc_now()), key),

@@ -41,7 +41,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 
-log=$(mktemp /tmp/ensure-postgres.XXXXXX.log)
 # Keep Debian's post-install from creating (and starting) its default cluster: a drop-in that
 # postgresql-common's createcluster.conf includes, removed again once the package is in.
 ccdir=/etc/postgresql-common/createcluster.d
@@ -56,24 +55,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$ccdir" && echo "create_main_cluster = false" >"$dropin"
 
-apt_install() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        -o DPkg::Lock::Timeout=120 postgresql >>"$log" 2>&1
-}
-
-start=$(date +%s)
-updated=""
-if ! apt_install; then
-    updated=" after apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120 >>"$log" 2>&1
-    apt_install
-fi
-secs=$(($(date +%s) - start))
-if found=$(find_initdb); then
-    say "installed Debian's postgresql$updated in ${secs}s ($found)"
-    rm -f "$log"
-else
-    say "could not install Debian's postgresql$updated (${secs}s): PostgreSQL tests will skip;" \
-        "last log line: $(tail -n 1 "$log" 2>/dev/null) (full log $log)"
-fi
+. "$(dirname "$0")/apt-install.sh"
+apt_install_package postgresql "the PostgreSQL tests" find_initdb
 exit 0

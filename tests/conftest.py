@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from ifns_train.config import CONF_DIR
 from ifns_train.data.demo import write_demo
 
-pytest_plugins = ["tests.pg"]  # a real PostgreSQL server for the registry's tests
+pytest_plugins = ["tests.pg", "tests.browser"]  # a real PostgreSQL server, a real Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"n_symbols": 8, "n_years": 3.0}

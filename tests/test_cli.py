@@ -88,7 +88,7 @@ def test_default_run_leaves_a_governed_model(registry: Path, tmp_path: Path) -> 
         assert sum(cell["rows"] for cell in regimes.values()) == rep["rows"]
         for cell in regimes.values():
             assert {"model", "baselines", "improvement", "rows", "small_slice"} <= set(cell)
-    curves = json.loads((folder / "curves" / "reliability_test.json").read_text())
+    curves = json.loads((folder / "curves" / "reliability_test.json").read_text())["curves"]
     assert set(curves) == {"model", "class_prior", "momentum_sign"}
     assert sum(b["count"] for b in curves["model"]) == metrics["splits"]["test"]["rows"]
     assert (folder / "curves" / "reliability_test.png").stat().st_size > 1000

@@ -28,7 +28,8 @@ def test_another_dataset_is_an_evaluation_not_a_model(make_cfg, registry: Path) 
     assert done["metrics"]["test"]["rows"] == done["rows"] > 0
     assert "momentum_sign" in done["metrics"]["test"]["best_baseline"].values()
     folder = Path(done["artifact_dir"])
-    assert {p.name for p in folder.iterdir()} == {"metrics.json", "predictions_test.parquet"}
+    assert {p.name for p in folder.iterdir()} == {"metrics.json", "predictions_test.parquet",
+                                                  "curves"}
     assert doctor.diagnose(reg).clean
     # An evaluation is no trial: the deflated Sharpe ratio's count is unchanged.
     assert len(log.trial_sharpes(reg, "MF_DIR_CORE_V1", "Label_Direction_Horizon_20d_V1",

@@ -8,11 +8,12 @@
    the figures, the config and the reliability diagrams also go to the run's Lightning loggers
    (`callbacks.log_figures`), before anything is published: a logger's error is a warning.
 3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
-   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/) is staged under a
-   hidden name, hashed and renamed into place; then one registry transaction completes the
-   experiment (entered as `running` when the run began) and adds the model record with the
-   hashes. A kill at any instant leaves either no record or a complete one, and whatever
-   else it leaves (a stale `running` entry, an unclaimed folder) `ifns-admin doctor` reports.
+   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/: the pictures of
+   `callbacks.curves`) is staged under a hidden name, hashed and renamed into place; then one
+   registry transaction completes the experiment (entered as `running` when the run began)
+   and adds the model record with the hashes. A kill at any instant leaves either no record
+   or a complete one, and whatever else it leaves (a stale `running` entry, an unclaimed
+   folder) `ifns-admin doctor` reports.
 
 It is a Lightning callback (for the fit timing) called by `train` after fit, rather than a
 Hydra callback, because Hydra turns exceptions in its callbacks into warnings, and a run that
@@ -36,7 +37,7 @@ import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.callbacks import log_figures
-from ifns_train.callbacks.curves import reliability_diagram
+from ifns_train.callbacks.curves import write_curves
 from ifns_train.callbacks.run_context import RunContext
 from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
 from ifns_train.errors import ConfigError, DegenerateRunError
@@ -208,7 +209,7 @@ class Recorder(pl.Callback):
         }
         atomic_write_json(stage / "metrics.json", metrics)
         atomic_write_json(stage / "train_config.json", self._train_config())
-        self._curves(stage, evaluation["splits"])
+        write_curves(stage / "curves", evaluation, tables)  # before hashing: recorded too
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
         log_figures.log_run(trainer.loggers, evaluation, ctx.config, self._ids(),
@@ -277,15 +278,6 @@ class Recorder(pl.Callback):
             "code_version": ctx.code_version,
             "resolved_config": ctx.config,
         }
-
-    def _curves(self, stage: Path, reports: dict[str, Any]) -> None:
-        for name, report in reports.items():
-            if "reliability" in report["model"]:
-                curves = {"model": report["model"]["reliability"],
-                          **{b: r["reliability"] for b, r in report["baselines"].items()}}
-                atomic_write_json(stage / "curves" / f"reliability_{name}.json", curves)
-                reliability_diagram(stage / "curves" / f"reliability_{name}.png",
-                                    f"{self.ctx.model_id} {name}", curves)
 
     def _resources(self, trainer: pl.Trainer, module: FamilyModule) -> dict[str, Any]:
         data = self.ctx.data

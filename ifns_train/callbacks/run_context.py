@@ -18,6 +18,18 @@ from ifns_train.registry.publish import Run
 from ifns_train.registry.records import NO_MODEL_KINDS
 
 
+def sweep_dir() -> str | None:
+    """The folder of the Hydra sweep this run is a job of (None outside a multirun): what
+    groups a sweep's runs in the log."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from hydra.utils import to_absolute_path
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return to_absolute_path(HydraConfig.get().sweep.dir)
+
+
 @dataclass
 class RunContext:
     """What the recorder knows of a run before it starts."""
@@ -84,6 +96,7 @@ class RunContext:
             links={k: [c["experiment_id"] for c in v] for k, v in self.companions.items()},
             host=socket.gethostname(),
             pid=os.getpid(),
+            sweep_dir=sweep_dir(),
         )
 
     def datasets(self) -> dict[str, Any]:

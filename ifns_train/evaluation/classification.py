@@ -68,7 +68,7 @@ def binary_scores(
         raise ValueError(f"prob has {prob_a.size} rows, the layout {layout.rows}")
     cells, n_cells = layout.cells, layout.n_cells
     dense = dense_rank(prob_a)
-    edges_t = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)
+    edges = calibration_edges(n_bins)
     # Bin n_bins holds prob == 1.0 alone (torchmetrics' extra bin).
     width = n_bins + 1
     # log(p) where y = 1, log(1 - p) where y = 0: the same per row as
@@ -76,7 +76,7 @@ def binary_scores(
     # probabilities (a constant or two-valued baseline) both are worked out per value.
     values = prob_a if dense.values is None else dense.values
     clipped = np.clip(values, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    cell_bin = np.searchsorted(edges_t.numpy(), values, side="right") - 1
+    cell_bin = calibration_bins(values, edges)
     if dense.values is None:
         log_lik = np.log(np.where(y_a == 1, clipped, 1.0 - clipped))
     else:
@@ -120,8 +120,20 @@ def binary_scores(
             "auc": auc,
             "ece": np.where(rows > 0, ratio(np.abs(gaps).sum(axis=1), rows), np.nan),
         })
-    curve = _reliability(edges_t.tolist(), labels_g[0][0], gaps_g[0][0], n_bins)
+    curve = _reliability(edges.tolist(), labels_g[0][0], gaps_g[0][0], n_bins)
     return Scores(figures, curves={"reliability": curve})
+
+
+def calibration_edges(n_bins: int) -> np.ndarray:
+    """The ``n_bins + 1`` bin edges of the ECE and the reliability curve: torch's float64
+    linspace (see the module docstring)."""
+    return torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64).numpy()
+
+
+def calibration_bins(prob: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each probability's bin, 0 to ``n_bins`` (bin ``n_bins`` holds ``prob == 1.0`` alone):
+    ``[lower, upper)`` by ``searchsorted(side="right")``, as torchmetrics bins them."""
+    return np.searchsorted(edges, prob, side="right") - 1
 
 
 def _reliability(edges: list[float], labels: np.ndarray, gaps: np.ndarray,

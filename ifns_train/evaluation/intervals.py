@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ifns_train.evaluation.weighted_stats import (
+    ECE_BINS,
     ROW_METRICS,
     WeightedStat,
     as_pred,
@@ -132,12 +133,14 @@ def metric_interval(
     block: int | str = "auto",
     method: str = "stationary",
     small: bool = False,
+    n_bins: int = ECE_BINS,
 ) -> dict[str, Interval | None]:
     """Bootstrap interval of a row metric, and of the paired improvement over a baseline.
 
     ``metric`` is one of ``HEADLINE_ROW_METRICS``; the predictions are what the metric
     function scores: the predicted class (0/1) for ``hit_rate``, P(up) for ``auc``,
-    ``brier`` and ``log_loss`` (``y`` 0/1), forecast volatility for ``qlike`` (``y`` the
+    ``brier``, ``log_loss`` and ``ece`` (``y`` 0/1; the ECE in ``n_bins`` calibration bins, as
+    ``classification.binary_metrics``), forecast volatility for ``qlike`` (``y`` the
     realised volatility, both > 0; QLIKE = mean(r - log r - 1), r = y² / pred²), any
     forecast for ``mae``/``rmse``/``mae_bps`` (``mae_bps`` is MAE on figures in bps).
 
@@ -162,11 +165,12 @@ def metric_interval(
     if codes.shape != y_a.shape:
         raise ValueError(f"dates has shape {codes.shape}, expected {y_a.shape} to match y")
     check_target(metric, y_a)
-    model = row_metric_stat(metric, y_a, as_pred(metric, model_pred, y_a.shape), codes, n_dates)
+    model = row_metric_stat(metric, y_a, as_pred(metric, model_pred, y_a.shape), codes, n_dates,
+                            n_bins)
     baseline = None
     if baseline_pred is not None:
         baseline = row_metric_stat(
-            metric, y_a, as_pred(metric, baseline_pred, y_a.shape), codes, n_dates
+            metric, y_a, as_pred(metric, baseline_pred, y_a.shape), codes, n_dates, n_bins
         )
     return _intervals(model, baseline, n_dates, horizon, level, reps, seed, block, method, small)
 

@@ -9,7 +9,9 @@ is a small matrix product:
   ``(W @ S) / (W @ n)``, ``S`` and ``n`` each date's sum and row count (RMSE: its root);
 * a mean of a per-date series (IC, rank IC) is ``(W @ v) / (W @ 1)`` over defined dates;
 * AUC, not a mean, is a weighted Mann-Whitney statistic ``w' C w / ((w . P)(w . N))``,
-  ``C`` the date-by-date matrix of correctly ordered (up, down) pairs (``auc_pairs``).
+  ``C`` the date-by-date matrix of correctly ordered (up, down) pairs (``auc_pairs``);
+* the calibration error (ECE) is ``sum_b |W @ G[:, b]| / (W @ n)``, ``G[d, b]`` the sum of
+  ``prob - y`` over the rows of date d in calibration bin b (binned as ``classification``).
 
 Those equal the metric on the rows of the resampled dates (each date's rows repeated
 ``w_d`` times), which the tests check against the metric functions themselves.
@@ -23,8 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ROW_METRICS = ("hit_rate", "auc", "brier", "log_loss", "mae", "rmse", "qlike", "mae_bps")
-_PROBABILITY_METRICS = ("auc", "brier", "log_loss")
+ROW_METRICS = ("hit_rate", "auc", "brier", "log_loss", "mae", "rmse", "qlike", "mae_bps",
+               "ece")
+_PROBABILITY_METRICS = ("auc", "brier", "log_loss", "ece")
+ECE_BINS = 10  # classification.binary_metrics' default
 _BLOCK_PER_DATE = 0.15  # cells in an AUC pair block per date in the sample (auc_pairs)
 _BLOCK_MIN = 32  # ... and at least this many
 _PAIRS_PER_FLUSH = 1 << 22  # within-block pairs buffered before one bincount (~64 MB)
@@ -52,11 +56,15 @@ class WeightedStat:
 
 
 def row_metric_stat(
-    metric: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_dates: int
+    metric: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_dates: int,
+    n_bins: int = ECE_BINS,
 ) -> WeightedStat:
-    """The ``WeightedStat`` of one row metric (AUC, or a mean of per-row values)."""
+    """The ``WeightedStat`` of one row metric (AUC, ECE in ``n_bins`` calibration bins, or a
+    mean of per-row values)."""
     if metric == "auc":
         return _auc_stat(pred, y, codes, n_dates)
+    if metric == "ece":
+        return _ece_stat(pred, y, codes, n_dates, n_bins)
     values = _row_values(metric, y, pred)
     counts = np.bincount(codes, minlength=n_dates).astype(np.float64)
     sums = np.bincount(codes, values, minlength=n_dates)
@@ -128,6 +136,42 @@ def _auc_stat(score: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int)
         return np.einsum("rd,rd->r", w @ c, w) / (pos_neg[:, 0] * pos_neg[:, 1])
 
     return WeightedStat(float(c.sum() / (n_pos * n_neg)), per_date, replicates)
+
+
+def _ece_stat(prob: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
+              n_bins: int) -> WeightedStat:
+    """The expected calibration error (L1) as ``classification.binary_metrics`` bins it.
+
+    ``G[d, b]`` sums ``prob - y`` over the rows of date d in bin b (bin ``n_bins`` holds
+    ``prob == 1.0`` alone); a replicate's ECE is ``sum_b |W @ G[:, b]| / (W @ n)``, the ECE of
+    the resampled rows. The estimate sums the differences in row order, as
+    ``binary_metrics`` does, so the two agree to the last digit. The per-date series for the
+    block length is the date's gap signed by its bin's overall gap, ``(G @ sign(g)) / n``,
+    which averages (weighted by rows) to the ECE.
+    """
+    from ifns_train.evaluation.classification import calibration_bins, calibration_edges
+
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+    if prob.size == 0:
+        return WeightedStat(None, np.full(n_dates, np.nan), lambda w: np.full(w.shape[0], np.nan))
+    width = n_bins + 1
+    bins = calibration_bins(prob, calibration_edges(n_bins))
+    diff = prob - y
+    gaps = np.bincount(bins, diff, minlength=width)
+    estimate = float(np.abs(gaps).sum() / prob.size)
+    g = np.bincount(codes * width + bins, diff, minlength=n_dates * width).reshape(n_dates, width)
+    counts = np.bincount(codes, minlength=n_dates).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_date = (g @ np.sign(gaps)) / counts
+
+    both = np.column_stack([g, counts])
+
+    def replicates(w: np.ndarray) -> np.ndarray:
+        out = w @ both
+        return np.abs(out[:, :width]).sum(axis=1) / out[:, width]
+
+    return WeightedStat(estimate, per_date, replicates)
 
 
 def auc_pairs(score: np.ndarray, up: np.ndarray, codes: np.ndarray, n_dates: int) -> np.ndarray:

@@ -38,6 +38,7 @@ class Run:
     links: dict[str, list[str]] | None = None  # companion experiment ids, by kind
     host: str | None = None
     pid: int | None = None
+    sweep_dir: str | None = None  # the Hydra multirun folder of a sweep's job
 
 
 def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: dict[str, Any],
@@ -73,6 +74,7 @@ def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: di
         artifacts={
             "artifact_path": run.artifact_path if completed else None,
             "run_dir": run.run_dir,
+            "sweep_dir": run.sweep_dir,
             "train_config": link("train_config.json"),
             "metrics": link("metrics.json"),
             "predictions": link("predictions_test.parquet"),

@@ -9,6 +9,7 @@
   doctor [--repair]             what a crash or a hand edit left inconsistent
   export [--out DIR]            the spec's JSON documents from the database
   migrate [--from DIR]          import a registry of an earlier version once
+  mirror [--out DIR]            write the Mirror: a static site of the registry (spec 9.1)
 
 Stage 03 grants no promotion power: applying a status change is DRA's `ifns-decide`.
 Exit codes: 0 done, 1 the registry refused or found a problem, 2 a usage error.
@@ -31,6 +32,7 @@ from ifns_train.sxe.common import (
     EXIT_OK,
     MODEL_STATUSES,
     Parser,
+    UsageError,
     add_registry_options,
     emit_json,
     open_registry,
@@ -40,6 +42,7 @@ from ifns_train.sxe.common import (
 
 PROG = "ifns-admin"
 REPRODUCE_DIR = Path("outputs") / "reproduce"
+MIRROR_DIR = Path("outputs") / "mirror"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="src", metavar="DIR", type=Path,
                    help="folder of the old documents (default: the registry folder)")
     p.set_defaults(handler=cmd_migrate)
+
+    p = commands.add_parser("mirror", parents=[common],
+                            help="write the Mirror, a static site of the registry and log")
+    p.add_argument("--out", metavar="DIR", type=Path, default=MIRROR_DIR,
+                   help=f"folder of the site, made or brought up to date (default: {MIRROR_DIR})")
+    p.set_defaults(handler=cmd_mirror)
     return parser
 
 
@@ -305,4 +314,35 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     r.console().print(f"imported {counts['experiments']} experiment(s), {counts['models']} "
                       f"model(s) and {counts['families']} family(ies) into "
                       f"{r.esc(reg.shown_url())}")
+    return EXIT_OK
+
+
+# --- mirror ----------------------------------------------------------------------------------
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from ifns_train.sxe.mirror import site
+    from ifns_train.sxe.mirror.writer import MANIFEST
+
+    out = args.out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise UsageError(f"--out {args.out}: a folder with other files in it (no {MANIFEST}); "
+                         "choose a new or empty folder, or an earlier Mirror's")
+    reg = open_registry(args)
+    try:
+        if reg.dir.resolve() in (out, *out.parents):
+            raise UsageError(f"--out {args.out}: inside the registry folder {reg.dir}; "
+                             "the site goes elsewhere")
+        report = site.build(reg, out)
+    finally:
+        reg.close()
+    if wants_json(args):
+        emit_json(report.as_dict())
+        return EXIT_OK
+    doc = report.as_dict()
+    r.console().print(
+        f"mirror: {doc['models']} model(s), {doc['experiments']} experiment(s); "
+        f"{doc['files_written']} file(s) written, {doc['files_unchanged']} unchanged, "
+        f"{doc['pages_skipped']} model page(s) up to date, in {doc['seconds']} s: "
+        f"{r.esc((out / 'index.html').as_uri())}")
     return EXIT_OK

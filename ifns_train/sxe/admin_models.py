@@ -177,12 +177,12 @@ def show_doc(reg: Any, model_id: str) -> dict[str, Any]:
     from ifns_train.registry import audit, lifecycle, model_registry
 
     record = model_registry.get(reg, model_id)
-    doc, problem = read_metrics_file(reg, record)
+    doc, problem = read_metrics_file(reg.dir, record.artifact_path)
     return {
         "model": record.model_dump(mode="json"),
         "figures": split_figures(record.metrics),
         "selection": mapping(record.metrics.get("selection")),
-        "promotion": promotion(record, doc),
+        "promotion": promotion(record.metrics, doc),
         "regimes": regime_breakdown(doc),
         "metrics_file_problem": problem,
         "proposals": lifecycle.proposals_of(reg, model_id),

@@ -4,8 +4,10 @@ and their rendering, shared by `models show` and `experiments show`."""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ifns_train.sxe import render as r
 
@@ -52,20 +54,21 @@ def split_figures(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def read_metrics_file(reg: Any, record: Any) -> tuple[dict[str, Any], str | None]:
+def read_metrics_file(registry_dir: Path, artifact_path: str
+                      ) -> tuple[dict[str, Any], str | None]:
     """The artifact folder's metrics.json, or ({}, why it could not be read)."""
-    path = reg.dir / record.artifact_path / "metrics.json"
+    path = registry_dir / artifact_path / "metrics.json"
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        doc = msgspec.json.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError) as exc:
         return {}, f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}"
     return (doc, None) if isinstance(doc, dict) else ({}, f"{path}: not a JSON object")
 
 
-def promotion(record: Any, doc: dict[str, Any]) -> dict[str, Any]:
-    """The promotion checks (value, threshold, passed) and the verdict: the record's, or
-    metrics.json's for a record that kept only the verdict."""
-    recorded = mapping(record.metrics.get("promotion"))
+def promotion(metrics: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """The promotion checks (value, threshold, passed) and the verdict: the record's key
+    figures' (`metrics`), or metrics.json's for a record that kept only the verdict."""
+    recorded = mapping(metrics.get("promotion"))
     from_file = mapping(doc.get("promotion"))
     checks = [c for c in recorded.get("checks") or from_file.get("checks") or []
               if isinstance(c, dict)]

@@ -76,7 +76,7 @@ def _inputs(metric: str, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     """(y, model prediction, baseline prediction) for ``metric`` from the panel."""
     if metric == "hit_rate":
         return p["y"], (p["prob"] >= 0.5).astype(int), (p["prob_b"] >= 0.5).astype(int)
-    if metric in ("auc", "brier", "log_loss"):
+    if metric in ("auc", "brier", "log_loss", "ece"):
         return p["y"], p["prob"], p["prob_b"]
     if metric == "mae_bps":
         return p["vol"] * 1e4, p["vol_pred"] * 1e4, p["vol_base"] * 1e4
@@ -85,7 +85,7 @@ def _inputs(metric: str, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
 
 def _reference(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
     """The figure as the existing metric functions compute it."""
-    if metric in ("hit_rate", "auc", "brier", "log_loss"):
+    if metric in ("hit_rate", "auc", "brier", "log_loss", "ece"):
         if metric == "hit_rate":
             return binary_metrics(np.where(pred == 1, 0.9, 0.1), y, pred=pred)["hit_rate"]
         return binary_metrics(pred, y)[metric]

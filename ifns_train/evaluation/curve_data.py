@@ -1,0 +1,325 @@
+"""The numbers of the pictures drawn into each model's `curves/` folder, one split at a time.
+
+Pure: a split's prediction arrays and its report (the `metrics.json` content of that split)
+in, one `Picture` per picture out, whose `data` is what the picture's JSON holds (the numbers
+drawn, the title and the axis labels; JSON-ready, None where a figure is undefined). The
+drawing (`callbacks.curves`) adds nothing but ink. Per metric set (`PICTURES`):
+
+* directional, overlay: `reliability_<split>`: the reliability curves of the model and each
+  baseline (the report's bins), the model's rows per bin, and its calibration error (ECE)
+  with a block-bootstrap interval over dates (`intervals.metric_interval("ece", ...)`);
+* return: `deciles_<split>`: the mean realised label per bucket of the model's forecast,
+  ranked on each date (10 buckets, fewer when dates hold fewer names); and
+  `cumulative_ic_<split>`: the cumulative per-date IC and rank IC (`evidence.per_date_ic`,
+  undefined dates skipped);
+* risk: `vol_forecast_<split>`: realised against forecast volatility, log-log, by regime;
+* cost: `cost_forecast_<split>`: realised against predicted cost in bps;
+* every set: `regime_improvement_<split>`: the primary metric's improvement over the best
+  baseline per regime_tag, with its interval (`slice_intervals`; the report's point figures
+  without one on a split without intervals).
+
+A scatter's points are not in its JSON: the PNG draws a seeded subsample of at most
+`MAX_POINTS`, the JSON the binned means drawn over them. Odd data (one class, constant
+forecasts, a tiny universe, non-positive volatilities) gives a picture with a `note`, never
+an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER
+from ifns_train.evaluation.evidence import per_date_ic
+from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.regression import IC_MIN_NAMES
+
+N_BUCKETS = 10
+MAX_POINTS = 20_000
+POINTS_SEED = 0
+REGIME = "regime_tag"
+
+
+@dataclass
+class Picture:
+    """One picture: `name` is the file stem, `kind` the drawing, `data` its JSON and `points`
+    the (subsampled) scatter the PNG draws besides."""
+
+    name: str
+    kind: str
+    data: dict[str, Any]
+    points: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+Builder = Callable[[str, PredictionArrays, Mapping[str, Any], Mapping[str, Any]], Picture]
+
+
+def _num(value: Any) -> float | None:
+    """A plain float, None for None, NaN or inf."""
+    if value is None:
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def _date_text(value: Any) -> str:
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value, "D"))
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+# --- buckets ---------------------------------------------------------------------------------
+
+
+def rank_buckets(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """Bucket 0..k-1 of each value within its group: floor((rank - 1/2) k / n), the average
+    rank of ties (tied values share a bucket), n the group's size."""
+    frame = pd.DataFrame({"g": groups, "v": values})
+    rank = frame.groupby("g")["v"].rank(method="average").to_numpy()
+    n = frame.groupby("g")["v"].transform("size").to_numpy()
+    return np.clip(np.floor((rank - 0.5) * k / n), 0, k - 1).astype(np.int64)
+
+
+def _bins(bucket: np.ndarray, pred: np.ndarray, real: np.ndarray, k: int
+          ) -> list[dict[str, Any]]:
+    rows = np.bincount(bucket, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pred = np.bincount(bucket, pred, minlength=k) / rows
+        mean_real = np.bincount(bucket, real, minlength=k) / rows
+    return [{"bucket": b + 1, "rows": int(rows[b]), "mean_pred": _num(mean_pred[b]),
+             "mean_realised": _num(mean_real[b])} for b in range(k)]
+
+
+def decile_data(pred: np.ndarray, y: np.ndarray, dates: np.ndarray) -> dict[str, Any]:
+    """The mean realised label per forecast bucket, the forecast ranked on each date into
+    `N_BUCKETS` buckets, or as many as the median date's names allow (at least 2)."""
+    pred, y = np.asarray(pred, np.float64), np.asarray(y, np.float64)
+    ok = np.isfinite(pred) & np.isfinite(y)
+    codes, _ = pd.factorize(pd.Series(np.asarray(dates)[ok]), sort=True)
+    names = np.bincount(codes) if codes.size else np.zeros(0, np.int64)
+    usable = np.flatnonzero(names >= 2)
+    out: dict[str, Any] = {"buckets": 0, "overall_mean": None, "deciles": [], "note": None}
+    if usable.size == 0:
+        out["note"] = "no date has 2 or more names to rank"
+        return out
+    k = int(min(N_BUCKETS, max(2, np.median(names[usable]))))
+    keep = np.isin(codes, usable)
+    p, r, c = pred[ok][keep], y[ok][keep], codes[keep]
+    bucket = rank_buckets(p, c, k)
+    bins = _bins(bucket, p, r, k)
+    notes = []
+    if k < N_BUCKETS:
+        notes.append(f"{k} buckets: the median date has {int(np.median(names[usable]))} names")
+    filled = sum(b["rows"] > 0 for b in bins)
+    if filled < k:
+        notes.append(f"{filled} of {k} buckets hold rows: tied forecasts share a bucket")
+    skipped = int(names.size - usable.size)
+    if skipped:
+        notes.append(f"{skipped} dates with a single name left out")
+    out.update(buckets=k, overall_mean=_num(r.mean()), deciles=bins,
+               note="; ".join(notes) or None)
+    return out
+
+
+# --- pictures --------------------------------------------------------------------------------
+
+
+def reliability(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                spec: Mapping[str, Any]) -> Picture:
+    from ifns_train.evaluation.intervals import metric_interval
+
+    boot = spec.get("bootstrap") or {}
+    model = report["model"]
+    note = None
+    ece: dict[str, Any] = {"estimate": _num(model.get("ece")), "low": None, "high": None,
+                           "level": boot.get("level", 0.95)}
+    try:
+        interval = metric_interval(
+            "ece", arrays.y, arrays.model["prob"], arrays.dates,
+            horizon=int(spec["horizon_days"]), n_bins=int(spec.get("n_bins", 10)),
+            **{k: boot[k] for k in ("level", "reps", "seed", "block", "method") if k in boot})
+        ece.update({k: interval["model"][k] for k in ("estimate", "low", "high", "level",
+                                                       "block", "reps", "skipped")})
+        if ece["low"] is None:
+            note = "no ECE interval: too few dates (or replicates) to resample"
+    except ValueError as exc:
+        note = f"no ECE interval: {exc}"
+    classes = np.unique(arrays.y)
+    if classes.size == 1:
+        note = "; ".join(filter(None, [f"every label is {classes[0]:g} (one class)", note]))
+    level = ece["level"]
+    est = ece["estimate"]
+    title = f"{split}: reliability, model ECE " + ("n/a" if est is None else f"{est:.4f}")
+    if ece["low"] is not None:
+        title += f" [{ece['low']:.4f}, {ece['high']:.4f}] ({level:.0%})"
+    curves = {"model": list(model.get("reliability") or []),
+              **{b: list(r.get("reliability") or []) for b, r in report["baselines"].items()}}
+    return Picture(f"reliability_{split}", "reliability", {
+        "title": title, "xlabel": "predicted P(up)", "ylabel": "observed up-rate",
+        "count_label": "model rows per bin", "ece": ece,
+        "ece_baselines": {b: _num(r.get("ece")) for b, r in report["baselines"].items()},
+        "curves": curves, "note": note})
+
+
+def deciles(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+            spec: Mapping[str, Any]) -> Picture:
+    data = decile_data(arrays.model["pred"], arrays.y, arrays.dates)
+    return Picture(f"deciles_{split}", "deciles", {
+        "title": f"{split}: realised return by forecast bucket (ranked per date)",
+        "xlabel": f"forecast bucket (1 = lowest of {data['buckets']})",
+        "ylabel": "mean realised label", **data})
+
+
+def cumulative_ic_data(pred: np.ndarray, y: np.ndarray, dates: np.ndarray) -> dict[str, Any]:
+    """The running sums of the per-date IC and rank IC over the dates where both are defined."""
+    if len(y) == 0:
+        days, ic, rank_ic = np.empty(0), np.empty(0), np.empty(0)
+    else:
+        days, ic, rank_ic = per_date_ic(np.asarray(pred, np.float64),
+                                        np.asarray(y, np.float64), np.asarray(dates))
+    keep = np.isfinite(ic) & np.isfinite(rank_ic)
+    note = None
+    if not keep.any():
+        note = (f"no date with the IC defined (at least {IC_MIN_NAMES} names and neither "
+                "forecast nor label constant)")
+    return {"dates": [_date_text(d) for d in days[keep]],
+            "cumulative_ic": [float(v) for v in np.cumsum(ic[keep])],
+            "cumulative_rank_ic": [float(v) for v in np.cumsum(rank_ic[keep])],
+            "dates_used": int(keep.sum()), "dates_skipped": int((~keep).sum()), "note": note}
+
+
+def cumulative_ic(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                  spec: Mapping[str, Any]) -> Picture:
+    data = cumulative_ic_data(arrays.model["pred"], arrays.y, arrays.dates)
+    return Picture(f"cumulative_ic_{split}", "cumulative_ic", {
+        "title": f"{split}: cumulative per-date IC ({data['dates_used']} dates)",
+        "xlabel": "date", "ylabel": "cumulative sum of the per-date IC", **data})
+
+
+def scatter_data(pred: np.ndarray, real: np.ndarray, groups: np.ndarray | None, *,
+                 log: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(JSON, points): per group and overall ("all"), the mean forecast and mean realised value
+    per forecast decile (deciles of the whole split); and a seeded subsample of the points."""
+    pred, real = np.asarray(pred, np.float64), np.asarray(real, np.float64)
+    ok = np.isfinite(pred) & np.isfinite(real)
+    if log:
+        ok &= (pred > 0) & (real > 0)
+    labels = (np.full(pred.size, "all", dtype=object) if groups is None
+              else np.array([str(g) for g in groups], dtype=object))
+    p, r, g = pred[ok], real[ok], labels[ok]
+    dropped = int(pred.size - p.size)
+    notes = []
+    if dropped:
+        why = "not finite" + (" or not positive (log scale)" if log else "")
+        notes.append(f"{dropped} rows left out: {why}")
+    data: dict[str, Any] = {"scale": "log" if log else "linear", "rows": int(p.size),
+                            "rows_left_out": dropped, "buckets": 0, "bins": {}}
+    points: dict[str, np.ndarray] = {}
+    if p.size == 0:
+        notes.append("no row to draw")
+    else:
+        k = int(min(N_BUCKETS, p.size))
+        bucket = rank_buckets(p, np.zeros(p.size, np.int64), k)
+        data["buckets"] = k
+        data["bins"]["all"] = _bins(bucket, p, r, k)
+        if groups is not None:
+            for value in sorted(set(g)):
+                sel = g == value
+                data["bins"][value] = _bins(bucket[sel], p[sel], r[sel], k)
+        if np.all(p == p[0]):
+            notes.append("the forecast is constant: one bucket")
+        idx = np.arange(p.size)
+        if p.size > MAX_POINTS:
+            rng = np.random.default_rng(POINTS_SEED)
+            idx = np.sort(rng.choice(p.size, MAX_POINTS, replace=False))
+        points = {"x": p[idx], "y": r[idx], "group": g[idx]}
+    data.update(points_drawn=int(points["x"].size) if points else 0, points_seed=POINTS_SEED,
+                note="; ".join(notes) or None)
+    return data, points
+
+
+def vol_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                 spec: Mapping[str, Any]) -> Picture:
+    data, points = scatter_data(arrays.model["pred"], arrays.y, arrays.context.get(REGIME),
+                                log=True)
+    return Picture(f"vol_forecast_{split}", "scatter", {
+        "title": f"{split}: realised vs forecast volatility (means per forecast decile)",
+        "xlabel": "forecast volatility", "ylabel": "realised volatility", **data}, points)
+
+
+def cost_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                  spec: Mapping[str, Any]) -> Picture:
+    data, points = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
+    return Picture(f"cost_forecast_{split}", "scatter", {
+        "title": f"{split}: realised vs predicted cost (means per predicted decile)",
+        "xlabel": "predicted cost (bps)", "ylabel": "realised cost (bps)", **data}, points)
+
+
+def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Per regime_tag: the primary metric's improvement (model minus the regime's best
+    baseline) with its interval from `slice_intervals`; without intervals on this split, the
+    slices' point figures."""
+    from ifns_train.evaluation.promotion import best_in_cell
+
+    primary = report["primary_metric"]
+    cells = report.get("slices", {}).get(REGIME, {})
+    has_intervals = "slice_intervals" in report
+    intervals = (report.get("slice_intervals") or {}).get(REGIME, {})
+    regimes = []
+    for value, cell in cells.items():
+        interval = intervals.get(value)
+        if interval is not None:
+            baseline, estimate = interval.get("baseline"), interval.get("estimate")
+            low, high, significant = interval.get("low"), interval.get("high"), \
+                interval.get("significant")
+        else:
+            baseline = best_in_cell(cell, primary)
+            estimate = (cell.get("improvement", {}).get(baseline, {}).get(primary)
+                        if baseline else None)
+            low = high = significant = None
+        regimes.append({"regime": value, "rows": cell.get("rows"),
+                        "small_slice": cell.get("small_slice"), "baseline": baseline,
+                        "estimate": _num(estimate), "low": _num(low), "high": _num(high),
+                        "significant": significant})
+    notes = []
+    if not cells:
+        notes.append(f"no {REGIME} slices on this split")
+    elif not has_intervals:
+        notes.append("no intervals on this split (the bootstrap runs on the test split)")
+    undefined = sum(r["estimate"] is None for r in regimes)
+    if undefined:
+        notes.append(f"{undefined} of {len(regimes)} regimes without a figure ({primary} "
+                     "undefined there, e.g. one class or a constant forecast)")
+    if any(r["small_slice"] for r in regimes):
+        notes.append("small slices make no claim of significance")
+    return {"metric": primary, "higher_is_better": HIGHER_IS_BETTER.get(primary),
+            "level": next((i.get("level") for i in intervals.values()), None),
+            "regimes": regimes, "note": "; ".join(notes) or None}
+
+
+def regime_improvement(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                       spec: Mapping[str, Any]) -> Picture:
+    data = regime_improvement_data(report)
+    direction = {True: "higher is better", False: "lower is better"}.get(
+        data["higher_is_better"], "direction unknown")
+    return Picture(f"regime_improvement_{split}", "regime_improvement", {
+        "title": f"{split}: {data['metric']} improvement over the best baseline by regime "
+                 f"({direction})",
+        "xlabel": REGIME, "ylabel": f"{data['metric']}: model - best baseline", **data})
+
+
+PICTURES: dict[str, tuple[Builder, ...]] = {
+    "directional": (reliability, regime_improvement),
+    "overlay": (reliability, regime_improvement),
+    "return": (deciles, cumulative_ic, regime_improvement),
+    "risk": (vol_forecast, regime_improvement),
+    "cost": (cost_forecast, regime_improvement),
+}
+"""The pictures of each metric set, in drawing order."""

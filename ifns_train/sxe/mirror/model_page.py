@@ -1,0 +1,237 @@
+"""What a model's page shows, read from its record and its artifact folder: the key figures,
+the breakdowns by regime, structure, volatility band and cluster against the best baseline,
+the pictures of its `curves/`, the trading proxies, the walk-forward folds and seeds, the
+promotion checks, the lifecycle and the proposals, and the config, datasets and fingerprints.
+
+A figure the model's folder cannot give (an older record, a missing file) is shown as missing
+with the reason, never invented.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER
+from ifns_train.sxe.figures import (
+    dig,
+    mapping,
+    promotion,
+    read_metrics_file,
+    regime_breakdown,
+    split_figures,
+)
+from ifns_train.sxe.mirror.render import environment
+from ifns_train.sxe.mirror.writer import place, write
+
+CURVES = "curves/"
+PARALLEL_FROM = 64  # pages to render before a pool of processes pays for its start
+PROXY_FIGURES = ("sharpe", "expectancy", "hit_rate", "max_drawdown")
+CHART_DIMENSIONS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
+
+
+def _read_json(path: Path) -> tuple[dict[str, Any], str | None]:
+    try:
+        doc = msgspec.json.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError) as exc:
+        return {}, f"{path.name}: {exc.strerror if isinstance(exc, OSError) else exc}"
+    return (doc, None) if isinstance(doc, dict) else ({}, f"{path.name}: not a JSON object")
+
+
+def curves_of(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pictures of the model's `curves/` (recorded in its artifact hashes): PNG with the
+    JSON of the numbers drawn beside it where there is one."""
+    files = set(mapping(record.get("artifact_hashes")))
+    out = []
+    for name in sorted(f for f in files if f.startswith(CURVES) and f.endswith(".png")):
+        stem = name[len(CURVES):-len(".png")]
+        data = f"{CURVES}{stem}.json"
+        out.append({"name": stem, "png": name, "json": data if data in files else None,
+                    "title": stem.replace("_", " ")})
+    return out
+
+
+def regime_map(regimes: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Test-split regime slices -> [improvement, low, high, significant]: the model rows'
+    per-regime figures (for the compare page)."""
+    return {g["slice"]: [g["improvement"], g["low"], g["high"], g["significant"]]
+            for g in regimes if g["split"] == "test" and g["dimension"] == "regime_tag"}
+
+
+def charts(regimes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per slice dimension of the test split: the improvement of each slice with its interval
+    where one was computed, scaled for an inline SVG dot-and-whisker chart."""
+    out = []
+    for dimension in CHART_DIMENSIONS:
+        rows = [g for g in regimes if g["split"] == "test" and g["dimension"] == dimension]
+        values = [v for g in rows for v in (g["improvement"], g["low"], g["high"])
+                  if isinstance(v, (int, float)) and math.isfinite(v)]
+        if not values:
+            continue
+        span = max(abs(v) for v in values) or 1.0
+
+        def x(v: Any, span: float = span) -> float | None:
+            ok = isinstance(v, (int, float)) and math.isfinite(v)
+            return round(50 + 45 * v / span, 2) if ok else None
+
+        metric = rows[0]["metric"]
+        higher = HIGHER_IS_BETTER.get(metric, True)
+        out.append({"dimension": dimension, "metric": metric, "span": span,
+                    "higher_is_better": higher,
+                    "slices": [{**g, "x": x(g["improvement"]), "x_low": x(g["low"]),
+                                "x_high": x(g["high"]), "tone": tone(g, higher)}
+                               for g in rows]})
+    return out
+
+
+def tone(figure: dict[str, Any], higher_is_better: bool) -> str:
+    """How an improvement reads: "better" or "worse" than the baseline where its interval
+    excludes zero, "noise" where it does not, "unknown" where no interval was computed."""
+    value = figure.get("improvement")
+    if figure.get("significant") is None or not isinstance(value, (int, float)):
+        return "unknown"
+    if not figure["significant"]:
+        return "noise"
+    return "better" if (value > 0) == higher_is_better else "worse"
+
+
+def proxies(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Test-split trading proxies of the model and each baseline, gross and net of costs:
+    the mean over start offsets with its range."""
+    rep = mapping(dig(doc, "splits", "test", "proxies"))
+    if not rep:
+        return []
+    runs = {"model": mapping(rep.get("model")), **mapping(rep.get("baselines"))}
+    out = []
+    for name, run in runs.items():
+        for side in ("gross", "net"):
+            figures = {f: mapping(dig(run, side, f)) for f in PROXY_FIGURES}
+            out.append({"predictor": name, "side": side, "figures": figures,
+                        "turnover": dig(run, "turnover", "mean")
+                        if isinstance(run.get("turnover"), dict) else run.get("turnover"),
+                        "cost_bps": rep.get("cost_bps")})
+    return out
+
+
+def stability(doc: dict[str, Any], experiments: dict[str, dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+    """Walk-forward folds and seeds: each run's figure, its window where the log has it."""
+    stab = mapping(doc.get("stability"))
+    out = []
+    for name in ("walk_forward", "seeds"):
+        part = mapping(stab.get(name))
+        if not part:
+            continue
+        runs = [{**r, "window": experiments.get(r.get("experiment_id"), {}).get("test_window")}
+                for r in part.get("runs") or [] if isinstance(r, dict)]
+        out.append({"name": name, "metric": part.get("metric"), "runs": runs,
+                    "spread": mapping(part.get("spread"))})
+    return out
+
+
+def context(registry_dir: Path, record: dict[str, Any], proposals: list[dict[str, Any]],
+            experiments: dict[str, dict[str, Any]], companions: list[str]) -> dict[str, Any]:
+    """Everything the model template shows; `experiments`: facts of the log's entries by id
+    (for the folds and the experiment that trained the model); `companions`: the ids of
+    the runs that serve the model's experiment (folds, seeds, placebo)."""
+    metrics = mapping(record.get("metrics"))
+    doc, problem = read_metrics_file(registry_dir, record["artifact_path"])
+    train, train_problem = _read_json(registry_dir / record["artifact_path"]
+                                      / "train_config.json")
+    regimes = regime_breakdown(doc)
+    return {
+        "record": record,
+        "figures": split_figures(metrics),
+        "selection": mapping(metrics.get("selection")),
+        "promotion": promotion(metrics, doc),
+        "regimes": regimes,
+        "regime_map": regime_map(regimes),
+        "charts": charts(regimes),
+        "proxies": proxies(doc),
+        "stability": stability(doc, experiments),
+        "complexity": dig(doc, "stability", "complexity"),
+        "controls": mapping(doc.get("controls")),
+        "curves": curves_of(record),
+        "proposals": proposals,
+        "experiment": experiments.get(record.get("experiment_id")),
+        "companions": [experiments[e] for e in companions if e in experiments],
+        "metrics_problem": problem,
+        "config": train.get("resolved_config") or train.get("hyperparameters"),
+        "config_problem": train_problem,
+    }
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """A model page to render: the record and what of the log and the proposals it shows
+    (`facts`: its experiment's and its companions' facts), and the digest of all that."""
+
+    record: dict[str, Any]
+    proposals: list[dict[str, Any]]
+    facts: dict[str, dict[str, Any]]
+    companions: list[str]
+    key: str
+
+    @property
+    def rel(self) -> str:
+        return f"models/{self.record['model_id']}.html"
+
+
+_ENV: list[Any] = []  # the Jinja environment of this process, made once
+
+
+def render(registry_dir: Path, out: Path, job: ModelJob
+           ) -> tuple[dict[str, list[Any]], list[str], int]:
+    """Write the model's page and place its pictures beside it (each only if changed);
+    returns its regime figures, the site paths written and the count left as they were."""
+    if not _ENV:
+        _ENV.append(environment())
+    record = job.record
+    ctx = context(registry_dir, record, job.proposals, job.facts, job.companions)
+    folder = f"models/{record['model_id']}"
+    written, unchanged = [], 0
+    if ctx["curves"]:
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for curve in ctx["curves"]:
+        for kind in ("png", "json"):
+            if not curve[kind]:
+                continue
+            rel = f"{folder}/{Path(curve[kind]).name}"
+            placed = place(out / rel, registry_dir / record["artifact_path"] / curve[kind])
+            if placed is None:
+                curve[kind] = None
+            elif placed:
+                written.append(rel)
+            else:
+                unchanged += 1
+    html = _ENV[0].get_template("model.html").render(root="../", title=record["model_id"],
+                                                     **ctx)
+    if write(out / job.rel, html.encode()):
+        written.append(job.rel)
+    else:
+        unchanged += 1
+    return ctx["regime_map"], written, unchanged
+
+
+def render_all(registry_dir: Path, out: Path, jobs: list[ModelJob], workers: int | None = None
+               ) -> Iterator[tuple[ModelJob, tuple[dict[str, list[Any]], list[str], int]]]:
+    """Every job rendered and written, in order: in a pool of processes (one per core) when
+    there are many, since a page is CPU work (its metrics.json parsed, its template
+    filled)."""
+    workers = workers or os.cpu_count() or 1
+    work = partial(render, registry_dir, out)
+    if workers < 2 or len(jobs) < PARALLEL_FROM:
+        yield from ((job, work(job)) for job in jobs)
+        return
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        yield from zip(jobs, pool.map(work, jobs, chunksize=16), strict=True)

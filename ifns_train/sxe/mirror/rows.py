@@ -1,0 +1,101 @@
+"""The list rows of the Mirror: one per model (family panels, compare) and one per experiment
+(the timeline), flat values only, computed from the records the registry holds.
+
+A row is a list in the order of its `*_COLUMNS`, so a data file names each column once
+rather than once per row (10,000 models, 100,000 experiments).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER
+from ifns_train.sxe.figures import dig, mapping
+
+MODEL_COLUMNS = (
+    "model_id", "model_version", "status", "created_ts", "backbone", "primary_metric",
+    "higher_is_better", "test_value", "best_baseline", "baseline_value", "improvement",
+    "improvement_low", "improvement_high", "significant", "val_value", "eligible",
+    "failed_checks", "sharpe", "dsr", "experiment_id", "train_dataset_id", "regimes",
+)
+EXPERIMENT_COLUMNS = (
+    "experiment_id", "experiment_name", "started_ts", "finished_ts", "model_family", "kind",
+    "status", "primary_metric", "higher_is_better", "test_value", "improvement", "significant",
+    "model_id",
+    "parent_experiment_id", "error", "sweep", "tags", "host",
+)
+
+
+def primary_figures(metrics: dict[str, Any], split: str = "test") -> dict[str, Any]:
+    """The primary metric of `split` from key figures (a record's or a log entry's): the
+    model's value, the best baseline and its value, the improvement and its interval."""
+    rep = mapping(metrics.get(split))
+    primary = rep.get("primary_metric")
+    interval = mapping(dig(rep, "intervals", primary))
+    return {
+        "primary_metric": primary,
+        "higher_is_better": HIGHER_IS_BETTER.get(primary) if isinstance(primary, str) else None,
+        "value": dig(rep, "model", primary),
+        "best_baseline": dig(rep, "best_baseline", primary),
+        "baseline_value": dig(rep, "baseline", primary),
+        "improvement": dig(rep, "improvement", primary),
+        "low": interval.get("low"), "high": interval.get("high"),
+        "significant": interval.get("significant"),
+    }
+
+
+def model_row(record: dict[str, Any], backbone: str | None,
+              regimes: dict[str, list[Any]]) -> list[Any]:
+    """A model's row: its primary test figure against the best baseline, the verdict of the
+    promotion checks, the selection evidence; `regimes`: slice -> [improvement, low, high,
+    significant] of the test split's regime breakdown (from its metrics.json)."""
+    metrics = mapping(record.get("metrics"))
+    test = primary_figures(metrics)
+    promotion = mapping(metrics.get("promotion"))
+    failed = [c.get("name") for c in promotion.get("checks") or []
+              if isinstance(c, dict) and c.get("passed") is False]
+    selection = mapping(metrics.get("selection"))
+    values = {
+        "model_id": record["model_id"], "model_version": record.get("model_version"),
+        "status": record.get("status"), "created_ts": record.get("created_ts"),
+        "backbone": backbone, "primary_metric": test["primary_metric"],
+        "higher_is_better": test["higher_is_better"], "test_value": test["value"],
+        "best_baseline": test["best_baseline"], "baseline_value": test["baseline_value"],
+        "improvement": test["improvement"], "improvement_low": test["low"],
+        "improvement_high": test["high"], "significant": test["significant"],
+        "val_value": primary_figures(metrics, "val")["value"],
+        "eligible": promotion.get("eligible"), "failed_checks": failed,
+        "sharpe": selection.get("sharpe_annualised"),
+        "dsr": selection.get("deflated_sharpe_ratio"),
+        "experiment_id": record.get("experiment_id"),
+        "train_dataset_id": record.get("train_dataset_id"), "regimes": regimes,
+    }
+    return [values[c] for c in MODEL_COLUMNS]
+
+
+def sweep_of(artifacts: dict[str, Any]) -> str | None:
+    """The sweep a run was a job of: the Hydra multirun folder it recorded, or for a run
+    recorded before that was kept, the parent of a run folder Hydra numbered (`.../7`)."""
+    if artifacts.get("sweep_dir"):
+        return str(artifacts["sweep_dir"])
+    run_dir = artifacts.get("run_dir")
+    if isinstance(run_dir, str) and PurePath(run_dir).name.isdigit():
+        return str(PurePath(run_dir).parent)
+    return None
+
+
+def experiment_row(entry: dict[str, Any], model_ids: set[str]) -> list[Any]:
+    """An experiment's row (`entry`: a `views.experiment_rows` item); `model_id` is set only
+    where the registry holds the model it proposed, so every link leads somewhere."""
+    test = primary_figures(mapping(entry.get("metrics")))
+    model = entry["proposed_model_id"]
+    values = {
+        **{c: entry.get(c) for c in EXPERIMENT_COLUMNS},
+        "primary_metric": test["primary_metric"], "test_value": test["value"],
+        "higher_is_better": test["higher_is_better"], "improvement": test["improvement"],
+        "significant": test["significant"],
+        "model_id": model if model in model_ids else None,
+        "sweep": sweep_of(mapping(entry.get("artifacts"))),
+    }
+    return [values[c] for c in EXPERIMENT_COLUMNS]

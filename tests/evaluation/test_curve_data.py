@@ -1,0 +1,173 @@
+"""The numbers of the curves/ pictures: hand-built panels with known answers, and odd data
+(one class, three names a date, constant forecasts) that must give a note, not an error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ifns_train.evaluation import curve_data
+from ifns_train.evaluation.curve_data import (
+    PICTURES,
+    cumulative_ic_data,
+    decile_data,
+    regime_improvement_data,
+    scatter_data,
+)
+from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate_split
+from ifns_train.evaluation.evidence import per_date_ic
+from ifns_train.evaluation.predictions import PredictionArrays
+from tests.evaluation.plain import assert_plain_json
+
+# The pictures each metric set must get (file stems before `_<split>`).
+PICTURE_NAMES: dict[str, tuple[str, ...]] = {
+    "directional": ("reliability", "regime_improvement"),
+    "overlay": ("reliability", "regime_improvement"),
+    "return": ("deciles", "cumulative_ic", "regime_improvement"),
+    "risk": ("vol_forecast", "regime_improvement"),
+    "cost": ("cost_forecast", "regime_improvement"),
+}
+
+BOOT = {"reps": 50, "level": 0.95, "block": "auto", "method": "stationary", "seed": 0}
+
+
+def test_deciles_of_a_panel_with_a_known_answer() -> None:
+    # 20 names a date; the label is the forecast's rank on the date, in the reverse row order
+    # on odd dates: ranks 1-2 go to bucket 1, ..., 19-20 to bucket 10, so bucket b's mean
+    # label is the mean of ranks 2b - 1 and 2b: 2b - 0.5, its rows 2 per date.
+    days = 6
+    dates = np.repeat(np.arange(days), 20)
+    ranks = np.tile(np.arange(1, 21), days).astype(float)
+    ranks[dates % 2 == 1] = ranks[dates % 2 == 1][::-1]
+    pred = ranks / 100 + dates  # the date's level shifts nothing: ranked per date
+    out = decile_data(pred, ranks, dates)
+    assert out["buckets"] == 10 and out["note"] is None
+    assert [b["rows"] for b in out["deciles"]] == [2 * days] * 10
+    assert [b["mean_realised"] for b in out["deciles"]] == [2 * b - 0.5 for b in range(1, 11)]
+    assert out["overall_mean"] == 10.5
+
+
+def test_deciles_of_a_tiny_universe_use_as_many_buckets_as_names() -> None:
+    dates = np.repeat(np.arange(4), 3)
+    pred = np.tile([0.1, 0.3, 0.2], 4)
+    y = np.tile([1.0, 3.0, 2.0], 4)
+    out = decile_data(pred, y, dates)
+    assert out["buckets"] == 3 and "3 buckets" in out["note"]
+    assert [b["mean_realised"] for b in out["deciles"]] == [1.0, 2.0, 3.0]
+    constant = decile_data(np.zeros(12), y, dates)  # ties share the middle bucket
+    assert [b["rows"] for b in constant["deciles"]] == [0, 12, 0]
+    assert "1 of 3 buckets" in constant["note"]
+    single = decile_data(np.zeros(3), np.ones(3), np.arange(3))  # one name a date
+    assert single["deciles"] == [] and single["note"]
+
+
+def test_cumulative_ic_is_the_running_sum_of_per_date_ic() -> None:
+    rng = np.random.default_rng(0)
+    dates = np.repeat(np.arange(40), 8)
+    pred = rng.standard_normal(dates.size)
+    y = 0.2 * pred + rng.standard_normal(dates.size)
+    pred[dates == 5] = 1.0  # a constant forecast: the date is skipped
+    out = cumulative_ic_data(pred, y, dates)
+    days, ic, rank_ic = per_date_ic(pred, y, dates)
+    keep = ~np.isnan(ic)
+    assert out["dates_used"] == 39 and out["dates_skipped"] == 1
+    np.testing.assert_array_equal(out["cumulative_ic"], np.cumsum(ic[keep]))
+    np.testing.assert_array_equal(out["cumulative_rank_ic"], np.cumsum(rank_ic[keep]))
+    assert out["dates"] == [str(d) for d in days[keep]]
+    none = cumulative_ic_data(pred[:12], y[:12], np.repeat(np.arange(4), 3))  # < 5 names
+    assert none["dates"] == [] and none["cumulative_ic"] == [] and none["note"]
+
+
+def test_scatter_bins_and_a_deterministic_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
+    pred = np.array([1.0, 2.0, 3.0, 4.0, 0.0, -1.0])
+    real = np.array([2.0, 2.0, 4.0, 6.0, 1.0, 1.0])
+    groups = np.array(["a", "a", "b", "b", "a", "b"], dtype=object)
+    data, points = scatter_data(pred, real, groups, log=True)
+    assert data["rows"] == 4 and data["rows_left_out"] == 2 and "2 rows left out" in data["note"]
+    assert data["buckets"] == 4 and data["points_drawn"] == 4
+    assert points["x"].tolist() == [1.0, 2.0, 3.0, 4.0] and points["group"].tolist() == list("aabb")
+    assert [b["mean_realised"] for b in data["bins"]["all"]] == [2.0, 2.0, 4.0, 6.0]
+    assert [b["rows"] for b in data["bins"]["a"]] == [1, 1, 0, 0]
+    assert data["bins"]["a"][2]["mean_realised"] is None
+    monkeypatch.setattr(curve_data, "MAX_POINTS", 3)
+    big = np.arange(1.0, 11.0)
+    first = scatter_data(big, big, None, log=False)[1]
+    again = scatter_data(big, big, None, log=False)[1]
+    assert first["x"].size == 3 and np.array_equal(first["x"], again["x"])
+    assert scatter_data(np.zeros(4), np.zeros(4), None, log=True)[0]["note"]
+
+
+def _arrays(metric_set: str, n_dates: int, names: int, seed: int = 0, *, one_class: bool = False,
+            constant: bool = False) -> PredictionArrays:
+    rng = np.random.default_rng(seed)
+    n = n_dates * names
+    dates = np.datetime64("2022-01-03") + np.repeat(np.arange(n_dates), names).astype(
+        "timedelta64[D]")
+    regime = np.where(np.arange(n) < n - 3, "calm", "storm").astype(object)  # a 3-row slice
+    pred = np.full(n, 0.4) if constant else rng.random(n)
+    if metric_set in ("directional", "overlay"):
+        y = np.ones(n) if one_class else (rng.random(n) < pred).astype(float)
+        model = {"prob": pred, "pred": (pred >= 0.5).astype(float)}
+        base = {"prob": np.full(n, 0.5), "pred": np.ones(n)}
+        inputs = {"primary_up": np.ones(n)} if metric_set == "overlay" else {}
+    else:
+        scale = 20.0 if metric_set == "cost" else 0.2
+        y = (pred + rng.random(n)) * scale
+        y[0] = 0.0  # a zero volume / zero volatility row
+        model, base, inputs = {"pred": (pred + 0.5) * scale}, {"pred": np.full(n, scale)}, {}
+    return PredictionArrays(dates=dates, symbols=np.arange(n).astype(str).astype(object), y=y,
+                            model=model, baselines={"naive": base}, inputs=inputs,
+                            context={"regime_tag": regime})
+
+
+@pytest.mark.parametrize("metric_set", ["directional", "overlay", "return", "risk", "cost"])
+@pytest.mark.parametrize("case", ["plain", "one_class", "three_names", "constant"])
+def test_odd_data_gives_pictures_not_errors(metric_set: str, case: str) -> None:
+    arrays = _arrays(metric_set, n_dates=30, names=3 if case == "three_names" else 12,
+                     one_class=case == "one_class", constant=case == "constant")
+    if metric_set == "risk":
+        arrays.y[0] = 0.01  # QLIKE needs a positive realised volatility
+    spec = EvaluationSpec(metric_set=metric_set, baselines=("naive",), slice_by=("regime_tag",),
+                          min_rows=20, n_bins=10, horizon_days=2, bootstrap=BOOT)
+    report = evaluate_split(arrays, spec)
+    pictures = [build("test", arrays, report, spec.as_dict()) for build in PICTURES[metric_set]]
+    assert [p.name for p in pictures] == [f"{n}_test" for n in PICTURE_NAMES[metric_set]]
+    for picture in pictures:
+        assert_plain_json(picture.data)
+        json.dumps(picture.data, allow_nan=False)
+        assert {"title", "xlabel", "ylabel", "note"} <= set(picture.data)
+
+
+def test_regime_improvement_is_slice_intervals() -> None:
+    arrays = _arrays("risk", n_dates=40, names=10)
+    arrays.y[0] = 0.01
+    spec = EvaluationSpec(metric_set="risk", baselines=("naive",), slice_by=("regime_tag",),
+                          min_rows=20, n_bins=10, horizon_days=2, bootstrap=BOOT)
+    report = evaluate_split(arrays, spec)
+    data = regime_improvement_data(report)
+    intervals = report["slice_intervals"]["regime_tag"]
+    assert [r["regime"] for r in data["regimes"]] == list(intervals) == ["calm", "storm"]
+    for row in data["regimes"]:
+        interval = intervals[row["regime"]]
+        for key in ("estimate", "low", "high", "significant", "baseline"):
+            assert row[key] == interval[key], key
+    assert data["metric"] == "qlike" and data["higher_is_better"] is False
+    storm = data["regimes"][1]
+    assert storm["small_slice"] is True and storm["significant"] is None  # 3 rows: no claim
+    # Without intervals (the val split), the slices' point figures.
+    no_intervals = evaluate_split(arrays, spec, intervals=False)
+    val = regime_improvement_data(no_intervals)
+    cell = no_intervals["slices"]["regime_tag"]["calm"]
+    assert val["regimes"][0]["estimate"] == cell["improvement"]["naive"]["qlike"]
+    assert val["regimes"][0]["low"] is None and "no intervals" in val["note"]
+
+
+def test_the_data_needs_no_matplotlib() -> None:
+    code = ("import sys, ifns_train.evaluation.curve_data; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

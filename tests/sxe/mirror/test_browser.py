@@ -1,0 +1,169 @@
+"""The Mirror as a person uses it, in headless Chromium: counts, figures equal to the
+registry's, sorting, paging, filtering, links, comparison, and registry values shown as text
+(no dialog opens, nothing is fetched from outside the disk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ifns_train.registry import lifecycle, model_registry
+from ifns_train.registry.database import Registry
+from ifns_train.sxe.mirror import site
+from tests.browser import screenshot
+from tests.sxe.helpers import RISK, add_model
+from tests.sxe.mirror import hostile
+
+DIR = "MF_DIR_CORE_V1"
+
+
+@pytest.fixture
+def built(reg: Registry, tmp_path: Path) -> dict[str, Any]:
+    models = [add_model(reg, auc=0.5 + (i * 37 % 60) / 1000, n=i, full_metrics=True)
+              for i in range(60)]
+    add_model(reg, family=RISK, n=61)
+    lifecycle.decide(reg, models[0].model_id, "canary", "dra-test", "set-up")
+    lifecycle.decide(reg, models[1].model_id, "retired", "dra-test", "superseded")
+    ids = hostile.hostile_registry(reg)
+    out = tmp_path / "site"
+    site.build(reg, out)
+    return {"out": out, "models": models, "ids": ids}
+
+
+def shown_test_values(page: Any) -> list[float]:
+    """The test figures of the rows shown, as the page holds them (full precision)."""
+    return [float(v) for v in page.eval_on_selector_all(
+        "table[data-role=rows] tbody span[data-value]", "els => els.map(e => e.dataset.value)")]
+
+
+def test_overview_counts_models_per_status(built: dict[str, Any], reg: Registry,
+                                           browser_page: Any) -> None:
+    page = browser_page.open(built["out"] / "index.html")
+    counts = model_registry.status_counts(reg)
+    for family, by_status in counts.items():
+        row = page.locator(f'tr[data-family="{family}"]')
+        for status in lifecycle.STATUSES:
+            cell = row.locator(f'td[data-status="{status}"]').inner_text()
+            assert int(cell) == by_status.get(status, 0), (family, status)
+    assert f"directional {hostile.SCRIPT}" in page.inner_text("main")
+    assert hostile.REASON in page.locator("#proposals").inner_text()
+    browser_page.clean()
+
+
+def test_family_table_sorts_filters_and_pages(built: dict[str, Any], reg: Registry,
+                                              browser_page: Any) -> None:
+    page = browser_page.open(built["out"] / "families" / f"{DIR}.html")
+    page.wait_for_selector("table[data-role=rows] tbody tr")
+    assert page.locator("table[data-role=rows] tbody tr").count() == 50
+    assert page.inner_text("[data-role=page]") == "Page 1 of 2"
+    page.click("button[data-role=next]")
+    assert page.locator("table[data-role=rows] tbody tr").count() == 11
+    page.click("button[data-role=prev]")
+    page.click('th button[data-key="test_value"]')  # numbers sort largest first
+    values = shown_test_values(page)
+    assert values == sorted(values, reverse=True) and len(values) == 50
+    assert values[0] == max(r["record"].metrics["test"]["model"]["auc"]
+                            for r in model_registry.search(reg, family=DIR, limit=None))
+    page.click('th button[data-key="test_value"]')
+    values = shown_test_values(page)
+    assert values == sorted(values)
+    page.select_option("select[data-filter=status]", "canary")
+    shown = page.eval_on_selector_all("tbody tr[data-model]",
+                                      "els => els.map(e => e.dataset.model)")
+    assert shown == [built["models"][0].model_id]
+    page.select_option("select[data-filter=status]", "")
+    page.fill("input[data-filter=query]", built["models"][5].model_id)
+    assert page.locator("tbody tr[data-model]").count() == 1
+    browser_page.clean()
+
+
+def test_compare_shows_models_side_by_side(built: dict[str, Any], browser_page: Any) -> None:
+    page = browser_page.open(built["out"] / "families" / f"{DIR}.html")
+    a, b = built["models"][2], built["models"][3]
+    for model in (a, b):
+        page.fill("input[data-filter=query]", model.model_id)
+        page.check(f'input[data-pick="{model.model_id}"]')
+    page.click("button[data-role=compare]")
+    page.wait_for_selector("table[data-role=compare]")
+    heads = page.eval_on_selector_all("table[data-role=compare] th[data-model]",
+                                      "els => els.map(e => e.dataset.model)")
+    assert heads == [a.model_id, b.model_id]
+    values = page.eval_on_selector_all('tr[data-field="Test value"] span[data-value]',
+                                       "els => els.map(e => Number(e.dataset.value))")
+    assert values == [a.metrics["test"]["model"]["auc"], b.metrics["test"]["model"]["auc"]]
+    assert "Regime bear_calm" in page.inner_text("table[data-role=compare]")
+    browser_page.clean()
+
+
+def test_timeline_shows_values_as_text_and_links_to_models(built: dict[str, Any],
+                                                          browser_page: Any) -> None:
+    ids = built["ids"]
+    page = browser_page.open(built["out"] / "timeline.html")
+    page.wait_for_selector("table[data-role=rows] tbody tr")
+    page.fill("input[data-filter=query]", "script")
+    text = page.inner_text("table[data-role=rows]")
+    assert hostile.NAME in text and hostile.TAG in text and hostile.ERROR in text
+    page.fill("input[data-filter=query]", "")
+    page.select_option("select[data-filter=status]", "failed")
+    assert page.eval_on_selector_all("tbody tr[data-experiment]",
+                                     "els => els.map(e => e.dataset.experiment)") == \
+        [ids["failed_id"]]
+    page.select_option("select[data-filter=status]", "")
+    page.fill("input[data-filter=query]", ids["experiment_id"])
+    page.click(f'tr[data-experiment="{ids["experiment_id"]}"] a[data-role=model-link]')
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/models/{ids['model_id']}.html")
+    assert page.inner_text("#model-id") == ids["model_id"]
+    main = page.inner_text("main")
+    assert hostile.SLICE in main and hostile.REASON in main
+    # And back: the model's experiment opens the timeline on its row.
+    page.click("#provenance a[href*=timeline]")
+    page.wait_for_selector(f'tr.hit[data-experiment="{ids["experiment_id"]}"]')
+    browser_page.clean()
+
+
+@pytest.mark.slow
+def test_mirror_of_a_sweep_over_five_families(swept: dict[str, Any], browser_page: Any
+                                              ) -> None:
+    """A sweep over the five families, a promotion proposal and a failed run, as trained
+    and recorded by the CLI, then `ifns-admin mirror`: what the reviewer sees."""
+    out, reg = swept["out"], swept["reg"]
+    page = browser_page.open(out / "index.html")
+    counts = model_registry.status_counts(reg)
+    assert len(counts) == 5
+    for family, by_status in counts.items():
+        for status in lifecycle.STATUSES:
+            cell = page.locator(f'tr[data-family="{family}"] td[data-status="{status}"]')
+            assert int(cell.inner_text()) == by_status.get(status, 0)
+    assert page.locator("#proposals tbody tr").count() == 1
+    screenshot(page, "mirror-overview")
+    for row in model_registry.search(reg, limit=None):
+        record = row["record"]
+        page = browser_page.open(out / "models" / f"{record.model_id}.html")
+        test = record.metrics["test"]
+        primary = test["primary_metric"]
+        cell = page.locator(f'#key-figures tr[data-split="test"][data-metric="{primary}"] td')
+        assert float(cell.nth(2).get_attribute("data-value")) == test["model"][primary]
+        assert float(cell.nth(5).get_attribute("data-value")) == test["improvement"][primary]
+        eligible = record.metrics["promotion"]["eligible"]
+        assert page.inner_text("#verdict h2").endswith("not eligible" if not eligible
+                                                       else "eligible")
+        images = page.eval_on_selector_all("#curves img", "els => els.map(e => e.naturalWidth)")
+        assert images and all(w > 0 for w in images), record.model_id
+        if record.model_family == DIR:
+            screenshot(page, "mirror-model")
+    page = browser_page.open(out / "timeline.html")
+    page.wait_for_selector("tbody tr[data-experiment]")
+    assert page.locator("tbody tr[data-experiment]").count() == 6
+    page.select_option("select[data-filter=status]", "failed")
+    assert "DS_MISSING_V1" in page.inner_text("table[data-role=rows]")
+    page.select_option("select[data-filter=status]", "")
+    page.select_option("select[data-filter=group]", "grouped")
+    groups = page.eval_on_selector_all("tr.group", "els => els.map(e => e.innerText)")
+    assert groups[0] == "Single runs" and groups[1].endswith(" · 5 run(s)"), groups
+    page.locator("a[data-role=model-link]").first.click()
+    page.wait_for_load_state("load")
+    assert "/models/MDL_" in page.url
+    browser_page.clean()

@@ -164,3 +164,24 @@ def test_cli_builds_and_refuses_a_folder_it_would_clobber(reg: Registry, registr
     a_file = tmp_path / "file"
     a_file.write_text("")
     assert "not a folder" in adm("mirror", "--out", str(a_file), code=2).err
+
+
+def test_site_from_a_postgresql_registry(registry: Path, postgres_url: str,
+                                         tmp_path: Path) -> None:
+    """The whole-registry reads the build uses work on PostgreSQL as on SQLite."""
+    pg = Registry(registry, postgres_url)
+    try:
+        model = add_model(pg, n=1, full_metrics=True)
+        failed = add_failed(pg, n=2)
+        lifecycle.propose(pg, model.model_id, "canary", "reviewer", "strong")
+        out = tmp_path / "site"
+        report = site.build(pg, out)
+    finally:
+        pg.close()
+    assert (report.models, report.experiments) == (1, 2)
+    log = rows(out, "experiments-0000", EXPERIMENT_COLUMNS)
+    assert {e["experiment_id"]: e["status"] for e in log} == {
+        model.experiment_id: "completed", failed: "failed"}
+    got = rows(out, f"models-{DIR}", MODEL_COLUMNS)[0]
+    assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, False]
+    assert "strong" in (out / "models" / f"{model.model_id}.html").read_text()

@@ -6,13 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install help run test test-full lint bench bench-import bench-mirror mirror demo clean
 
-## install: create .venv and install the package, editable, with the dev, postgres and
-## tensorboard extras
+## install: create .venv and install the package, editable, with the dev, postgres,
+## tensorboard, joblib, submitit, ray and optuna extras
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,tensorboard]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,tensorboard,joblib,submitit,ray,optuna]'
 	touch $(STAMP)
 
 ## help: list the targets with what each does

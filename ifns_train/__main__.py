@@ -22,8 +22,19 @@ def _main(cfg: DictConfig) -> float | None:
 
     if cfg.get("print_config", True):
         print_config_tree(cfg)
-    with user_errors("ifns-train"):
-        summary = train(cfg)
+    try:
+        with user_errors("ifns-train"):
+            summary = train(cfg)
+    except Exception as exc:
+        # In a sweep a failed trial (already recorded failed) must not end the sweep: Hydra
+        # would raise it after the batch and skip the later batches and on_multirun_end.
+        # SweepOutcome fails the sweep's process at its end instead. A single run still raises.
+        from ifns_train.sweeps import in_multirun, trial_failed
+
+        if not in_multirun():
+            raise
+        trial_failed(exc)
+        return None
     if "smoke_test" in summary:
         log.info("smoke test (%s): %d optimiser step(s) ran; nothing was evaluated or recorded",
                  ", ".join(summary["smoke_test"]), summary["steps_taken"])
@@ -98,6 +109,10 @@ def _figure(value: float | None) -> str:
 def main() -> None:
     try:
         _main()
+        sweeps = sys.modules.get("ifns_train.sweeps")  # loaded by Hydra's callback, if any
+        if sweeps is not None and sweeps.FAILED_SWEEPS:
+            print("ifns-train: " + "\nifns-train: ".join(sweeps.FAILED_SWEEPS), file=sys.stderr)
+            sys.exit(1)
     except RunTerminated as exc:
         print(f"ifns-train: {exc}; the experiment is recorded as failed", file=sys.stderr)
         sys.exit(143)

@@ -62,6 +62,9 @@ def config_hash(config: dict[str, Any]) -> str:
 # Top-level keys that say how a run is executed or labelled, not what it computes: left out of
 # the config hash, so that a resumed run (`ckpt_path`) has the hash its interrupted run had.
 RUN_ONLY_KEYS = ("ckpt_path", "print_config", "tags")
+# Keys under `dataset` that say where resolved data is cached or held, not which data: not
+# hashed either, so configs hash as they did before these keys existed, whatever their values.
+RUN_ONLY_DATASET_KEYS = ("cache", "cache_dir", "cache_keep", "device_resident")
 
 
 def definition(config: dict[str, Any]) -> dict[str, Any]:
@@ -71,4 +74,9 @@ def definition(config: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
     if out.get("init_from") is None:
         out.pop("init_from", None)
+    if isinstance(out.get("model"), dict) and out["model"].get("compile") is False:
+        out["model"] = {k: v for k, v in out["model"].items() if k != "compile"}
+    if isinstance(out.get("dataset"), dict):
+        out["dataset"] = {k: v for k, v in out["dataset"].items()
+                          if k not in RUN_ONLY_DATASET_KEYS}
     return out

@@ -228,7 +228,9 @@ def config_differences(stored: dict[str, Any], config: dict[str, Any], most: int
     old, new = ({k: v for k, v in c.items() if k not in skip} for c in (stored, config))
     a, b = leaves(old), leaves(new)
     absent = object()
-    keys = sorted(k for k in a.keys() | b.keys() if a.get(k, absent) != b.get(k, absent))
+    run_only = {f"dataset.{k}" for k in repro.RUN_ONLY_DATASET_KEYS}
+    keys = sorted(k for k in a.keys() | b.keys()
+                  if k not in run_only and a.get(k, absent) != b.get(k, absent))
 
     def value(leaf: dict[str, Any], key: str) -> str:
         return shown(leaf[key]) if key in leaf else "(absent)"

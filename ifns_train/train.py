@@ -33,11 +33,12 @@ import numpy as np
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from ifns_train import repro
+from ifns_train import repro, timing
 from ifns_train.callbacks.recorder import Recorder
 from ifns_train.callbacks.run_context import RunContext
 from ifns_train.companions import companion_configs
 from ifns_train.config.checks import check_ranges
+from ifns_train.data.cache import CacheOptions
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.placebo import permute_labels
 from ifns_train.data.resolve import ResolvedData, resolve
@@ -117,6 +118,9 @@ def check_config(cfg: dict[str, Any]) -> None:
     if not family["roles"]:
         raise ConfigError("family.roles must name at least one role")
     ds = cfg["dataset"]
+    if ds.get("device_resident", "auto") not in ("auto", True, False):
+        raise ConfigError(f"dataset.device_resident is auto, true or false, not "
+                          f"{ds['device_resident']!r}")
     purge_gap(cfg["labels"]["horizon_days"], ds["purge_days"], ds["embargo_days"])
     if ds["windows"] is not None:
         parse_windows(ds["windows"], "dataset.windows")
@@ -344,6 +348,7 @@ def _recorder(config: dict[str, Any], config_hash: str, registry: Registry,
 
 def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = None, *,
          resume: Resume | None = None, init: InitFrom | None = None) -> dict[str, Any]:
+    timing.CLOCK.start()
     repro.seed_everything(config["seed"])
     ds, model_cfg, family = config["dataset"], config["model"], config["family"]
     cls = family_class(family["name"])
@@ -364,6 +369,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         lookback=model_cfg["lookback"],
         verify=ds["verify_fingerprint"],
         generate_demo=ds["generate_demo_if_missing"],
+        cache=CacheOptions.from_config(ds),
     )
     recorder.ctx.data = data
     check_scorable(data, cls.metric_set)
@@ -371,6 +377,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
     if recorder.ctx.kind == "placebo":
         data, recorder.ctx.placebo = permute_labels(data, config["seed"])
         recorder.ctx.data = data
+    timing.CLOCK.mark("data")
     train = data.splits["train"]
     vocab = {c: sorted(set(train.context[c].tolist())) for c in cls.categorical_inputs}
     mean, std = standardisation(data)
@@ -410,11 +417,14 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         limit = trainer.limit_train_batches
         steps = min(steps, limit) if isinstance(limit, int) else max(1, int(steps * limit))
         trainer.log_every_n_steps = min(trainer.log_every_n_steps, steps)
-    datamodule = PanelDataModule(data, batch_size=batch_size, seed=config["seed"], vocab=vocab)
+    datamodule = PanelDataModule(data, batch_size=batch_size, seed=config["seed"], vocab=vocab,
+                                 device_resident=ds.get("device_resident", "auto"))
+    timing.CLOCK.mark("setup")
     if resume is not None:  # epochs, steps, optimiser and callback states continue
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.path, weights_only=True)
     else:
         trainer.fit(module, datamodule=datamodule)
+    timing.CLOCK.mark("training")
     recorder.ctx.training.update({
         "batch_size": batch_size,
         "batch_size_configured": model_cfg["batch_size"],
@@ -426,6 +436,12 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         "epochs_run": trainer.current_epoch,
         "steps_taken": trainer.global_step,
         "stopped_by": _stopped_by(trainer),
+        # How it ran: precision, compiled or not, where each split lived (the host: "cpu"; the
+        # same dict, completed by the predict pass).
+        "precision": str(trainer.precision),
+        "compile": bool(model_cfg.get("compile", False)),
+        "data_device": datamodule.placement,
+        "phase_seconds": timing.CLOCK.seconds(),
     })
     if trainer.global_step == 0 and not smoke:
         raise DegenerateRunError(
@@ -440,6 +456,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         return {"smoke_test": smoke, "steps_taken": trainer.global_step}
     faults.point("trained")
     recorder.record(trainer, module, datamodule)
+    timing.CLOCK.mark("recording")
     if trainer.is_global_zero and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")
     return recorder.summary

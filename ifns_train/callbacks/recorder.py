@@ -20,7 +20,8 @@ Hydra callback, because Hydra turns exceptions in its callbacks into warnings, a
 cannot record itself must fail. `record_failure` turns any error of the run before the
 registry transaction into a `failed` entry and removes the folder it staged, so a failure is
 never left looking like a success; an error after the commit (a logger's final flush) leaves
-the complete record as it is. Only global rank 0 writes.
+the complete record as it is. Under DDP every rank predicts its own block of each split and
+the blocks are gathered in row order (`gather_rows`); only global rank 0 evaluates and writes.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ import pandas as pd
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from ifns_train import timing
 from ifns_train.callbacks import log_figures
-from ifns_train.callbacks.curves import write_curves
 from ifns_train.callbacks.run_context import RunContext
 from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
 from ifns_train.errors import ConfigError, DegenerateRunError
@@ -55,6 +56,23 @@ from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
 from ifns_train.registry.publish import experiment_entry, model_draft
 from ifns_train.registry.records import FamilyRecord
 from ifns_train.store import atomic_write_json
+
+
+def gather_rows(trainer: pl.Trainer, local: torch.Tensor) -> torch.Tensor:
+    """The rows of all ranks, in rank order, from each rank's block (`shard_bounds`): blocks
+    may differ in length, so each is padded to the longest for `all_gather` and cut back to
+    its own count; every rank gets the whole, on the host."""
+    import torch.distributed as dist
+
+    device, world = trainer.strategy.root_device, trainer.world_size
+    counts = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(world)]
+    dist.all_gather(counts, torch.tensor([len(local)], device=device))
+    sizes = [int(c) for c in counts]
+    padded = local.new_zeros((max(sizes), *local.shape[1:]), device=device)
+    padded[: len(local)] = local
+    gathered = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(gathered, padded)
+    return torch.cat([part[:n] for part, n in zip(gathered, sizes, strict=True)]).cpu()
 
 
 class Recorder(pl.Callback):
@@ -101,7 +119,11 @@ class Recorder(pl.Callback):
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         outputs = trainer.predict(module, datamodule=datamodule,
                                   ckpt_path="best" if best else None, weights_only=True)
-        return outputs if outputs and isinstance(outputs[0], list) else [outputs or []]
+        outputs = outputs if outputs and isinstance(outputs[0], list) else [outputs or []]
+        if trainer.world_size == 1:
+            return outputs
+        # Under DDP each rank predicted its contiguous block of every split: put them together.
+        return [[gather_rows(trainer, torch.cat(batches))] for batches in outputs]
 
     def record(self, trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
                ) -> None:
@@ -184,6 +206,8 @@ class Recorder(pl.Callback):
                       "feature_count": len(data.feature_columns), "lookback": data.lookback}
         evaluation = evaluate(tables, ctx.evaluation_spec(module.metric_set),
                               ctx.evidence_inputs(complexity))
+        timing.CLOCK.mark("evaluation")  # the predict pass and the evaluator
+        ctx.training["phase_seconds"] = timing.CLOCK.seconds()
         for name, report in evaluation["splits"].items():
             primary = report["primary_metric"]
             if report["model"].get(primary) is None:
@@ -209,6 +233,9 @@ class Recorder(pl.Callback):
         }
         atomic_write_json(stage / "metrics.json", metrics)
         atomic_write_json(stage / "train_config.json", self._train_config())
+        # Imported only now: the pictures (matplotlib) are needed after training alone.
+        from ifns_train.callbacks.curves import write_curves
+
         write_curves(stage / "curves", evaluation, tables)  # before hashing: recorded too
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.

@@ -96,6 +96,16 @@ class DatasetConfig:
     # Generate the embedded demo dataset on the first run that asks for it.
     generate_demo_if_missing: bool = True
     verify_fingerprint: bool = True
+    # Keep resolved, verified tables memory-mapped for later runs on this machine (a sweep's
+    # jobs read and verify a dataset once); `ifns_train.data.cache`. Not part of the config hash.
+    cache: bool = True
+    # The cache folder; null is `<paths.registry_dir>/cache`.
+    cache_dir: Optional[str] = None
+    # Entries kept (most recently used first) when a new one is written.
+    cache_keep: int = 8
+    # Keep the split tensors on the training device and gather batches there (no host-to-device
+    # copy per step): auto (on a GPU), true or false. Same batches either way; not hashed.
+    device_resident: Any = "auto"
 
 
 @dataclass
@@ -127,6 +137,9 @@ class ModelConfig:
     min_steps_per_epoch: int = 16
     # Optimiser steps before early stopping may end training (Lightning's Trainer min_steps).
     min_steps: int = 100
+    # torch.compile the backbone for training (kept in the checkpoint's hyperparameters;
+    # predictions outside a Trainer run it eagerly). Hashed only when true.
+    compile: bool = False
 
 
 @dataclass

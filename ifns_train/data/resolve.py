@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ifns_train.data import contract
+from ifns_train.data.cache import CacheOptions, cached_table
 from ifns_train.data.index import column_fingerprint, get_entry, load_index, table_path
 from ifns_train.data.splits import (
     SPLITS,
@@ -121,11 +122,13 @@ def load_table(
     evaluation_columns: list[str],
     verify: bool,
     generate_demo: bool,
+    cache: CacheOptions | None = None,
 ) -> tuple[Table, dict[str, list[str]], str]:
     """One dataset's table, read and checked against the contract: the chosen feature
     families' columns, the label (none for a table a registered model scores), the context,
     baseline and evaluation columns. Returns the table, the feature columns by family and the
-    label's kind."""
+    label's kind. With `cache` on, a table read and verified before is memory-mapped from the
+    cache instead (see `ifns_train.data.cache` for why that is safe)."""
     entry = _entry(registry_dir, dataset_id, generate_demo)
     families = entry.get("feature_families", {})
     chosen: dict[str, list[str]] = {}
@@ -153,6 +156,45 @@ def load_table(
             )
         label_column = label_meta.get("column", label_family)
     feature_columns = [c for cols in chosen.values() for c in cols]
+    kind = str(label_meta.get("kind", ""))
+    path = table_path(registry_dir, entry)
+    if not path.exists():
+        raise ContractError(f"dataset {dataset_id}: table file {path} does not exist")
+
+    def build() -> Table:
+        return _read_table(dataset_id, entry, path, chosen, label_family, label_column,
+                           label_meta, context_columns, extra_columns, evaluation_columns,
+                           verify)
+
+    if cache is None or not cache.enabled:
+        table = build()
+    else:
+        parts = {"dataset_id": dataset_id, "fingerprint": entry.get("fingerprint"),
+                 "feature_columns": feature_columns, "label_column": label_column,
+                 "label_kind": kind, "context": context_columns, "extras": extra_columns,
+                 "evaluation": evaluation_columns}
+        table = cached_table(cache.folder(registry_dir), dataset_id, parts, path, build,
+                             write=verify, keep=cache.keep)
+    table.split_meta = entry.get("splits")  # not part of the fingerprint: always the index's
+    return table, chosen, kind
+
+
+def _read_table(
+    dataset_id: str,
+    entry: dict[str, Any],
+    path: Path,
+    chosen: dict[str, list[str]],
+    label_family: str | None,
+    label_column: str | None,
+    label_meta: dict[str, Any],
+    context_columns: list[str],
+    extra_columns: list[str],
+    evaluation_columns: list[str],
+    verify: bool,
+) -> Table:
+    """Read the table's columns, prove them against the index fingerprints (`verify`), run the
+    contract checks and lay the rows out symbol-major."""
+    feature_columns = [c for cols in chosen.values() for c in cols]
     numeric = {c: f"feature of {f}" for f, cols in chosen.items() for c in cols}
     if label_column is not None:
         numeric[label_column] = f"label {label_family}"
@@ -162,9 +204,6 @@ def load_table(
         numeric.setdefault(column, "evaluation input")
     categorical = {c: "context" for c in context_columns}
 
-    path = table_path(registry_dir, entry)
-    if not path.exists():
-        raise ContractError(f"dataset {dataset_id}: table file {path} does not exist")
     try:
         schema = pq.read_schema(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -206,7 +245,7 @@ def load_table(
     sorted_symbols = symbols[order]
     starts = np.r_[True, sorted_symbols[1:] != sorted_symbols[:-1]]
     run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    table = Table(
+    return Table(
         dataset_id=dataset_id,
         fingerprint=str(entry.get("fingerprint")),
         features=np.ascontiguousarray(
@@ -221,9 +260,7 @@ def load_table(
                 for c in dict.fromkeys([*extra_columns, *evaluation_columns])},
         history=np.arange(len(order)) - run_start,
         last_row=symbol_last_rows(sorted_symbols),
-        split_meta=entry.get("splits"),
     )
-    return table, chosen, str(label_meta.get("kind", ""))
 
 
 def _shared_values(column: pd.Series) -> np.ndarray:
@@ -249,7 +286,10 @@ def resolve(
     lookback: int = 1,
     verify: bool = True,
     generate_demo: bool = True,
+    cache: CacheOptions | None = None,
 ) -> ResolvedData:
+    """Read, check and split a run's datasets; `cache` (off when None) keeps the resolved
+    tables memory-mapped for later runs on this machine."""
     registry_dir = Path(registry_dir)
     gap = purge_gap(horizon_days, purge_days, embargo_days)
     if lookback < 1:
@@ -272,6 +312,7 @@ def resolve(
             evaluation_columns=list(evaluation_columns),
             verify=verify,
             generate_demo=generate_demo,
+            cache=cache,
         )
         if families and chosen != families:
             raise ContractError(

@@ -49,6 +49,7 @@ class FamilyModule(pl.LightningModule):
         feature_std: np.ndarray | None = None,
         target_mean: float = 0.0,
         target_std: float = 1.0,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         loss = loss or self.losses[0]
@@ -140,6 +141,14 @@ class FamilyModule(pl.LightningModule):
         else:
             super().__setattr__(name, value)
 
+    def configure_model(self) -> None:
+        # `model.compile`: compiled for training only, in place (`nn.Module.compile`), so the
+        # state dict keeps its keys and a checkpoint loads into an eager module; the predict pass
+        # after fit reuses it. Loading a model for predictions (no Trainer) stays eager.
+        if self.hparams.get("compile") and self.trainer.state.fn == "fit" \
+                and getattr(self.backbone, "_compiled_call_impl", None) is None:
+            self.backbone.compile()
+
     def on_train_epoch_start(self) -> None:
         self._step_losses: list[tuple[torch.Tensor, int]] = []
 
@@ -168,9 +177,23 @@ class FamilyModule(pl.LightningModule):
         # Saved during epoch index `epoch` (0-based), after `global_step` optimiser steps.
         self.restored_from = (int(checkpoint["epoch"]) + 1, int(checkpoint["global_step"]))
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums: list[tuple[torch.Tensor, int]] = []
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, cat, y = batch
-        self.log("val_loss", self.loss(self(x, cat), y), prog_bar=True, batch_size=len(y))
+        self._val_sums.append((self.loss(self(x, cat), y).detach() * len(y), len(y)))
+
+    def on_validation_epoch_end(self) -> None:
+        # The mean over all validation rows: under DDP each rank holds a block of them, so sums
+        # and row counts are added over ranks and every rank logs the same value (sync_dist
+        # averages equal numbers), which early stopping and checkpointing rely on.
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        local = torch.zeros(2, dtype=dtype, device=self.device)
+        for loss_sum, rows in self._val_sums:
+            local += torch.stack([loss_sum.to(dtype), loss_sum.new_tensor(rows, dtype=dtype)])
+        total, rows = self.trainer.strategy.reduce(local, reduce_op="sum")
+        self.log("val_loss", (total / rows).float(), prog_bar=True, sync_dist=True)
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
                      ) -> torch.Tensor:

@@ -5,6 +5,10 @@ folders that no record claims, records whose folder is missing, and artifacts wh
 longer match. `repair` marks stale runs `failed` (saying why) and moves unclaimed folders under
 `orphans/`, never deleting anything: what it cannot repair (a missing or changed artifact) stays
 reported, and the audit keeps that model ineligible.
+
+Only the artifact roots (`artifacts.ARTIFACT_ROOTS`) are searched for stray folders. The resolved
+data cache (`cache/`, `ifns_train.data.cache`) is a known folder, never stray: it is reported
+(entries, bytes, unfinished builds) but not repaired; it prunes itself, and may be deleted whole.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Report:
     missing_folders: list[dict[str, str]] = field(default_factory=list)
     hash_mismatches: list[dict[str, str]] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)  # informative, never unclean
 
     @property
     def clean(self) -> bool:
@@ -79,7 +84,9 @@ def alive(host: str | None, pid: int | None, started_ts: str) -> bool | None:
 
 
 def diagnose(reg: Registry, check_hashes: bool = True) -> Report:
-    report = Report()
+    from ifns_train.data import cache as data_cache  # numpy/pyarrow: only when diagnosing
+
+    report = Report(cache=data_cache.summary(reg.dir / data_cache.DEFAULT_DIR))
     with reg.read() as conn:
         running = conn.execute(select(
             experiments.c.experiment_id, experiments.c.proposed_model_id, experiments.c.host,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from ifns_train.data.module import IndexBatches, lookback_windows
+from ifns_train.data.module import IndexBatches, PanelDataModule, lookback_windows
 
 
 def test_lookback_window_is_a_view_of_past_rows() -> None:
@@ -76,3 +77,75 @@ def test_compact_split_gives_the_same_batches_as_indexing_the_table() -> None:
     assert len(through_rows) == len(compact) == 3
     for (x1, c1, y1), (x2, c2, y2) in zip(through_rows, compact, strict=True):
         assert torch.equal(x1, x2) and torch.equal(c1, c2) and torch.equal(y1, y2)
+
+
+# --- device-resident splits (`dataset.device_resident`) ----------------------------------------
+def _resolved(registry, lookback: int):
+    from ifns_train.data.resolve import resolve
+
+    return resolve(
+        registry,
+        dataset_ids=dict.fromkeys(("train", "val", "test"), "DS_DEMO_CORE_V1"),
+        windows=None,
+        feature_families=["Feature_TREND_MTF_V1"],
+        label_family="Label_Direction_Horizon_20d_V1",
+        horizon_days=20,
+        context_columns=["regime_tag"],
+        lookback=lookback,
+    )
+
+
+def _epochs(dm, name: str, device: str | None = None) -> list[list[tuple]]:
+    batches = dm._batches(name, train=name == "train")
+    epochs = []
+    for _ in range(2):  # two shuffles
+        epoch = []
+        for x, cat, y in batches:
+            if device is not None:
+                assert x.device.type == y.device.type == device
+            epoch.append((x.cpu(), None if cat is None else cat.cpu(), y.cpu()))
+        epochs.append(epoch)
+    return epochs
+
+
+def _assert_same(a: list[list[tuple]], b: list[list[tuple]]) -> None:
+    assert len(a) == len(b)
+    for ea, eb in zip(a, b, strict=True):
+        assert len(ea) == len(eb) > 0
+        for ba, bb in zip(ea, eb, strict=True):
+            for ta, tb in zip(ba, bb, strict=True):
+                assert (ta is None and tb is None) or torch.equal(ta, tb)
+
+
+@pytest.mark.parametrize("lookback", [1, 4])
+def test_resident_splits_give_the_same_batches(registry, lookback: int) -> None:
+    data = _resolved(registry, lookback)
+    vocab = {"regime_tag": sorted(set(data.splits["train"].context["regime_tag"].tolist()))}
+    host = PanelDataModule(data, batch_size=97, seed=3, vocab=vocab, device_resident=False)
+    # The resident path (moves, device permutation, windows made on the device), on the CPU.
+    resident = PanelDataModule(data, batch_size=97, seed=3, vocab=vocab, device_resident=True,
+                               device="cpu")
+    assert resident.resident_device() == torch.device("cpu")
+    for name in ("train", "val", "test"):
+        _assert_same(_epochs(host, name), _epochs(resident, name))
+    assert resident.placement == dict.fromkeys(("train", "val", "test"), "cpu")
+
+
+def test_auto_keeps_the_splits_on_the_host_without_a_gpu(registry) -> None:
+    dm = PanelDataModule(_resolved(registry, 1), batch_size=64, seed=0)
+    assert dm.device_resident == "auto" and dm.resident_device() is None
+    dm._batches("train", train=True)
+    assert dm.placement == {"train": "cpu"}
+    with pytest.raises(ValueError, match="device_resident"):
+        PanelDataModule(_resolved(registry, 1), batch_size=64, seed=0, device_resident="yes")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("lookback", [1, 4])
+def test_resident_splits_on_a_gpu_give_the_host_batches(registry, lookback: int) -> None:
+    data = _resolved(registry, lookback)
+    host = PanelDataModule(data, batch_size=97, seed=3, device_resident=False)
+    gpu = PanelDataModule(data, batch_size=97, seed=3, device_resident="auto", device="cuda")
+    for name in ("train", "val"):
+        _assert_same(_epochs(host, name), _epochs(gpu, name, device="cuda"))
+    assert gpu.placement["train"].startswith("cuda")

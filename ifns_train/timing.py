@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-# The phases of one run, in order; a phase not marked merges into the next one marked.
-PHASES = ("data", "setup", "training", "evaluation", "recording")
+# The phases of one run, in order: data, setup, training, evaluation, recording; a phase not
+# marked merges into the next one marked.
 
 
 class PhaseClock:

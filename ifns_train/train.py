@@ -441,7 +441,6 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         "precision": str(trainer.precision),
         "compile": bool(model_cfg.get("compile", False)),
         "data_device": datamodule.placement,
-        "phase_seconds": timing.CLOCK.seconds(),
     })
     if trainer.global_step == 0 and not smoke:
         raise DegenerateRunError(

@@ -4,7 +4,7 @@ One query per table, however many models and experiments: the per-record reads o
 `model_registry.search` would take one query per model. Records are parsed and brought to the
 current shape (`records.stored`) but not validated field by field: a view only displays them,
 and at 100,000 entries validation would cost more than everything else. Of an experiment a
-view needs its columns and a few fields of its record (key figures, links, artifacts); those
+view needs its columns and a few fields of its record (key figures, artifacts); those
 are decoded with msgspec, which skips the rest of the record (the resolved config, the split
 report: most of its ~12 KiB) without building it: 2.5 s instead of 12 s for 100,000 entries.
 """
@@ -71,7 +71,6 @@ class _ExperimentSummary(msgspec.Struct):
     """The fields of an experiment record a view reads (present in every record schema)."""
 
     metrics: Optional[dict[str, Any]] = None
-    links: Optional[dict[str, Any]] = None
     artifacts: Optional[dict[str, Any]] = None
     hyperparameters: Optional[_Hyperparameters] = None
     datasets: Optional[_Datasets] = None
@@ -92,7 +91,7 @@ def _summary(row: Any) -> _ExperimentSummary:
 
 
 def experiment_rows(reg: Registry, batch: int = 5_000) -> Iterator[dict[str, Any]]:
-    """Every experiment, newest first: its columns, tags, key figures, links and the run
+    """Every experiment, newest first: its columns, tags, key figures and the run
     folder it wrote (read from its record), streamed in batches."""
     tags: dict[str, list[str]] = {}
     with reg.read() as conn:
@@ -108,7 +107,7 @@ def experiment_rows(reg: Registry, batch: int = 5_000) -> Iterator[dict[str, Any
             out = {c: getattr(row, c) for c in EXPERIMENT_COLUMNS}
             windows = record.datasets.windows if record.datasets else None
             out.update(tags=sorted(tags.get(row.experiment_id, [])),
-                       metrics=record.metrics or {}, links=record.links or {},
+                       metrics=record.metrics or {},
                        artifacts=record.artifacts or {},
                        backbone=record.hyperparameters.backbone
                        if record.hyperparameters else None,

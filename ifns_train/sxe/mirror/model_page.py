@@ -116,8 +116,6 @@ def proxies(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for side in ("gross", "net"):
             figures = {f: mapping(dig(run, side, f)) for f in PROXY_FIGURES}
             out.append({"predictor": name, "side": side, "figures": figures,
-                        "turnover": dig(run, "turnover", "mean")
-                        if isinstance(run.get("turnover"), dict) else run.get("turnover"),
                         "cost_bps": rep.get("cost_bps")})
     return out
 
@@ -159,7 +157,6 @@ def context(registry_dir: Path, record: dict[str, Any], proposals: list[dict[str
         "proxies": proxies(doc),
         "stability": stability(doc, experiments),
         "complexity": dig(doc, "stability", "complexity"),
-        "controls": mapping(doc.get("controls")),
         "curves": curves_of(record),
         "proposals": proposals,
         "experiment": experiments.get(record.get("experiment_id")),

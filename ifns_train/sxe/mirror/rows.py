@@ -23,7 +23,7 @@ EXPERIMENT_COLUMNS = (
     "experiment_id", "experiment_name", "started_ts", "finished_ts", "model_family", "kind",
     "status", "primary_metric", "higher_is_better", "test_value", "improvement", "significant",
     "model_id",
-    "parent_experiment_id", "error", "sweep", "tags", "host",
+    "parent_experiment_id", "error", "sweep", "tags",
 )
 
 

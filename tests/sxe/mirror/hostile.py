@@ -9,8 +9,8 @@ from sqlalchemy import insert, update
 
 from ifns_train.registry import lifecycle
 from ifns_train.registry.database import Registry, dumps
-from ifns_train.registry.records import FamilyRecord
 from ifns_train.registry.schema import experiment_tags, experiments
+from tests.registry.factory import FAMILY as DIR_FAMILY
 from tests.registry.factory import add_failed
 from tests.sxe.helpers import add_model, metrics_document
 
@@ -21,11 +21,8 @@ TAG = f"{SCRIPT}tag"
 ERROR = f"ValueError: bad {IMG} in {SCRIPT}"
 REASON = f"beats momentum {IMG}"
 SLICE = f"{SCRIPT}C9"
-FAMILY = FamilyRecord(
-    family_id="MF_DIR_CORE_V1", name="dir_core", description=f"directional {SCRIPT}",
-    roles=["primary_directional"], task="classification", prediction_type="probabilities",
-    input_requirements={"note": IMG}, supported_environments=["offline"],
-    baselines=["momentum_sign"])
+FAMILY = DIR_FAMILY.model_copy(update={"description": f"directional {SCRIPT}",
+                                       "input_requirements": {"note": IMG}})
 
 
 def set_experiment(reg: Registry, experiment_id: str, **changes: Any) -> None:

@@ -185,3 +185,35 @@ def test_site_from_a_postgresql_registry(registry: Path, postgres_url: str,
     got = rows(out, f"models-{DIR}", MODEL_COLUMNS)[0]
     assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, False]
     assert "strong" in (out / "models" / f"{model.model_id}.html").read_text()
+
+
+def test_a_build_killed_midway_is_completed_by_the_next(reg: Registry, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest is written last: after a build dies half-way, the next one leaves no page
+    stale and none half-written (a page is skipped only if the manifest says it is current)."""
+    from ifns_train.sxe.mirror import model_page, writer
+
+    for i in range(3):
+        add_model(reg, n=i, full_metrics=True)
+    out, clean = tmp_path / "site", tmp_path / "clean"
+    site.build(reg, out)
+    add_model(reg, n=7, full_metrics=True)
+    lifecycle.propose(reg, add_model(reg, n=8).model_id, "canary", "reviewer", "strong")
+    real, calls = writer.write, []
+
+    def dying(path: Path, data: bytes) -> bool:
+        calls.append(path)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the build killed after three files
+        return real(path, data)
+
+    monkeypatch.setattr(model_page, "write", dying)
+    monkeypatch.setattr(writer, "write", dying)
+    with pytest.raises(KeyboardInterrupt):
+        site.build(reg, out)
+    monkeypatch.undo()
+    site.build(reg, out)
+    site.build(reg, clean)
+    mine = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    theirs = {p.relative_to(clean): p.read_bytes() for p in clean.rglob("*") if p.is_file()}
+    assert mine == theirs

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install help run test test-full lint bench bench-import bench-mirror mirror demo clean
+.PHONY: install help run test test-full lint bench bench-import bench-mirror bench-memory mirror demo clean
 
 ## install: create .venv and install the package, editable, with the dev, postgres,
 ## tensorboard, joblib, submitit, ray and optuna extras
@@ -56,6 +56,10 @@ bench-import: install
 ## bench-mirror: the Mirror's build at 10,000 models and 100,000 experiments (minutes)
 bench-mirror: install
 	$(BIN)/python benchmarks/bench_mirror.py $(ARGS)
+
+## bench-memory: a run's peak memory against dataset size, in memory and out of core (root)
+bench-memory: install
+	$(BIN)/python benchmarks/bench_memory.py $(ARGS)
 
 ## mirror: write the Mirror, the registry as a static site, to outputs/mirror/
 mirror: install

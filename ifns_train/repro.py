@@ -13,6 +13,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from ifns_train.config.schema import SHUFFLE_BUFFER_MB
+
 PACKAGES = ("ifns-train", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics",
             "numpy", "pandas", "pyarrow")
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -69,8 +71,9 @@ RUN_ONLY_DATASET_KEYS = ("cache", "cache_dir", "cache_keep", "device_resident")
 
 def definition(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config its hash covers: without the keys that say how a run is executed
-    or labelled (`RUN_ONLY_KEYS`), and without `init_from` when unset, so that a config that
-    does not use it hashes as it did before the key existed."""
+    or labelled (`RUN_ONLY_KEYS`), and without `init_from` when unset, `model.compile` when off
+    and `dataset.shuffle_buffer_mb` at its default, so that a config that does not use them
+    hashes as it did before the keys existed."""
     out = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
     if out.get("init_from") is None:
         out.pop("init_from", None)
@@ -78,5 +81,6 @@ def definition(config: dict[str, Any]) -> dict[str, Any]:
         out["model"] = {k: v for k, v in out["model"].items() if k != "compile"}
     if isinstance(out.get("dataset"), dict):
         out["dataset"] = {k: v for k, v in out["dataset"].items()
-                          if k not in RUN_ONLY_DATASET_KEYS}
+                          if k not in RUN_ONLY_DATASET_KEYS
+                          and (k, v) != ("shuffle_buffer_mb", SHUFFLE_BUFFER_MB)}
     return out

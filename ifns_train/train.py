@@ -38,6 +38,7 @@ from ifns_train.callbacks.recorder import Recorder
 from ifns_train.callbacks.run_context import RunContext
 from ifns_train.companions import companion_configs
 from ifns_train.config.checks import check_ranges
+from ifns_train.config.schema import SHUFFLE_BUFFER_MB
 from ifns_train.data.cache import CacheOptions
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.placebo import permute_labels
@@ -68,6 +69,8 @@ SCHEDULE_KEYS = ("batch_size", "min_steps_per_epoch", "min_steps")
 # of the pipeline, which records nothing (its figures would not be evidence).
 SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limit_test_batches",
                    "limit_predict_batches")
+# The float64 rows `standardisation` holds at a time, in bytes: the train split is read in chunks.
+STATS_CHUNK_BYTES = 32 * 2**20
 
 
 def check_config(cfg: dict[str, Any]) -> None:
@@ -121,6 +124,10 @@ def check_config(cfg: dict[str, Any]) -> None:
     if ds.get("device_resident", "auto") not in ("auto", True, False):
         raise ConfigError(f"dataset.device_resident is auto, true or false, not "
                           f"{ds['device_resident']!r}")
+    buffer_mb = ds.get("shuffle_buffer_mb", SHUFFLE_BUFFER_MB)
+    if type(buffer_mb) is not int or buffer_mb < 1:
+        raise ConfigError(f"dataset.shuffle_buffer_mb is a positive number of MiB, not "
+                          f"{buffer_mb!r}")
     purge_gap(cfg["labels"]["horizon_days"], ds["purge_days"], ds["embargo_days"])
     if ds["windows"] is not None:
         parse_windows(ds["windows"], "dataset.windows")
@@ -198,12 +205,43 @@ def check_scorable(data: ResolvedData, metric_set: str) -> None:
             )
 
 
-def standardisation(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of each feature over the training rows only."""
+def standardisation(data: ResolvedData, chunk_bytes: int = STATS_CHUNK_BYTES
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each feature over the training rows only, read `chunk_bytes` of float64
+    at a time (the split need not fit in memory), equal to the last bit to numpy's mean and
+    std of the whole split as float64: the same sums in the same order, the same formulas."""
     train = data.splits["train"]
-    x = train.table.features[train.rows].astype(np.float64)
-    std = x.std(axis=0)
-    return x.mean(axis=0), np.where(std > 1e-12, std, 1.0)
+    features, rows = train.table.features, train.rows
+    if features.shape[1] == 1:
+        # numpy sums a single column pairwise, which no chunking reproduces; a float64 copy of
+        # one column is 8 bytes a row.
+        x = features[rows].astype(np.float64)
+        mean, std = x.mean(axis=0), x.std(axis=0)
+    else:
+        chunk = max(1, chunk_bytes // (8 * features.shape[1]))
+        mean = _column_sums(features, rows, chunk) / len(rows)
+        std = np.sqrt(_column_sums(features, rows, chunk, mean) / len(rows))
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def _column_sums(features: np.ndarray, rows: np.ndarray, chunk: int,
+                 mean: np.ndarray | None = None) -> np.ndarray:
+    """Per column, the float64 sum over `rows` of the features (or of their squared deviations
+    from `mean`), `chunk` rows at a time. numpy reduces axis 0 of a C-contiguous array of two
+    or more columns row by row, so a reduction over [running sum; next chunk] continues it
+    exactly. The running sum starts at -0.0, which adding leaves any value as it is: the first
+    chunk sums as numpy sums, whether its reduction starts from the identity or the first row
+    (the sign of a sum of zeros tells)."""
+    buffer = np.empty((min(chunk, len(rows)) + 1, features.shape[1]))
+    buffer[0] = -0.0
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        block = buffer[1:len(part) + 1]
+        block[...] = features[part]
+        if mean is not None:
+            np.square(np.subtract(block, mean, out=block), out=block)
+        buffer[0] = np.add.reduce(buffer[:len(part) + 1], axis=0)
+    return buffer[0].copy()
 
 
 def _quiet_lightning_console() -> None:
@@ -418,7 +456,8 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         steps = min(steps, limit) if isinstance(limit, int) else max(1, int(steps * limit))
         trainer.log_every_n_steps = min(trainer.log_every_n_steps, steps)
     datamodule = PanelDataModule(data, batch_size=batch_size, seed=config["seed"], vocab=vocab,
-                                 device_resident=ds.get("device_resident", "auto"))
+                                 device_resident=ds.get("device_resident", "auto"),
+                                 shuffle_buffer_mb=ds.get("shuffle_buffer_mb", SHUFFLE_BUFFER_MB))
     timing.CLOCK.mark("setup")
     if resume is not None:  # epochs, steps, optimiser and callback states continue
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.path, weights_only=True)
@@ -436,11 +475,12 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         "epochs_run": trainer.current_epoch,
         "steps_taken": trainer.global_step,
         "stopped_by": _stopped_by(trainer),
-        # How it ran: precision, compiled or not, where each split lived (the host: "cpu"; the
-        # same dict, completed by the predict pass).
+        # How it ran: precision, compiled or not, where each split lived (the host: "cpu") and
+        # how its batches were drawn (the same dicts, completed by the predict pass).
         "precision": str(trainer.precision),
         "compile": bool(model_cfg.get("compile", False)),
         "data_device": datamodule.placement,
+        "batching": datamodule.batching,
     })
     if trainer.global_step == 0 and not smoke:
         raise DegenerateRunError(

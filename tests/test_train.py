@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from ifns_train.data.resolve import resolve
-from ifns_train.errors import RegistryError
+from ifns_train import repro
+from ifns_train.data.demo import write_demo
+from ifns_train.data.module import IndexBatches, PanelDataModule
+from ifns_train.data.resolve import ResolvedData, resolve
+from ifns_train.errors import ConfigError, RegistryError
 from ifns_train.evaluation.classification import binary_metrics
 from ifns_train.families.dir_core import DirCoreModule
 from ifns_train.registry import log, model_registry, records
@@ -100,3 +105,74 @@ def test_saved_model_reproduces_its_recorded_test_metrics(make_cfg) -> None:
     assert again["rows"] == recorded["rows"]
     assert again["auc"] == pytest.approx(recorded["auc"], abs=1e-6)
     assert again["brier"] == pytest.approx(recorded["brier"], abs=1e-9)
+
+
+# --- the shuffle buffer (`dataset.shuffle_buffer_mb`) -------------------------------------------
+def _training(summary: dict[str, Any]) -> dict[str, Any]:
+    folder = Path(summary["artifact_dir"])
+    return json.loads((folder / "train_config.json").read_text())["training"]
+
+
+def _batches_before(self: PanelDataModule, name: str, train: bool = False) -> IndexBatches:
+    """The batches as drawn before the shuffle buffer existed (lookback 1, on the host)."""
+    split = self.data.splits[name]
+    return IndexBatches(torch.from_numpy(split.table.features[split.rows]), None,
+                        torch.from_numpy(split.label.copy()),
+                        self.batch_size if train else self.eval_batch_size, shuffle=train,
+                        seed=self.seed)
+
+
+def _standardisation_before(data: ResolvedData) -> tuple[np.ndarray, np.ndarray]:
+    train = data.splits["train"]
+    x = train.table.features[train.rows].astype(np.float64)
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std > 1e-12, std, 1.0)
+
+
+def test_a_split_that_fits_the_buffer_trains_as_before(make_cfg,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    now = train(make_cfg())
+    assert _training(now)["batching"] == {"train": {"order": "permutation", "compact": True},
+                              "val": {"order": "in order", "compact": True},
+                              "test": {"order": "in order", "compact": True}}
+    monkeypatch.setattr(PanelDataModule, "_batches", _batches_before)
+    monkeypatch.setattr("ifns_train.train.standardisation", _standardisation_before)
+    before = train(make_cfg())
+    for split in ("val", "test"):  # every figure, to the last digit
+        assert now["metrics"][split] == before["metrics"][split]
+
+
+def test_a_train_split_over_the_buffer_trains_in_chunked_order(make_cfg, registry: Path) -> None:
+    # 120,960 rows of 16 features: 16,384 rows fit 1 MiB; train 71,616 rows, val and test 23,232.
+    write_demo(registry, dataset_id="DS_BIG_V1", n_symbols=48, n_years=10.0)
+    summary = train(make_cfg("dataset.id=DS_BIG_V1", "dataset.shuffle_buffer_mb=1",
+                             "model.batch_size=4096"))
+    training = _training(summary)
+    assert training["batching"] == {
+        "train": {"order": "chunked", "compact": False, "chunk_rows": 8192,
+                  "buffer_rows": 16_384, "groups": 9},  # a chunk a group
+        "val": {"order": "in order", "compact": False},
+        "test": {"order": "in order", "compact": False},
+    }
+    # Full batches of 4096 across groups: an epoch of chunks is as long as a permutation's.
+    assert (training["steps_per_epoch"], training["steps_taken"]) == (18, 36)
+    assert summary["metrics"]["test"]["rows"] == 23_232
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_shuffle_buffer_is_checked(make_cfg, value: int) -> None:
+    with pytest.raises(ConfigError, match=r"dataset\.shuffle_buffer_mb"):
+        train(make_cfg(f"dataset.shuffle_buffer_mb={value}"))
+
+
+def test_shuffle_buffer_is_part_of_the_config_hash_unless_at_its_default(make_cfg) -> None:
+    """It sets the batch order of a split that does not fit; at its default a config hashes as
+    it did before the key existed (an interrupted run of then still resumes)."""
+    cfg = OmegaConf.to_container(make_cfg(), resolve=False)
+    assert cfg["dataset"]["shuffle_buffer_mb"] == 1024
+    hashed = repro.config_hash(repro.definition(cfg))
+    without = {**cfg, "dataset": {k: v for k, v in cfg["dataset"].items()
+                                  if k != "shuffle_buffer_mb"}}
+    assert repro.config_hash(repro.definition(without)) == hashed
+    cfg["dataset"]["shuffle_buffer_mb"] = 64
+    assert repro.config_hash(repro.definition(cfg)) != hashed

@@ -15,6 +15,9 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+# The default of `dataset.shuffle_buffer_mb` (MiB), also `PanelDataModule`'s.
+SHUFFLE_BUFFER_MB = 1024
+
 
 class Role(str, Enum):
     """The five model roles of the spec (section 3.2); nothing else is accepted."""
@@ -106,6 +109,11 @@ class DatasetConfig:
     # Keep the split tensors on the training device and gather batches there (no host-to-device
     # copy per step): auto (on a GPU), true or false. Same batches either way; not hashed.
     device_resident: Any = "auto"
+    # The train rows are shuffled in one permutation when the train split's table span fits
+    # this many MiB, else in chunked order (groups of chunks that fit it, shuffled within);
+    # evaluation splits larger than it are read from the table rather than copied out. Bounds
+    # the host memory of a table larger than memory; hashed (it sets the order of big splits).
+    shuffle_buffer_mb: int = SHUFFLE_BUFFER_MB
 
 
 @dataclass

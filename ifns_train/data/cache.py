@@ -10,11 +10,13 @@ read and proved against it. A dataset id names one immutable table; changed cont
 fingerprint, hence a new key: it misses and is built (and verified) afresh. The table file's size
 and mtime are recorded too, so a file edited in place under an unchanged index is re-verified.
 
-Layout: `<cache_dir>/<dataset_id>-<key>/` holds one `.npy` per numeric array (opened with
-`mmap_mode="c"`: pages come from the page cache, and a writer gets a private copy, never the
-file), `strings.arrow` (symbols and context columns, dictionary-encoded Arrow IPC) and
-`meta.json` (key inputs, shapes, file sizes), written last. An entry is built in a temporary
-folder and renamed into place, under one file lock per cache folder, so two jobs starting
+Layout: `<cache_dir>/<dataset_id>-<key>/` holds one `.npy` per array of
+`ifns_train.data.reader.array_shapes` (strings as int32 codes; opened with `mmap_mode="c"`:
+pages come from the page cache, and a writer gets a private copy, never the file) and
+`meta.json` (key inputs, the names behind the codes, file sizes), written last. The reader
+writes the arrays straight into the files, chunk by chunk, so a table larger than memory is
+cached (and then trained on) without ever being in memory whole. An entry is built in a
+temporary folder and renamed into place, under one file lock per cache folder, so two jobs starting
 together build it once. A truncated or unreadable entry is a miss, and is rebuilt. Pruning keeps
 the `keep` most recently used entries (simple LRU by the mtime of `meta.json`, touched on a hit).
 Not detected: a bit flipped inside an array of the right size (no checksum is read on a hit, which
@@ -35,21 +37,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.ipc as ipc
 from filelock import FileLock
 
 if TYPE_CHECKING:
-    from ifns_train.data.resolve import Table
+    from ifns_train.data.reader import Store, Stored
 
-# Bump when the resolver's output for the same inputs changes (ordering, dtypes, checks).
-CACHE_VERSION = 1
+# Bump when the reader's output for the same inputs changes (ordering, dtypes, checks, files).
+CACHE_VERSION = 2
 DEFAULT_DIR = "cache"  # under the registry folder
 LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
 META = "meta.json"
-STRINGS = "strings.arrow"
-ARRAYS = ("features", "label", "dates", "history", "last_row")
 
 # Counters for tests and benchmarks: how entries were obtained in this process.
 STATS = {"hits": 0, "builds": 0, "corrupt": 0}
@@ -85,9 +83,12 @@ def _source_stat(path: Path) -> list[int]:
 
 
 def cached_table(folder: Path, dataset_id: str, parts: dict[str, Any], source: Path,
-                 build: Callable[[], Table], *, write: bool = True, keep: int = 8) -> Table:
-    """The table of `parts` from the cache in `folder`, else `build()` it (and store it when
-    `write`: only a verified table may be stored)."""
+                 build: Callable[[Store], Stored], *, write: bool = True, keep: int = 8
+                 ) -> Stored:
+    """The table of `parts` from the cache in `folder`, else `build(store)` it, into the cache
+    when `write` (only a verified table may be stored), else into memory."""
+    from ifns_train.data.reader import in_memory
+
     entry = folder / f"{dataset_id}-{cache_key(parts)}"
     stat = _source_stat(source)
     table = _open(entry, stat)
@@ -95,24 +96,25 @@ def cached_table(folder: Path, dataset_id: str, parts: dict[str, Any], source: P
         STATS["hits"] += 1
         return table
     if not write:
-        return build()
+        return build(in_memory)
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / LOCK_FILE)):
         table = _open(entry, stat)  # another job may have built it while we waited
         if table is not None:
             STATS["hits"] += 1
             return table
-        fresh = build()
+        _build(entry, dataset_id, build, parts, stat)
         STATS["builds"] += 1
-        _write(entry, fresh, parts, stat)
         prune(folder, keep, spare=entry)
     table = _open(entry, stat)
-    return fresh if table is None else table
+    if table is None:
+        raise OSError(f"dataset cache entry {entry} cannot be read back after it was written")
+    return table
 
 
-def _open(entry: Path, stat: list[int]) -> Table | None:
-    """The entry's table, memory-mapped; None if absent, stale or damaged (damage is counted)."""
-    from ifns_train.data.resolve import Table
+def _open(entry: Path, stat: list[int]) -> Stored | None:
+    """The entry's arrays, memory-mapped; None if absent, stale or damaged (damage counted)."""
+    from ifns_train.data.reader import Stored, array_shapes
 
     meta_path = entry / META
     if not meta_path.is_file():
@@ -125,54 +127,45 @@ def _open(entry: Path, stat: list[int]) -> Table | None:
             if (entry / name).stat().st_size != size:
                 raise ValueError(f"{name}: size differs from the one recorded")
         rows = int(meta["rows"])
-        arrays = {n: np.load(entry / f"{n}.npy", mmap_mode="c") for n in ARRAYS}
-        extras = {c: np.load(entry / f"extra{i}.npy", mmap_mode="c")
-                  for i, c in enumerate(meta["extras"])}
-        with pa.memory_map(str(entry / STRINGS), "r") as source:
-            strings = ipc.open_file(source).read_all()
-        if strings.num_rows != rows or any(len(a) != rows for a in (*arrays.values(),
-                                                                     *extras.values())):
-            raise ValueError("row counts differ")
-        if arrays["features"].shape != (rows, len(meta["feature_columns"])):
-            raise ValueError("feature matrix has the wrong shape")
-        symbols = _objects(strings.column("symbol"))
-        context = {c: _objects(strings.column(f"context:{c}")) for c in meta["context"]}
+        arrays = {}
+        for name, (shape, dtype) in array_shapes(rows, len(meta["feature_columns"]),
+                                                 len(meta["extras"]),
+                                                 len(meta["context"])).items():
+            array = np.load(entry / f"{name}.npy", mmap_mode="c")
+            if array.shape != shape or array.dtype != np.dtype(dtype):
+                raise ValueError(f"{name}: shape or type differs from the one recorded")
+            arrays[name] = array
     except Exception:  # any damage (truncation, bad header, bad JSON) is a miss, rebuilt
         STATS["corrupt"] += 1
         return None
     os.utime(meta_path)  # most recently used, for pruning
-    return Table(dataset_id=meta["dataset_id"], fingerprint=meta["fingerprint"],
-                 features=arrays["features"], label=arrays["label"], dates=arrays["dates"],
-                 symbols=symbols, context=context, extras=extras, history=arrays["history"],
-                 last_row=arrays["last_row"])
+    return Stored(arrays, meta["symbols"], meta["context"], meta["extras"])
 
 
-def _objects(column: pa.ChunkedArray) -> np.ndarray:
-    """Dictionary column -> object array whose rows share one str per distinct value."""
-    array = column.combine_chunks()
-    return np.asarray(array.dictionary.to_pylist(), dtype=object)[
-        array.indices.to_numpy(zero_copy_only=False)]
-
-
-def _write(entry: Path, table: Table, parts: dict[str, Any], stat: list[int]) -> None:
-    """Write the entry into a temporary folder, then rename it into place (atomic)."""
+def _build(entry: Path, dataset_id: str, build: Callable[[Store], Stored],
+           parts: dict[str, Any], stat: list[int]) -> None:
+    """Build the entry into a temporary folder, arrays written as the reader goes, then rename
+    it into place (atomic)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{entry.name}.", dir=entry.parent))
     try:
-        arrays = {n: getattr(table, n) for n in ARRAYS}
-        arrays |= {f"extra{i}": v for i, v in enumerate(table.extras.values())}
-        for name, value in arrays.items():
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(value))
-        strings = pa.table({"symbol": _dictionary(table.symbols),
-                            **{f"context:{c}": _dictionary(v) for c, v in table.context.items()}})
-        with pa.OSFile(str(tmp / STRINGS), "wb") as sink, \
-                ipc.new_file(sink, strings.schema) as writer:
-            writer.write_table(strings)
+        files: list[NpyFile] = []
+
+        def store(name: str, shape: tuple[int, ...], dtype: Any) -> NpyFile:
+            files.append(NpyFile(tmp / f"{name}.npy", shape, dtype))
+            return files[-1]
+
+        try:
+            stored = build(store)
+        finally:
+            for file in files:
+                file.close()
+        rows = len(stored.arrays["label"])
         sizes = {p.name: p.stat().st_size for p in tmp.iterdir()}
-        meta = {"version": CACHE_VERSION, "dataset_id": table.dataset_id,
-                "fingerprint": table.fingerprint, "key_parts": parts, "source_stat": stat,
-                "rows": len(table.label), "feature_columns": parts["feature_columns"],
-                "extras": list(table.extras), "context": list(table.context), "sizes": sizes,
-                "written": time.time()}
+        meta = {"version": CACHE_VERSION, "dataset_id": dataset_id,
+                "fingerprint": parts.get("fingerprint"), "key_parts": parts,
+                "source_stat": stat, "rows": rows, "feature_columns":
+                parts["feature_columns"], "extras": stored.extras, "context": stored.context,
+                "symbols": stored.symbols, "sizes": sizes, "written": time.time()}
         (tmp / META).write_text(json.dumps(meta, indent=1, default=str))
         if entry.exists():  # stale or damaged: set aside, then removed
             trash = entry.with_name(f"{TMP_PREFIX}{entry.name}.old{os.getpid()}")
@@ -184,8 +177,48 @@ def _write(entry: Path, table: Table, parts: dict[str, Any], stat: list[int]) ->
         raise
 
 
-def _dictionary(values: np.ndarray) -> pa.DictionaryArray:
-    return pa.array(values, type=pa.string()).dictionary_encode()
+class NpyFile:
+    """An `.npy` file written by row positions, for the reader to fill a cache entry with.
+
+    Why not a writable memory map: under a memory limit (a cgroup) the dirty pages of a mapping
+    written all over are slow to reclaim (a cgroup v1 stalls for minutes on them). Here each
+    run of consecutive positions is one `pwrite`, and `flush` (after each chunk) writes the
+    pages to disk and drops them from the page cache, so the build holds about a chunk.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
+        from numpy.lib.format import open_memmap
+
+        header = open_memmap(path, mode="w+", dtype=dtype, shape=shape)  # header and size
+        self.offset, self.shape, self.dtype = header.offset, shape, np.dtype(dtype)
+        del header
+        self.row_bytes = self.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __setitem__(self, where: np.ndarray | slice, values: Any) -> None:
+        pos = np.arange(*where.indices(self.shape[0])) if isinstance(where, slice) else where
+        values = np.broadcast_to(np.asarray(values, dtype=self.dtype),
+                                 (len(pos), *self.shape[1:]))
+        order = np.argsort(pos, kind="stable")
+        pos = pos[order]
+        breaks = np.flatnonzero(np.diff(pos) != 1) + 1
+        for run in np.split(np.arange(len(pos)), breaks):
+            if len(run):
+                data = np.ascontiguousarray(values[order[run]]).tobytes()
+                os.pwrite(self.fd, data, self.offset + int(pos[run[0]]) * self.row_bytes)
+
+    def flush(self) -> None:
+        os.fdatasync(self.fd)
+        os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.flush()
+            os.close(self.fd)
+            self.fd = -1
 
 
 def entries(folder: Path) -> list[Path]:

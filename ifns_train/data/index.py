@@ -25,6 +25,9 @@ INDEX_FILE = "datasets_index.json"
 DATASET_ID_RE = re.compile(r"^DS_[A-Z0-9_]{1,125}$")
 KEY_COLUMNS = ("date", "symbol")
 CONTEXT_COLUMNS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
+# Parquet row groups of about this many bytes (as float64): a reader decodes one at a time, so
+# this bounds the memory a table of any size takes to read (`ifns_train.data.reader`).
+ROW_GROUP_BYTES = 64 << 20
 
 
 def index_path(registry_dir: str | Path) -> Path:
@@ -75,14 +78,28 @@ def table_path(registry_dir: str | Path, entry: dict[str, Any]) -> Path:
     return path
 
 
-def column_fingerprint(series: pd.Series) -> str:
-    """sha256 over the column name and every value, independent of the storage unit of dates."""
-    import pandas as pd
+class ColumnDigest:
+    """sha256 over a column's name and every value, fed a chunk of rows at a time (a table is
+    read in chunks); the values' hashes do not depend on the storage unit of dates."""
 
-    if pd.api.types.is_datetime64_any_dtype(series):
-        series = series.astype("datetime64[ns]")
-    digest = hashlib.sha256(str(series.name).encode())
-    digest.update(pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes())
+    def __init__(self, name: object) -> None:
+        self._digest = hashlib.sha256(str(name).encode())
+
+    def update(self, series: pd.Series) -> None:
+        import pandas as pd
+
+        if pd.api.types.is_datetime64_any_dtype(series):
+            series = series.astype("datetime64[ns]")
+        self._digest.update(pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def column_fingerprint(series: pd.Series) -> str:
+    """The fingerprint of a whole column."""
+    digest = ColumnDigest(series.name)
+    digest.update(series)
     return digest.hexdigest()
 
 
@@ -161,7 +178,8 @@ def register_dataset(
         os.close(fd)
         try:
             chmod_like_open(tmp)
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(tmp, index=False, row_group_size=max(
+                1, ROW_GROUP_BYTES // (8 * max(1, len(frame.columns)))))
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

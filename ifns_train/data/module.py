@@ -2,17 +2,23 @@
 
 A per-sample `Dataset.__getitem__` + collate costs more than the model on tabular data; here a
 batch is one gather `features[rows[i:i + b]]`. Lookback windows of past rows per symbol are a
-strided view over the symbol-major table, so a batch of windows is one gather as well.
+strided view over the symbol-major table, so a batch of windows is one gather as well. A split
+bigger than the shuffle buffer (`dataset.shuffle_buffer_mb`) is not copied out: its training
+rows are drawn in chunked order (`ifns_train.data.chunks`), its evaluation rows read in order
+from the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from ifns_train.config.schema import SHUFFLE_BUFFER_MB
+from ifns_train.data.chunks import ChunkedOrder
 from ifns_train.data.resolve import ResolvedData, Split
 
 
@@ -99,6 +105,70 @@ class IndexBatches:
             yield self.source[rows - self.shift if self.shift else rows], cat, self.labels[pick]
 
 
+class ChunkedBatches:
+    """(x, cat, y) batches of a split in chunked order, gathered on the host from one group's
+    buffer at a time (`ChunkedOrder`). A batch that straddles two groups takes rows from both,
+    so an epoch has as many batches as a permutation of the same rows would."""
+
+    def __init__(self, order: ChunkedOrder, labels: torch.Tensor, batch_size: int, *,
+                 codes: torch.Tensor | None = None) -> None:
+        self.order, self.labels, self.codes, self.batch_size = order, labels, codes, batch_size
+        self.rows = torch.from_numpy(order.rows)
+        self.epoch = 0
+        # How its batches are drawn (`PanelDataModule.batching`); groups: the latest epoch's.
+        self.batching: dict[str, Any] = {"order": "chunked", "compact": False,
+                                         "chunk_rows": order.size,
+                                         "buffer_rows": order.buffer_rows, "groups": 0}
+
+    def __len__(self) -> int:
+        return (self.order.rank_rows + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[Batch]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        groups = self.order.groups(epoch)
+        self.batching["groups"] = len(groups)
+        pieces: list[Batch] = []
+        held = 0
+        for index, chunks in enumerate(groups):
+            buffer, positions, places = self.order.load(chunks, epoch, index)
+            gather = self._gatherer(buffer, positions, places)
+            start = 0
+            while start < len(positions):
+                stop = min(len(positions), start + self.batch_size - held)
+                pieces.append(gather(start, stop))  # a copy: the next load may overwrite
+                held += stop - start
+                start = stop
+                if held == self.batch_size:
+                    yield _join(pieces)
+                    pieces, held = [], 0
+        if pieces:
+            yield _join(pieces)
+
+    def _gatherer(self, buffer: np.ndarray, positions: np.ndarray, places: np.ndarray
+                  ) -> Callable[[int, int], Batch]:
+        """gather(start, stop): the batch of the group's rows start:stop."""
+        shift = self.order.shift
+        source = torch.from_numpy(buffer)
+        if shift:
+            source = lookback_windows(source, shift + 1)
+        picks, at = torch.from_numpy(positions), torch.from_numpy(places - shift)
+
+        def gather(start: int, stop: int) -> Batch:
+            pick = picks[start:stop]
+            cat = None if self.codes is None else self.codes[self.rows[pick]]
+            return source[at[start:stop]], cat, self.labels[pick]
+
+        return gather
+
+
+def _join(pieces: list[Batch]) -> Batch:
+    """One batch of consecutive pieces (a lone piece as it is)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    x, cat, y = zip(*pieces, strict=True)
+    return torch.cat(x), None if cat[0] is None else torch.cat(cat), torch.cat(y)
+
+
 def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     """[lo, hi) of rank's contiguous block of n rows in order: sizes differ by at most one,
     none is padded, and every rank gets a row (a rank with no batch would leave the others
@@ -126,6 +196,7 @@ class PanelDataModule(pl.LightningDataModule):
         eval_batch_size: int = 16384,
         device_resident: bool | str = "auto",
         device: torch.device | str | None = None,
+        shuffle_buffer_mb: int = SHUFFLE_BUFFER_MB,
     ) -> None:
         super().__init__()
         if device_resident not in ("auto", True, False):
@@ -133,9 +204,13 @@ class PanelDataModule(pl.LightningDataModule):
         self.data, self.vocab = data, vocab or {}
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.device_resident, self._device = device_resident, device
+        self.shuffle_buffer_mb = shuffle_buffer_mb
         self._tables: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor | None]] = {}
         # The device each split's tensors were put on, once its batches were built.
         self.placement: dict[str, str] = {}
+        # How each split's batches are drawn, once built: its order (permutation, chunked or
+        # in order) and whether its rows were copied out of the table (`compact`).
+        self.batching: dict[str, dict[str, Any]] = {}
 
     def resident_device(self) -> torch.device | None:
         """Where the splits live: the trainer's device when resident (auto: on a GPU), else
@@ -171,7 +246,7 @@ class PanelDataModule(pl.LightningDataModule):
             self._tables[key] = (feats, codes)
         return self._tables[key]
 
-    def _split_device(self, name: str) -> torch.device | None:
+    def _split_device(self, name: str, compact: bool) -> torch.device | None:
         """The resident device for this split, if its tables fit there (at most half of the
         free memory of a GPU); None keeps it on the host."""
         device = self.resident_device()
@@ -181,26 +256,48 @@ class PanelDataModule(pl.LightningDataModule):
         features = split.table.features
         # The table (unless there already), the split's compact copy or its row indices, labels.
         need = 0 if (split.table.dataset_id, str(device)) in self._tables else features.nbytes
-        row_bytes = features.itemsize * features.shape[1] if self.data.lookback == 1 else 8
+        row_bytes = features.itemsize * features.shape[1] if compact else 8
         need += len(split.rows) * row_bytes + split.label.nbytes
         free, _ = torch.cuda.mem_get_info(device)
         return device if need < free // 2 else None
 
-    def _batches(self, name: str, train: bool = False) -> IndexBatches:
+    def _buffer_rows(self, split: Split) -> int:
+        """Table rows the shuffle buffer holds."""
+        features = split.table.features
+        return self.shuffle_buffer_mb * 2**20 // (features.itemsize * features.shape[1])
+
+    def _rank(self) -> tuple[int, int]:
+        """(rank, world size): under DDP, each rank takes its shard of every split."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+
+    def _batches(self, name: str, train: bool = False) -> IndexBatches | ChunkedBatches:
         split = self.data.splits[name]
-        device = self._split_device(name)
+        buffer_rows = self._buffer_rows(split)
+        rank, world_size = self._rank()
+        if train:
+            order = ChunkedOrder(split.table.features, split.rows, shift=self.data.lookback - 1,
+                                 buffer_rows=buffer_rows, seed=self.seed, rank=rank,
+                                 world_size=world_size)
+            if not order.fits:
+                return self._chunked(name, split, order)
+        # Rows copied out only when they fit the buffer (all of them when the split is
+        # shuffled here: they fit in their spans).
+        compact = self.data.lookback == 1 and len(split.rows) <= buffer_rows
+        self.batching[name] = {"order": "permutation" if train else "in order",
+                               "compact": compact}
+        device = self._split_device(name, compact)
         self.placement[name] = str(device or "cpu")
         feats, codes = self._table_tensors(split, device)
         rows: torch.Tensor | None = torch.from_numpy(split.rows)
         labels = torch.from_numpy(split.label.copy())
         if device is not None:
             rows, labels = rows.to(device), labels.to(device)
-        if self.data.lookback == 1:
+        if compact:
             # The split's own rows, copied out once: gathering a batch from a compact table is
             # about twice as fast as gathering it from the whole table through `rows`.
             feats, codes = feats[rows], None if codes is None else codes[rows]
             rows = None
-        trainer = self.trainer  # under DDP, each rank takes its shard of every split
         return IndexBatches(
             feats,
             rows,
@@ -210,9 +307,19 @@ class PanelDataModule(pl.LightningDataModule):
             shift=self.data.lookback - 1,
             shuffle=train,
             seed=self.seed,
-            rank=trainer.global_rank if trainer else 0,
-            world_size=trainer.world_size if trainer else 1,
+            rank=rank,
+            world_size=world_size,
         )
+
+    def _chunked(self, name: str, split: Split, order: ChunkedOrder) -> ChunkedBatches:
+        """Batches of a split in chunked order: on the host, whatever the residency (the
+        table is read a group at a time; batches go to the device one by one)."""
+        self.placement[name] = "cpu"
+        _, codes = self._table_tensors(split, None)
+        batches = ChunkedBatches(order, torch.from_numpy(split.label.copy()), self.batch_size,
+                                 codes=codes)
+        self.batching[name] = batches.batching  # the same dict: it counts each epoch's groups
+        return batches
 
     def transfer_batch_to_device(self, batch: Batch, device: torch.device,
                                  dataloader_idx: int) -> Batch:
@@ -222,11 +329,11 @@ class PanelDataModule(pl.LightningDataModule):
             return batch
         return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
 
-    def train_dataloader(self) -> IndexBatches:
+    def train_dataloader(self) -> IndexBatches | ChunkedBatches:
         return self._batches("train", train=True)
 
-    def val_dataloader(self) -> IndexBatches:
+    def val_dataloader(self) -> IndexBatches | ChunkedBatches:
         return self._batches("val")
 
-    def predict_dataloader(self) -> list[IndexBatches]:
+    def predict_dataloader(self) -> list[IndexBatches | ChunkedBatches]:
         return [self._batches(name) for name in EVAL_SPLITS]

@@ -11,19 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
-from ifns_train.data import contract
 from ifns_train.data.cache import CacheOptions, cached_table
-from ifns_train.data.index import column_fingerprint, get_entry, load_index, table_path
+from ifns_train.data.index import get_entry, load_index, table_path
+from ifns_train.data.reader import Wanted, read_table
 from ifns_train.data.splits import (
     SPLITS,
     iso_day,
     parse_windows,
     purge_gap,
     split_masks,
-    symbol_last_rows,
 )
 from ifns_train.errors import ConfigError, ContractError
 
@@ -155,119 +153,28 @@ def load_table(
                 f"{label_meta.get('horizon_days')} trading days, the config says {horizon_days}"
             )
         label_column = label_meta.get("column", label_family)
-    feature_columns = [c for cols in chosen.values() for c in cols]
     kind = str(label_meta.get("kind", ""))
     path = table_path(registry_dir, entry)
     if not path.exists():
         raise ContractError(f"dataset {dataset_id}: table file {path} does not exist")
-
-    def build() -> Table:
-        return _read_table(dataset_id, entry, path, chosen, label_family, label_column,
-                           label_meta, context_columns, extra_columns, evaluation_columns,
-                           verify)
-
+    wanted = Wanted(features=chosen, label_family=label_family, label_column=label_column,
+                    label_kind=kind, context=list(context_columns), extras=list(extra_columns),
+                    evaluation=list(evaluation_columns))
+    fingerprint = str(entry.get("fingerprint"))
     if cache is None or not cache.enabled:
-        table = build()
+        table = read_table(dataset_id, entry, path, wanted, verify=verify).table(
+            dataset_id, fingerprint)
     else:
         parts = {"dataset_id": dataset_id, "fingerprint": entry.get("fingerprint"),
-                 "feature_columns": feature_columns, "label_column": label_column,
-                 "label_kind": kind, "context": context_columns, "extras": extra_columns,
-                 "evaluation": evaluation_columns}
-        table = cached_table(cache.folder(registry_dir), dataset_id, parts, path, build,
-                             write=verify, keep=cache.keep)
+                 "feature_columns": wanted.feature_columns, "label_column": label_column,
+                 "label_kind": kind, "context": wanted.context, "extras": wanted.extras,
+                 "evaluation": wanted.evaluation}
+        table = cached_table(cache.folder(registry_dir), dataset_id, parts, path,
+                             lambda store: read_table(dataset_id, entry, path, wanted,
+                                                      verify=verify, store=store),
+                             write=verify, keep=cache.keep).table(dataset_id, fingerprint)
     table.split_meta = entry.get("splits")  # not part of the fingerprint: always the index's
     return table, chosen, kind
-
-
-def _read_table(
-    dataset_id: str,
-    entry: dict[str, Any],
-    path: Path,
-    chosen: dict[str, list[str]],
-    label_family: str | None,
-    label_column: str | None,
-    label_meta: dict[str, Any],
-    context_columns: list[str],
-    extra_columns: list[str],
-    evaluation_columns: list[str],
-    verify: bool,
-) -> Table:
-    """Read the table's columns, prove them against the index fingerprints (`verify`), run the
-    contract checks and lay the rows out symbol-major."""
-    feature_columns = [c for cols in chosen.values() for c in cols]
-    numeric = {c: f"feature of {f}" for f, cols in chosen.items() for c in cols}
-    if label_column is not None:
-        numeric[label_column] = f"label {label_family}"
-    for column in extra_columns:
-        numeric.setdefault(column, "baseline input")
-    for column in evaluation_columns:
-        numeric.setdefault(column, "evaluation input")
-    categorical = {c: "context" for c in context_columns}
-
-    try:
-        schema = pq.read_schema(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ContractError(f"dataset {dataset_id}: cannot read {path}: {exc}") from exc
-    contract.check_schema(dataset_id, str(path), schema, numeric=numeric, categorical=categorical)
-    columns = list(dict.fromkeys(["date", "symbol", *numeric, *categorical]))
-    frame = pq.read_table(path, columns=columns).to_pandas()
-
-    if verify:
-        expected = entry.get("column_fingerprints", {})
-        for column in columns:
-            if column not in expected:
-                raise ContractError(
-                    f"dataset {dataset_id}: index entry has no fingerprint for column '{column}'"
-                )
-            if column_fingerprint(frame[column]) != expected[column]:
-                raise ContractError(
-                    f"dataset {dataset_id}: column '{column}' of {path} does not match the "
-                    "fingerprint recorded in the dataset index (the table changed after it "
-                    "was registered)"
-                )
-    contract.check_symbols(dataset_id, frame)
-    contract.check_keys(dataset_id, frame)
-    contract.check_finite(dataset_id, frame, feature_columns, "feature")
-    extras = [c for c in extra_columns if c not in feature_columns and c != label_column]
-    contract.check_finite(dataset_id, frame, extras, "baseline input")
-    contract.check_categorical(dataset_id, frame, list(categorical))
-
-    symbols = frame["symbol"].to_numpy(dtype=object)
-    dates = frame["date"].to_numpy(dtype="datetime64[ns]")
-    order = np.lexsort((dates, symbols))  # symbol-major: windows of past rows are contiguous
-    if label_column is not None:
-        known = contract.check_label(
-            dataset_id, frame, label_column, str(label_meta.get("kind", "")), order
-        )
-        contract.check_finite(dataset_id, frame,
-                              [c for c in evaluation_columns if c not in extras],
-                              "evaluation input, where the label is known", rows=known)
-    sorted_symbols = symbols[order]
-    starts = np.r_[True, sorted_symbols[1:] != sorted_symbols[:-1]]
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    return Table(
-        dataset_id=dataset_id,
-        fingerprint=str(entry.get("fingerprint")),
-        features=np.ascontiguousarray(
-            frame[feature_columns].to_numpy(dtype=np.float32)[order]
-        ),
-        label=(frame[label_column].to_numpy(dtype=np.float32)[order] if label_column
-               else np.full(len(order), np.nan, dtype=np.float32)),
-        dates=dates[order],
-        symbols=sorted_symbols,
-        context={c: _shared_values(frame[c])[order] for c in categorical},
-        extras={c: frame[c].to_numpy(dtype=np.float32)[order]
-                for c in dict.fromkeys([*extra_columns, *evaluation_columns])},
-        history=np.arange(len(order)) - run_start,
-        last_row=symbol_last_rows(sorted_symbols),
-    )
-
-
-def _shared_values(column: pd.Series) -> np.ndarray:
-    """An object array in which each distinct value is one str object shared by its rows, so
-    that slicing encodes a context column by object identity, not by hashing every string."""
-    codes, uniques = pd.factorize(column)
-    return np.asarray(uniques, dtype=object)[codes]
 
 
 def resolve(

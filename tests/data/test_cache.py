@@ -36,13 +36,13 @@ ARGS: dict[str, Any] = dict(
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The dataset ids read and verified from Parquet (the work a cache hit skips)."""
     calls: list[str] = []
-    original = resolve_mod._read_table
+    original = resolve_mod.read_table
 
-    def spy(dataset_id: str, *args: Any, **kwargs: Any) -> resolve_mod.Table:
+    def spy(dataset_id: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(dataset_id)
         return original(dataset_id, *args, **kwargs)
 
-    monkeypatch.setattr(resolve_mod, "_read_table", spy)
+    monkeypatch.setattr(resolve_mod, "read_table", spy)
     return calls
 
 

@@ -4,10 +4,13 @@ Why this care: an unadjusted split is a fake -50% return in the labels, but a ge
 is real data, and adjusting it invents a split. So a jump is called a split only on evidence,
 and the importer never guesses between the two:
 
-* *split-like*: the close-to-close ratio is within 4% (``SPLIT_TOLERANCE``) of a split ratio
-  1/k or k (``SPLIT_FACTORS``), and, when the file has an Open column, the day's open shows the
-  same ratio against the previous close (a split takes effect at the open; an intraday crash
-  opens near the previous close and is a genuine move);
+* *split-like*: where the symbol has an Open column, the open-to-previous-close ratio is within
+  4% (``SPLIT_TOLERANCE``) of a split ratio 1/k or k (``SPLIT_FACTORS``) and the close stays
+  nearer that new level than the old one (``opens_at``); without an Open column, the
+  close-to-close ratio is. Why the open decides: a split takes effect at the open and the stock
+  trades on from there, so a 2:1 split day may open at x0.499 and close at x0.549, no split
+  ratio; an intraday crash opens near the previous close and is a genuine move however far it
+  closes, and an open alone at the ratio with the close back at the old level is a bad open;
 * *transient*: a jump to a split ratio whose close comes back within the tolerance of the
   pre-jump level within ``TRANSIENT_ROWS`` rows (a bad print): always a problem, naming the
   rows to fix;
@@ -18,11 +21,13 @@ A split-like jump in unadjusted data is refused by default, as a problem that li
 order, ``--keep-jumps SYMBOL`` (a genuine move), ``--split SYMBOL:DATE:RATIO`` (a split) and
 ``--adjust-splits`` (back-adjust every detected split-like jump). A known split (``--split``,
 ``--splits-file``) is applied only if the data shows the matching move on that date (within
-the tolerance): the earlier prices are multiplied by 1 / RATIO and the volume by RATIO,
-``splits_adjusted``; otherwise it is a problem naming the move the data does show (the data
-may already be adjusted). Moves of more than x1.8 (``LARGE_MOVE``) that are no split, and
-split-like jumps kept (intraday, adjusted series or ``--keep-jumps``), are kept and reported,
-``large_moves_kept``.
+the tolerance, at the close or, as above, at the open): the earlier prices are multiplied by
+1 / RATIO and the volume by RATIO, ``splits_adjusted``; otherwise it is a problem naming the
+move the data does show, and the open's (the data may already be adjusted). Every adjustment
+uses the nominal ratio, never the ratio seen, so the split day keeps its own move from the
+open. Moves of more than x1.8 (``LARGE_MOVE``) that are no split, and split-like jumps kept
+(intraday, adjusted series or ``--keep-jumps``), are kept and reported, ``large_moves_kept``,
+with the close-to-close ratio: the move the labels see.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ _RATIOS = np.array([1.0 / k for k in SPLIT_FACTORS] + [float(k) for k in SPLIT_F
 
 
 def split_ratio(log_ratio: np.ndarray) -> np.ndarray:
-    """The nominal price ratio (1/k or k) each log ratio is within tolerance of, else NaN."""
+    """The nominal price ratio (1/k or k) each log ratio is within tolerance of, else NaN
+    (NaN too where the log ratio is)."""
     out = np.full(log_ratio.shape, np.nan)
     near = np.flatnonzero(np.abs(log_ratio) > math.log(2) - SPLIT_TOLERANCE)  # the few
     dist = np.abs(log_ratio[near, None] - np.log(_RATIOS)[None, :])
@@ -54,6 +60,15 @@ def split_ratio(log_ratio: np.ndarray) -> np.ndarray:
     out[near] = np.where(dist[np.arange(near.size), best] < SPLIT_TOLERANCE, _RATIOS[best],
                          np.nan)
     return out
+
+
+def opens_at(gap: np.ndarray | float, move: np.ndarray | float,
+             price_factor: np.ndarray | float) -> np.ndarray | np.bool_:
+    """Whether a day shows `price_factor` at the open (log `gap` of the open over the previous
+    close) and its close stays nearer that new level than the old one (log `move`, close over
+    close): a split moves the whole day, while an open alone at the ratio is a bad print."""
+    level = np.log(price_factor)
+    return (np.abs(gap - level) < SPLIT_TOLERANCE) & (np.abs(move - level) < np.abs(move))
 
 
 def describe_ratio(price_factor: float) -> str:
@@ -76,7 +91,17 @@ class _Jumps:
         self.ratio = np.full(len(rows), np.nan)
         self.ratio[1:] = np.diff(self.logc)
         self.ratio[self.first == np.arange(len(rows))] = np.nan
+        self.gap = self._gaps(sound)
         self.factor = np.ones(len(rows))
+
+    def _gaps(self, sound: np.ndarray) -> np.ndarray:
+        """Per row: the log of its open over the previous close; NaN without a usable open."""
+        gap = np.full(len(self.rows), np.nan)
+        if "open" in self.rows.values:
+            opened = np.where(sound & self.has_open, self.rows.values["open"], np.nan)
+            gap[1:] = np.log(opened[1:]) - self.logc[:-1]
+            gap[self.first == np.arange(len(self.rows))] = np.nan
+        return gap
 
     def move(self, pos: int) -> str:
         column = "adj_close" if self.has_adj[pos] else "close"
@@ -96,10 +121,32 @@ class _Jumps:
                 return j
         return 0
 
-    def opens_at(self, pos: int, q: float) -> float | None:
-        """The open's ratio to the previous close when it shows `q` too; None if it does not."""
-        gap = math.log(self.rows.values["open"][pos] / self.close[pos - 1])
-        return math.exp(gap) if abs(gap - math.log(q)) < SPLIT_TOLERANCE else None
+    def at_open(self) -> np.ndarray:
+        """Per row: the split ratio its open shows (`opens_at`), else NaN; NaN on every row of
+        a symbol without an Open column."""
+        q = split_ratio(self.gap)
+        return np.where(opens_at(self.gap, self.ratio, q), q, np.nan)
+
+    def shows(self, pos: int, price_factor: float) -> bool:
+        """Whether row `pos` shows `price_factor`: its close does, or its open (`opens_at`)."""
+        at_close = abs(self.ratio[pos] - math.log(price_factor)) < SPLIT_TOLERANCE
+        return bool(at_close or opens_at(self.gap[pos], self.ratio[pos], price_factor))
+
+    def shown(self, pos: int, q: float) -> str:
+        """How row `pos` shows the split ratio `q`: its close, its open, or both."""
+        split = describe_ratio(q)
+        if not opens_at(self.gap[pos], self.ratio[pos], q):
+            return f"close to {split}"
+        opened = f"x{math.exp(self.gap[pos]):.4g} of the previous close"
+        if abs(self.ratio[pos] - math.log(q)) < SPLIT_TOLERANCE:
+            return f"close to {split}, and the day opens at that level ({opened})"
+        return f"but the day opens at {opened}, close to {split} (the close moved during the day)"
+
+    def opening(self, pos: int) -> str:
+        """The open's ratio to the previous close, for a message; empty without an open."""
+        if not np.isfinite(self.gap[pos]):
+            return ""
+        return f" and opens at x{math.exp(self.gap[pos]):.4g} of the previous close"
 
     def adjust(self, pos: int, price_factor: float) -> None:
         self.factor[self.first[pos]:pos] *= price_factor
@@ -117,16 +164,17 @@ def resolve_jumps(rows: Rows, sources: Sequence[Source], sound: np.ndarray,
         if pos is not None:
             handled[pos] = True
             _count_split(report, rows, sources, pos, split.price_factor, split.origin)
-    q = np.full(len(rows), np.nan)
     valid = np.isfinite(jumps.ratio)
-    q[valid] = split_ratio(jumps.ratio[valid])
+    at_close = split_ratio(jumps.ratio)
+    q = np.where(has_open, jumps.at_open(), at_close)  # where there is an open, it decides
     inside = np.zeros(len(rows), bool)  # rows of a transient, reported with it
     kept: list[tuple[int, str]] = []
-    for pos in np.flatnonzero(np.isfinite(q) & ~handled):
+    for pos in np.flatnonzero((np.isfinite(q) | np.isfinite(at_close)) & ~handled):
         pos = int(pos)
         symbol = rows.symbols[int(rows.symbol[pos])]
         if inside[pos]:
             continue
+        near = float(q[pos] if np.isfinite(q[pos]) else at_close[pos])
         back = jumps.reversal(pos)
         if back:
             inside[pos:pos + back + 1] = True
@@ -134,7 +182,7 @@ def resolve_jumps(rows: Rows, sources: Sequence[Source], sound: np.ndarray,
             fix = f"rows {rows.row[pos]} to {last}" if back > 1 else f"row {rows.row[pos]}"
             kind = "a one-day spike" if back == 1 else f"a {back}-day transient"
             problems.add(
-                f"{jumps.move(pos)}, close to {describe_ratio(q[pos])}, and is back near "
+                f"{jumps.move(pos)}, {jumps.shown(pos, near)}, and is back near "
                 f"{jumps.close[pos - 1]:.6g} on {rows.day(pos + back)}: {kind}, likely bad "
                 f"prices; fix the {fix}", symbol=symbol, file=int(rows.file[pos]),
                 row=int(rows.row[pos]))
@@ -142,8 +190,7 @@ def resolve_jumps(rows: Rows, sources: Sequence[Source], sound: np.ndarray,
         if has_adj[pos]:
             kept.append((pos, "split-like, in the vendor's adjusted series"))
             continue
-        opened = jumps.opens_at(pos, q[pos]) if has_open[pos] else None
-        if has_open[pos] and opened is None:
+        if not np.isfinite(q[pos]):  # an open that does not show the split ratio
             kept.append((pos, "split-like close, but the day opened near the previous close: "
                               "an intraday move"))
             continue
@@ -154,16 +201,16 @@ def resolve_jumps(rows: Rows, sources: Sequence[Source], sound: np.ndarray,
             jumps.adjust(pos, float(q[pos]))
             _count_split(report, rows, sources, pos, float(q[pos]), "detected, --adjust-splits")
             continue
-        at_open = (f", and the day opens at that level (x{opened:.4g} of the previous close)"
-                   if opened is not None else " (no Open column tells a split from a move)")
+        no_open = "" if has_open[pos] else " (no Open column tells a split from a move)"
         problems.add(
-            f"{jumps.move(pos)}, close to {describe_ratio(q[pos])}{at_open}: if the move is "
+            f"{jumps.move(pos)}, {jumps.shown(pos, q[pos])}{no_open}: if the move is "
             f"genuine, pass --keep-jumps {symbol}; if it is a split, --split "
             f"{symbol}:{rows.day(pos)}:{1 / q[pos]:g}; or --adjust-splits to back-adjust every "
             "detected split-like jump", symbol=symbol, file=int(rows.file[pos]),
             row=int(rows.row[pos]))
-    large = valid & (np.abs(np.nan_to_num(jumps.ratio)) > LARGE_MOVE) & ~np.isfinite(q)
-    kept += [(int(p), "no split ratio") for p in np.flatnonzero(large & ~inside)]
+    large = valid & (np.abs(np.nan_to_num(jumps.ratio)) > LARGE_MOVE)
+    large &= ~(np.isfinite(q) | np.isfinite(at_close) | inside | handled)
+    kept += [(int(p), "no split ratio") for p in np.flatnonzero(large)]
     for pos, why in sorted(kept):
         report.count("large_moves_kept")
         report.note("large_moves_kept", {
@@ -194,10 +241,10 @@ def _known_split(jumps: _Jumps, split: KnownSplit, problems: Problems) -> int | 
         problems.add(f"{split.origin}: {split.date} is the first row of symbol {split.symbol}: "
                      "no earlier price to adjust", symbol=split.symbol, file=int(rows.file[lo]))
         return None
-    seen = jumps.ratio[pos]
-    if not (np.isfinite(seen) and abs(seen - math.log(split.price_factor)) < SPLIT_TOLERANCE):
+    if not jumps.shows(pos, split.price_factor):
         problems.add(
-            f"{jumps.move(pos)}, but {split.origin} ({describe_ratio(split.price_factor)}) "
+            f"{jumps.move(pos)}{jumps.opening(pos)}, but {split.origin} "
+            f"({describe_ratio(split.price_factor)}) "
             f"expects x{split.price_factor:.4g}: the data may already be adjusted for it; "
             "drop the split or check its date and ratio", symbol=split.symbol,
             file=int(rows.file[pos]), row=int(rows.row[pos]))

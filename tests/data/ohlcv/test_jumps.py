@@ -170,3 +170,103 @@ def test_transient_is_a_problem_naming_the_rows(tmp_path: Path) -> None:
     assert report["reported"]["large_moves_kept"] == 1
     assert report["details"]["large_moves_kept"][0]["date"] == raw["Date"].iloc[100]
     assert report["details"]["large_moves_kept"][0]["why"] == "no split ratio"
+
+
+OPEN_GAP = 0.499  # the split day opens at x0.499 of the previous close: a 2:1 split ...
+INTRADAY = 1.1  # ... and rises 10% during the day: the close is x0.5489, no split ratio
+
+
+def _rises_after_open(raw: pd.DataFrame) -> pd.DataFrame:
+    """`raw` with day AT opening at OPEN_GAP x 2 of the previous close (the split to come
+    halves it) and closing INTRADAY above its open, High and Low around both."""
+    out = raw.copy()
+    opened = raw.loc[AT - 1, "Close"] * OPEN_GAP * 2
+    out.loc[AT, ["Open", "Close"]] = [opened, opened * INTRADAY]
+    out.loc[AT, ["High", "Low"]] = [opened * INTRADAY * 1.005, opened * 0.995]
+    return out
+
+
+def test_split_seen_at_the_open_when_the_close_moved(tmp_path: Path) -> None:
+    """Open at half the previous close, close up 10% from it: a 2:1 split, not a -45% day."""
+    unsplit = _rises_after_open(ohlcv())
+    day = unsplit["Date"].iloc[AT]
+    base, _ = build(write(unsplit, folder(tmp_path, "clean") / "abc.csv"))
+    path = write(split_at(unsplit, AT), folder(tmp_path, "raw") / "abc.csv")
+    message = raises(["abc.csv: row 101 (line 102), symbol ABC", "column 'Close' moves",
+                      f"(x{OPEN_GAP * INTRADAY:.4g})", f"opens at x{OPEN_GAP:.4g} of the "
+                      "previous close, close to a 2:1 split"], build, path)
+    assert len(problem_lines(message)) == 1
+    keep = message.index("--keep-jumps ABC")
+    assert keep < message.index(f"--split ABC:{day}:2") < message.index("--adjust-splits")
+    # --split: the earlier prices x 1/2 and volume x 2 (split_at did x2 and /2): the clean data.
+    got, report = build(path, splits=(KnownSplit.parse(f"ABC:{day}:2"),))
+    pd.testing.assert_frame_equal(got, base, check_exact=True)
+    (item,) = report["details"]["splits_adjusted"]
+    assert (item["date"], item["price_factor"], item["shares_ratio"]) == (day, 0.5, 2.0)
+    assert report["reported"]["large_moves_kept"] == 0
+    # --adjust-splits: by the nominal ratio, so the day keeps its genuine +10% from the open.
+    got, report = build(path, adjust_splits=True)
+    pd.testing.assert_frame_equal(got, base, check_exact=True)
+    assert report["details"]["splits_adjusted"][0]["price_factor"] == 0.5
+    # --keep-jumps: kept as the move the closes show.
+    _, report = build(path, keep_jumps=("ABC",))
+    (move,) = report["details"]["large_moves_kept"]
+    assert move["why"] == "split-like, kept by --keep-jumps"
+    assert move["ratio"] == pytest.approx(OPEN_GAP * INTRADAY)
+    assert report["repairs"]["splits_adjusted"] == 0
+
+
+def test_split_seen_at_the_open_needs_an_open_column(tmp_path: Path) -> None:
+    """Without Open the same closes are what they were: a large move with no split ratio,
+    and a --split on it the data does not show."""
+    unsplit = _rises_after_open(ohlcv())
+    day = unsplit["Date"].iloc[AT]
+    path = write(split_at(unsplit, AT).drop(columns=["Open"]), tmp_path / "abc.csv")
+    _, report = build(path)
+    (move,) = report["details"]["large_moves_kept"]
+    assert move["why"] == "no split ratio"
+    assert move["ratio"] == pytest.approx(OPEN_GAP * INTRADAY)
+    _, report = build(path, adjust_splits=True)
+    assert report["repairs"]["splits_adjusted"] == 0
+    message = raises(["(x0.5489) on", f", but --split ABC:{day}:2 (a 2:1 split) expects x0.5: "
+                      "the data may already be adjusted"], build, path,
+                     splits=(KnownSplit.parse(f"ABC:{day}:2"),))
+    assert "opens at" not in message
+    # A close-to-close 2:1 jump without Open: refused with the remedies, word for word.
+    halved = write(split_at(ohlcv(), AT).drop(columns=["Open"]), tmp_path / "xyz" / "abc.csv")
+    (line,) = problem_lines(raises([], build, halved))
+    assert line.endswith(
+        ", close to a 2:1 split (no Open column tells a split from a move): if the move is "
+        f"genuine, pass --keep-jumps ABC; if it is a split, --split ABC:{day}:2; or "
+        "--adjust-splits to back-adjust every detected split-like jump")
+
+
+def test_open_alone_at_a_split_ratio_is_no_split(tmp_path: Path) -> None:
+    """A day that opens at half the previous close but closes at the old level is a bad open,
+    not a split: adjusting it would invent a +100% day."""
+    raw = ohlcv()
+    bad = raw.copy()
+    bad.loc[AT, ["Open", "Low"]] = raw.loc[AT - 1, "Close"] * 0.5
+    path = write(bad, tmp_path / "abc.csv")
+    _, report = build(path, adjust_splits=True)
+    assert report["repairs"]["splits_adjusted"] == 0
+    assert report["reported"]["large_moves_kept"] == 0
+    raises(["and opens at x0.5 of the previous close, but --split ABC", "expects x0.5"], build,
+           path, splits=(KnownSplit.parse(f"ABC:{raw['Date'].iloc[AT]}:2"),))
+
+
+def test_split_seen_at_the_open_in_a_transient_or_adjusted_series(tmp_path: Path) -> None:
+    """What the open shows goes through the same checks as a close: a jump that comes back is
+    a bad print, and one left in the vendor's adjusted series is kept."""
+    raw = _rises_after_open(ohlcv())
+    dip = raw.copy()
+    dip.loc[AT:AT + 1, PRICES] = raw.loc[AT:AT + 1, PRICES] * 0.5  # back on day AT + 2
+    raises(["row 101 (line 102)", f"opens at x{OPEN_GAP:.4g} of the previous close",
+            "a 2-day transient", "fix the rows 101 to 102"], build,
+           write(dip, tmp_path / "dip" / "abc.csv"), adjust_splits=True)
+    vendor = split_at(raw, AT)
+    vendor["Adj Close"] = vendor["Close"]  # the adjusted series still jumps
+    _, report = build(write(vendor, tmp_path / "vendor" / "abc.csv"), adjust_splits=True)
+    (move,) = report["details"]["large_moves_kept"]
+    assert move["why"] == "split-like, in the vendor's adjusted series"
+    assert report["repairs"]["splits_adjusted"] == 0

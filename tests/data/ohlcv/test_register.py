@@ -31,7 +31,7 @@ def test_same_files_same_fingerprint_and_refusal(tmp_path: Path) -> None:
     assert [Path(f["path"]).name for f in stored["source"]["files"]] == [
         "s1.csv", "s2.csv", "s3.csv"]
     assert stored["source"]["importer"] == "ifns_train.data.ohlcv"
-    assert stored["source"]["version"] == IMPORTER_VERSION == 2
+    assert stored["source"]["version"] == IMPORTER_VERSION == 3
     # Different content under the same id is refused; a new version id is accepted.
     write(ohlcv(seed=4), src / "s1.csv")
     raises(["DS_MINE_V1", "already exists", "new version id", "DS_MINE_V2"], import_ohlcv,

@@ -118,7 +118,8 @@ def fill_database(reg: Registry, entries: list[ExperimentEntry], records: list[M
                 "model_version": m.model_version, "status": m.status,
                 "experiment_id": m.experiment_id, "created_ts": m.created_ts,
                 "last_updated_ts": m.last_updated_ts, "artifact_path": m.artifact_path,
-                "key_metrics": dumps(flat_metrics(m.metrics)), "record_schema": 2,
+                "key_metrics": dumps(flat_metrics(m.metrics, m.metrics_version)),
+                "record_schema": 2,
                 "record": dumps(m.model_dump(mode="json",
                                              exclude={"status", "status_history"}))}
                 for m in chunk])

@@ -48,16 +48,19 @@ def _main(cfg: DictConfig) -> float | None:
         low, high = interval.get("low"), interval.get("high")
         log.info(
             "recorded %s (candidate, experiment %s): test %s %s vs %s %s on %d rows, "
-            "improvement %s (%s to %s); artifacts in %s", summary["model_id"],
-            summary["experiment_id"], primary, _figure(test["model"].get(primary)),
-            best or "no baseline", _figure(test.get("baseline", {}).get(primary)),
-            test["rows"], _figure(test.get("improvement", {}).get(primary)), _figure(low),
-            _figure(high), summary["artifact_dir"],
+            "improvement %s (%s to %s: %s; positive: the model is better); artifacts in %s",
+            summary["model_id"], summary["experiment_id"], primary,
+            _figure(test["model"].get(primary)), best or "no baseline",
+            _figure(test.get("baseline", {}).get(primary)), test["rows"],
+            _figure(test.get("improvement", {}).get(primary)), _figure(low), _figure(high),
+            interval.get("evidence") or "no interval", summary["artifact_dir"],
         )
     promotion = metrics.get("promotion")
     if promotion is not None:
-        log.info("promotion checks: %s", "eligible for promotion" if promotion["eligible"]
-                 else "not eligible: " + "; ".join(promotion["reasons"]))
+        from ifns_train.evaluation.promotion import verdict_words
+
+        log.info("promotion checks: %s", verdict_words(promotion)
+                 + "".join(f"; {reason}" for reason in promotion["reasons"]))
     # The value a sweeper optimises: the validation primary metric of the model.
     return val.get("model", {}).get(val.get("primary_metric"))
 

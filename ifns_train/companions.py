@@ -3,14 +3,17 @@
 Why: one train/test split says little about how stable a model is (spec 7.2) or whether the
 pipeline can fool itself. Each companion is a run and an experiment of its own, linked to the
 main experiment (`parent_experiment_id`); the main model's evidence holds their figures
-(`stability`, `controls`) and its promotion checks use them. They run before the main run, so
-the main record is written once, complete.
+(`stability`, `controls`) and its promotion checks use them. A companion registers no model and
+is no trial for the deflated Sharpe ratio (its kinds, `records.COMPANION_KINDS`, are of
+`NO_MODEL_KINDS`): its weights and figures are kept under controls/ as evidence, and only the
+main run's model is registered. They run before the main run, so the main record is written
+once, complete.
 
 * `evaluation.walk_forward`: the dataset's dates are cut into folds (`walk_forward_windows`);
   the earlier folds are companions (kind `fold`) and the last fold is the main run.
 * `evaluation.seeds`: the same config with each other seed (kind `seed`).
 * `evaluation.placebo`: the same config trained on permuted labels (kind `placebo`,
-  `data.placebo`); it registers no model.
+  `data.placebo`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ import numpy as np
 from ifns_train.data.resolve import dataset_dates
 from ifns_train.data.splits import walk_forward_windows
 from ifns_train.errors import ConfigError
-
-COMPANION_KINDS = ("fold", "seed", "placebo")
 
 
 @dataclass

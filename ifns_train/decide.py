@@ -6,10 +6,13 @@
 Stage 03 grants no promotion or rollback power (spec 9.2, 10): Admin (`ifns-admin`) only
 records proposals. This tool is DRA's, kept apart from Admin: it applies one transition with
 `lifecycle.decide`, which refuses `canary` or `promoted` for a model that is non-compliant or
-fails its promotion checks, and any transition the lifecycle does not allow. A refusal is one
+fails its promotion checks as they stand at the decision (the deflated Sharpe ratio deflated by
+the trials the log holds now), `promoted` for one whose controls (walk-forward, placebo) were
+not run, and any transition the lifecycle does not allow. A refusal is one
 line naming every reason, exit code 1 (a proposal named with --proposal is then marked
 refused); a usage error exits 2. Promoting a model retires the previous holder of its role in
-the family, in the same transaction; every change is an appended history row.
+the family, in the same transaction; every change is an appended history row, a decision's
+with the figures it was made on.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ def decide(args: argparse.Namespace) -> int:
                   f"{r.esc(change['to'])}")
     out.print(f"decided by {r.esc(args.actor)}"
               + (f" on proposal {r.esc(args.proposal)}" if args.proposal else ""))
+    if result.get("figures"):
+        from ifns_train.sxe.admin_models import decided_on
+
+        out.print(f"on the checks as they stand now: {r.esc(decided_on(result['figures']))}")
     return 0
 
 

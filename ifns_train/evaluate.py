@@ -113,21 +113,27 @@ def _main(cfg: DictConfig) -> None:
             from ifns_train.new_data import evaluate_new_data
 
             done = evaluate_new_data(registry, cfg.model_id, cfg.dataset.id, cfg.start,
-                                     cfg.end)
+                                     cfg.end, allow_overlap=cfg.allow_overlap)
             test = done["metrics"]["test"]
             primary = test["primary_metric"]
             interval = (test.get("intervals") or {}).get(primary) or {}
-            log.info("%s on %s (%s to %s, %d rows): %s %.4f, improvement over %s %+.4f "
-                     "(%s to %s); recorded as evaluation %s in %s", done["model_id"],
-                     done["dataset_id"], *done["window"], done["rows"], primary,
+            seen = done["in_sample"]
+            log.info("%s on %s (%s to %s, %d rows%s): %s %.4f, improvement over %s %+.4f "
+                     "(%s to %s: %s; positive: the model is better); recorded as evaluation "
+                     "%s in %s", done["model_id"],
+                     done["dataset_id"], *done["window"], done["rows"],
+                     f", IN-SAMPLE: {seen['rows']} dated {seen['dates'][0]} to "
+                     f"{seen['dates'][1]}, inside the model's train or validation window"
+                     if seen else "", primary,
                      test["model"][primary], test["best_baseline"].get(primary),
                      test["improvement"].get(primary, float("nan")),
-                     interval.get("low"), interval.get("high"), done["experiment_id"],
+                     interval.get("low"), interval.get("high"),
+                     interval.get("evidence") or "no interval", done["experiment_id"],
                      done["artifact_dir"])
             return
-        if cfg.start is not None or cfg.end is not None:
-            raise RunError("ifns-evaluate: start/end select a window of dataset.id; set "
-                           "dataset.id too")
+        if cfg.start is not None or cfg.end is not None or cfg.allow_overlap:
+            raise RunError("ifns-evaluate: start/end/allow_overlap apply to an evaluation on "
+                           "dataset.id; set dataset.id too")
         result = reevaluate(registry, cfg.model_id)
     if result["status"] == "differs":
         shown = "\n  ".join(result["differences"][:20])

@@ -6,8 +6,12 @@ evaluator, settings and baselines as at training (baselines that learn from data
 class prior, learn from the model's own training rows, resolved again exactly as then). The
 result is an experiment of kind `evaluation` linked to the model's experiment, with its
 prediction table, metrics and pictures (`curves/`, as at training) under `evaluations/`; it
-never registers a model. On the model's own dataset the window must start after the validation
-window, so no row the model was trained or selected on is scored again.
+never registers a model. On any dataset, the model's own or another, a window with a row dated
+inside the model's train or validation window is refused: the model was fitted or selected on
+those dates (or on other series over them), so its figures there are no test. With
+`allow_overlap=true` it is evaluated anyway and marked in-sample: `datasets["in_sample"]` of
+its experiment record (in-sample rows `rows` of `of`, their `dates`, the model's `windows`) and
+the tag `in-sample`, shown by `ifns-evaluate`, `ifns-admin experiments` and the Mirror.
 """
 
 from __future__ import annotations
@@ -29,13 +33,21 @@ from ifns_train.errors import ConfigError, ContractError, RegistryError
 from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate, key_figures
 from ifns_train.evaluation.predictions import PredictionArrays, prediction_table
 from ifns_train.evaluation.report import unscorable
-from ifns_train.predict import score_rows, scoring_table, usable_model, window_rows
+from ifns_train.predict import (
+    SEEN_SPLITS,
+    in_sample,
+    score_rows,
+    scoring_table,
+    usable_model,
+    window_rows,
+)
 from ifns_train.registry import artifacts, ids, log
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import Run, experiment_entry
 from ifns_train.store import atomic_write_json
 
 SPLITS = ("train", "val", "test")
+IN_SAMPLE_TAG = "in-sample"  # the tag of an evaluation with rows inside the model's windows
 
 
 def _training_split(reg: Registry, record: Any, config: dict[str, Any], cls: Any,
@@ -53,19 +65,27 @@ def _training_split(reg: Registry, record: Any, config: dict[str, Any], cls: Any
     return data.splits["train"]
 
 
+def overlap(record: Any, dates: np.ndarray) -> dict[str, Any] | None:
+    """Of the rows dated `dates`, those inside the model's train or validation window: how
+    many, of how many, their first and last date, and the model's windows (None: none)."""
+    seen = in_sample(record, dates)
+    if not seen.any():
+        return None
+    days = np.asarray(dates)[seen].astype("datetime64[D]")
+    return {"rows": int(seen.sum()), "of": len(dates),
+            "dates": [str(days.min()), str(days.max())],
+            "windows": {s: list(record.dataset_windows[s]) for s in SEEN_SPLITS}}
+
+
 def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str | None = None,
-                      end: str | None = None) -> dict[str, Any]:
+                      end: str | None = None, allow_overlap: bool = False) -> dict[str, Any]:
+    """Evaluate a model on `dataset_id` in [start, end] (see the module docstring); a window
+    overlapping the model's train or validation window is refused unless `allow_overlap`."""
     record, module = usable_model(reg, model_id, "offline")
     entry = log.get(reg, record.experiment_id)
     config = entry.config
     if not config:
         raise RegistryError(f"model {model_id}: its experiment has no stored config")
-    val_end = record.dataset_windows["val"][1]
-    if dataset_id in (record.train_dataset_id, record.val_dataset_id) and \
-            (start is None or str(start) <= str(val_end)):
-        raise ConfigError(f"start={start}: on {dataset_id}, the model's own data, the window "
-                          f"must start after its validation window (which ends {val_end}), "
-                          "or the model would be scored on rows it was trained or selected on")
     folder = reg.dir / record.artifact_path
     recorded = json.loads((folder / "metrics.json").read_text())
     spec: EvaluationSpec = replace(EvaluationSpec.from_dict(recorded["evaluation"]),
@@ -74,7 +94,6 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
     params = {**config["family"]["baseline_params"],
               "horizon_days": config["labels"]["horizon_days"]}
     keep = list(dict.fromkeys([*spec.slice_by, *cls.categorical_inputs]))
-    train = _training_split(reg, record, config, cls, params, keep)
     table = scoring_table(reg, record, module, dataset_id, label_family=record.labels_used[0],
                           horizon_days=record.horizons[0], context_columns=tuple(keep),
                           extra_columns=tuple(cls.baseline_columns(params)),
@@ -87,6 +106,16 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
     if not len(rows):
         raise ContractError(f"dataset {dataset_id} has no row with a known label in "
                             f"[{start or 'start'}, {end or 'end'}]")
+    seen = overlap(record, table.dates[rows])
+    if seen is not None and not allow_overlap:
+        windows = " and ".join(f"{s} {a} to {b}" for s, (a, b) in seen["windows"].items())
+        raise ConfigError(
+            f"model {model_id} was fitted and selected on {windows}; {seen['rows']} of the "
+            f"{seen['of']} rows of {dataset_id} in [{start or 'start'}, {end or 'end'}] are "
+            f"dated inside them ({seen['dates'][0]} to {seen['dates'][1]}), so its figures "
+            "there would be in-sample: choose a window outside them, or set "
+            "allow_overlap=true to evaluate anyway, marked in-sample")
+    train = _training_split(reg, record, config, cls, params, keep)
     split = Split("test", table, rows)
     problem = unscorable(cls.metric_set, split.label, split.dates)
     if problem:  # the same refusal as before a training run, before anything is recorded
@@ -106,13 +135,16 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
     run_config = copy.deepcopy(config)
     run_config["dataset"] = {**config["dataset"], "id": dataset_id,
                              "windows": {"test": window}}
+    if seen is not None:
+        run_config["tags"] = list(dict.fromkeys([*(config.get("tags") or []), IN_SAMPLE_TAG]))
     run = Run(experiment_id=experiment_id, model_id=model_id, experiment_name="evaluation",
               family_id=family_id, roles=list(record.roles), started_ts=ids.iso(now),
               config=run_config, config_hash=repro.config_hash(run_config),
               code_version=repro.code_version(), run_dir=str(reg.dir),
               artifact_path=f"evaluations/{family_id}/{experiment_id}",
               datasets={"ids": {"test": dataset_id}, "windows": {"test": window},
-                        "fingerprints": {dataset_id: table.fingerprint}},
+                        "fingerprints": {dataset_id: table.fingerprint},
+                        **({"in_sample": seen} if seen is not None else {})},
               training={}, kind="evaluation", parent_experiment_id=record.experiment_id,
               host=socket.gethostname(), pid=os.getpid())
     log.begin_run(reg, experiment_entry(run, "running", None, {}))
@@ -142,4 +174,4 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
         raise
     return {"experiment_id": experiment_id, "model_id": model_id, "dataset_id": dataset_id,
             "window": window, "rows": len(rows), "metrics": key,
-            "artifact_dir": str(target)}
+            "artifact_dir": str(target), "in_sample": seen}

@@ -2,13 +2,14 @@
 registered models, by registry id (spec section 10: other stages reference models through the
 registry, never by file paths).
 
-For each model: the registry record is found and audited (a non-compliant model, or one whose
-supported environments exclude `env`, is refused with the reason), its checkpoint is verified
-against the recorded hash and loaded with `weights_only=True`, the dataset must carry exactly
-the feature columns, in the order and of the versioned families the model was trained on, and
-the rows are scored in large batches without gradients, with the same lookback windows as in
-training for a sequence backbone. The job writes one signal table (`ifns_train.signals`) and is
-logged in the registry.
+For each model: the registry record is found and audited (a non-compliant model, one whose
+supported environments exclude `env`, or one whose status `env` does not allow, `USABLE_IN`, is
+refused with the reason), its checkpoint is verified against the recorded hash and loaded with
+`weights_only=True`, the dataset must carry exactly the feature columns, in the order and of the
+versioned families the model was trained on, and the rows are scored in large batches without
+gradients, with the same lookback windows as in training for a sequence backbone. The job
+writes one signal table (`ifns_train.signals`: each row with the model's status and whether its
+date lies inside the model's train or validation window) and is logged in the registry.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from omegaconf import DictConfig
 from ifns_train.cli import user_errors
 from ifns_train.config import CONF_DIR
 from ifns_train.errors import ConfigError, ContractError, RegistryError
+from ifns_train.registry.lifecycle import USABLE_IN
 
 log = logging.getLogger("ifns_train")
-ENVIRONMENTS = ("offline", "paper", "live")
+ENVIRONMENTS = tuple(USABLE_IN)
+# The windows of a model's record it was fitted and selected on: a row dated inside one is
+# in-sample for it, whatever the dataset.
+SEEN_SPLITS = ("train", "val")
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Scored:
     predictions: dict[str, Any]  # the family's named prediction arrays
     context: dict[str, Any]
     fingerprint: str
+    in_sample: Any  # bool array: the row's date lies inside the model's train or val window
 
     @property
     def value(self) -> Any:
@@ -48,8 +54,8 @@ class Scored:
 
 
 def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
-    """(record, module) of a registered model that may be used in `env`: compliant, allowed
-    there, its checkpoint intact."""
+    """(record, module) of a registered model that may be used in `env`: supported there, of
+    a status `env` allows (`USABLE_IN`), compliant, its checkpoint intact."""
     from ifns_train.families.loading import load_registered
     from ifns_train.registry import model_registry
     from ifns_train.registry.audit import audit_model
@@ -60,6 +66,9 @@ def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
     if env not in record.supported_environments:
         raise RegistryError(f"model {model_id} does not support env={env} (its environments: "
                             f"{', '.join(record.supported_environments)})")
+    if record.status not in USABLE_IN[env]:
+        raise RegistryError(f"model {model_id} is {record.status}: env={env} needs a "
+                            f"{' or '.join(USABLE_IN[env])} model")
     finding = audit_model(reg, record)
     if not finding.compliant:
         raise RegistryError(f"model {model_id} is non-compliant and may not be used: "
@@ -138,6 +147,20 @@ def score_rows(module: Any, table: Any, rows: Any, batch_size: int = 65536,
     return module.outputs_to_predictions(raw)
 
 
+def in_sample(record: Any, dates: Any) -> Any:
+    """Per date, whether it lies inside the model's train or validation window (inclusive ISO
+    dates of `record.dataset_windows`): rows the model was fitted or selected on, or rows of
+    another dataset over those dates."""
+    import numpy as np
+
+    day = np.asarray(dates).astype("datetime64[D]")
+    inside = np.zeros(len(day), dtype=bool)
+    for split in SEEN_SPLITS:
+        first, last = (np.datetime64(str(d), "D") for d in record.dataset_windows[split])
+        inside |= (day >= first) & (day <= last)
+    return inside
+
+
 def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -> Any:
     """Rows dated in [start, end] that have `lookback` rows of their symbol."""
     import numpy as np
@@ -169,10 +192,11 @@ def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None
                             f"{end or 'end'}] with the model's lookback ({lookback} rows of "
                             "its symbol)")
     context = [c for c in ("regime_tag", "structure_state") if c in table.context]
-    return Scored(record=record, dates=table.dates[rows], symbols=table.symbols[rows],
+    dates = table.dates[rows]
+    return Scored(record=record, dates=dates, symbols=table.symbols[rows],
                   predictions=score_rows(module, table, rows, batch_size, timings),
                   context={c: table.context[c][rows] for c in context},
-                  fingerprint=table.fingerprint)
+                  fingerprint=table.fingerprint, in_sample=in_sample(record, dates))
 
 
 def signal_table(scored: list[Scored], job_id: str) -> Any:
@@ -197,6 +221,8 @@ def signal_table(scored: list[Scored], job_id: str) -> Any:
             "value": pa.array(np.asarray(s.value, dtype=np.float64)),
             **{c: pa.array(s.context[c].astype(str)) if c in s.context
                else pa.nulls(n, pa.string()) for c in ("regime_tag", "structure_state")},
+            "model_status": pa.array(np.full(n, rec.status)),
+            "in_sample": pa.array(s.in_sample, pa.bool_()),
             "job_id": pa.array(np.full(n, job_id)),
         }
         parts.append(pa.Table.from_pydict(columns, schema=SIGNAL_SCHEMA))
@@ -208,8 +234,8 @@ def signal_table(scored: list[Scored], job_id: str) -> Any:
 def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
             start: str | None = None, end: str | None = None, env: str = "offline",
             batch_size: int = 65536, actor: str = "ifns-predict") -> dict[str, Any]:
-    """Score every model, write the signal table, log the job; everything is checked before
-    anything is scored."""
+    """Score every model, write the signal table, log the job (with each model's status when
+    it scored and its in-sample rows); everything is checked before anything is scored."""
     import pyarrow.parquet as pq
 
     from ifns_train.registry import ids
@@ -236,7 +262,10 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
            "finished_ts": ids.iso(ids.utc_now()), "model_ids": model_ids,
            "dataset_id": dataset_id, "dataset_fingerprint": scored[0].fingerprint,
            "window": [None if start is None else str(start), None if end is None else str(end)],
-           "env": env, "rows": table.num_rows, "output": str(output)}
+           "env": env, "rows": table.num_rows, "output": str(output),
+           "details": {"models": {s.record.model_id: {
+               "status": s.record.status, "in_sample_rows": int(s.in_sample.sum())}
+               for s in scored}}}
     record_job(reg, job)
     return job
 
@@ -259,8 +288,11 @@ def _main(cfg: DictConfig) -> None:
         env = str(getattr(cfg.env, "value", cfg.env))  # the schema's Environment enum
         job = run_job(reg, model_ids, cfg.dataset.id, output, start=cfg.start, end=cfg.end,
                       env=env, batch_size=cfg.batch_size, actor=getpass.getuser())
-    log.info("%s: %d signal rows from %s on %s (%s) written to %s", job["job_id"], job["rows"],
-             ", ".join(job["model_ids"]), job["dataset_id"], job["env"], job["output"])
+    seen = sum(m["in_sample_rows"] for m in job["details"]["models"].values())
+    log.info("%s: %d signal rows from %s on %s (%s) written to %s%s", job["job_id"], job["rows"],
+             ", ".join(job["model_ids"]), job["dataset_id"], job["env"], job["output"],
+             f"; {seen} of them in-sample (dated inside their model's train or validation "
+             "window: in_sample=true)" if seen else "")
 
 
 def main() -> None:

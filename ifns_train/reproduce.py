@@ -46,9 +46,14 @@ def check_fingerprints(reg: Registry, experiment_id: str, recorded: dict[str, st
             )
 
 
+# A control trained on permuted labels, a check of a run, a scoring of a model on new data:
+# none is a training run of its own config to run again.
+NOT_REPRODUCIBLE = ("placebo", "reproduction", "evaluation")
+
+
 def reproduce(reg: Registry, experiment_id: str, output_dir: Path) -> dict[str, Any]:
     entry = log.get(reg, experiment_id)
-    if entry.status not in REPRODUCIBLE or entry.kind in ("placebo", "reproduction"):
+    if entry.status not in REPRODUCIBLE or entry.kind in NOT_REPRODUCIBLE:
         raise RegistryError(f"experiment {experiment_id} is a {entry.status} {entry.kind} run; "
                             "only a completed model run can be reproduced")
     if not entry.config:

@@ -4,13 +4,15 @@ One Parquet table per prediction job, one row per (date, symbol, model_id), with
 prediction in its family's own form (`value`: probability of up for directional and structure
 models, expected return, forecast volatility, expected cost in bps) and what a consumer needs to
 use it without asking the registry again (family, version, role, horizon, prediction type, the
-regime and structure context of the row, the job). The schema is written here once, as an Arrow
-schema with a version in its metadata, and `validate` is what a downstream stage calls.
+regime and structure context of the row, the model's status when it scored, whether the row is
+in-sample for the model, the job). The schema is written here once, as an Arrow schema with a
+version in its metadata, and `validate` is what a downstream stage calls.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pyarrow as pa
@@ -19,8 +21,13 @@ import pyarrow.parquet as pq
 
 from ifns_train.errors import IfnsError
 from ifns_train.registry.ids import ID_RE
+from ifns_train.registry.records import ModelStatus
 
-SIGNAL_SCHEMA_VERSION = 1
+STATUSES = get_args(ModelStatus)  # the lifecycle's statuses, defined once in the records
+
+SIGNAL_SCHEMA_VERSION = 2
+# What each version added to the one before: what a table of an older version lacks.
+ADDED = {2: "model_status and in_sample"}
 VERSION_KEY = b"ifns.signal_schema_version"
 KEY = ("date", "symbol", "model_id")
 SIGNAL_SCHEMA = pa.schema(
@@ -36,6 +43,11 @@ SIGNAL_SCHEMA = pa.schema(
         pa.field("value", pa.float64(), nullable=False),
         pa.field("regime_tag", pa.string()),
         pa.field("structure_state", pa.string()),
+        # The model's lifecycle status when it scored (`records.ModelStatus`).
+        pa.field("model_status", pa.string(), nullable=False),
+        # The row's date lies inside the model's train or validation window: the model was
+        # fitted or selected on that date (`ifns_train.predict.in_sample`).
+        pa.field("in_sample", pa.bool_(), nullable=False),
         pa.field("job_id", pa.string(), nullable=False),
     ],
     metadata={VERSION_KEY: str(SIGNAL_SCHEMA_VERSION).encode()},
@@ -60,12 +72,25 @@ def validate(path: str | Path) -> pa.Table:
 
 
 def check(table: pa.Table, where: str = "signal table") -> pa.Table:
+    """`table`, checked against the contract (`where` names it in an error)."""
+
     version = (table.schema.metadata or {}).get(VERSION_KEY)
     if version is None:
         raise SignalError(f"{where}: no {VERSION_KEY.decode()} in its metadata")
-    if int(version) != SIGNAL_SCHEMA_VERSION:
-        raise SignalError(f"{where}: signal schema version {int(version)}, this code reads "
-                          f"{SIGNAL_SCHEMA_VERSION}")
+    try:
+        number = int(version)
+    except ValueError:
+        raise SignalError(f"{where}: signal schema version {version!r} is not a "
+                          "number") from None
+    if number < SIGNAL_SCHEMA_VERSION:
+        missing = ", ".join(ADDED[v] for v in range(number + 1, SIGNAL_SCHEMA_VERSION + 1)
+                            if v in ADDED)
+        raise SignalError(f"{where}: signal schema version {number}, older than this code's "
+                          f"{SIGNAL_SCHEMA_VERSION} (it lacks {missing}); score again with "
+                          "ifns-predict")
+    if number != SIGNAL_SCHEMA_VERSION:
+        raise SignalError(f"{where}: signal schema version {number}, newer than this code's "
+                          f"{SIGNAL_SCHEMA_VERSION}; upgrade ifns-train to read it")
     names = [f.name for f in SIGNAL_SCHEMA]
     if table.schema.names != names:
         raise SignalError(f"{where}: columns {table.schema.names}, expected {names}")
@@ -87,6 +112,10 @@ def check(table: pa.Table, where: str = "signal table") -> pa.Table:
     for model_id in pc.unique(table["model_id"]).to_pylist():
         if not ID_RE.fullmatch(model_id):
             raise SignalError(f"{where}: invalid model_id {model_id!r}")
+    for status in pc.unique(table["model_status"]).to_pylist():
+        if status not in STATUSES:
+            raise SignalError(f"{where}: model_status {status!r} is not a status (expected "
+                              f"one of {', '.join(STATUSES)})")
     keys = table.select(list(KEY)).group_by(list(KEY)).aggregate([([], "count_all")])
     if keys.num_rows != table.num_rows:
         raise SignalError(f"{where}: {table.num_rows - keys.num_rows} duplicate "

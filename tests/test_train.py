@@ -36,7 +36,8 @@ def test_same_config_same_data_same_metrics(make_cfg, registry: Path) -> None:
     # The one difference: the second run is the second trial of its family, label and dataset
     # in the log, so its Sharpe ratio is deflated by two trials.
     assert (a["selection"]["trials"], b["selection"]["trials"]) == (1, 2)
-    assert b["evidence_inputs"]["trial_sharpes"] == [a["selection"]["sharpe_annualised"]]
+    assert b["evidence_inputs"]["trials"] == {"count": 1,
+                                              "sharpes": [a["selection"]["sharpe_annualised"]]}
     log = log_doc(registry)["experiments"]
     assert log[0]["config_hash"] == log[1]["config_hash"]
 

@@ -8,8 +8,9 @@ logger (`trainer.loggers`, global rank 0 only):
   of each split (`val/auc`, `test/auc`, ...), `<split>/baseline/<name>/<metric>` for every
   baseline, `<split>/improvement/<metric>` over the best baseline on that metric with
   `<split>/improvement/<metric>_low` and `_high` (its interval) where one was computed,
-  `<split>/gating/<figure>` for a structure-aware overlay, `selection/sharpe` (per period),
-  `selection/sharpe_annualised`, `selection/psr`, `selection/dsr`, `selection/trials` and
+  `<split>/gating/<figure>` for a structure-aware overlay, `selection/sharpe` (the model's
+  proxy, annualised), `selection/excess_sharpe` (its excess over the best baseline's, what the
+  ratios below are of), `selection/psr`, `selection/dsr`, `selection/trials` and
   `promotion/eligible` (0 or 1); a figure that is None (or not finite) is left out;
 - hyperparameters: the whole resolved config, flattened with "/" (`model/lr`), with the
   experiment id, model id, family id, dataset ids, seed and kind at the top; TensorBoard also
@@ -41,8 +42,8 @@ log = logging.getLogger("ifns_train")
 
 # metrics.json's selection figures under the names the loggers get (`selection/<name>`).
 SELECTION_KEYS = {
-    "sharpe": "sharpe",
-    "sharpe_annualised": "sharpe_annualised",
+    "model_sharpe_annualised": "sharpe",  # the model's own proxy, net
+    "sharpe_annualised": "excess_sharpe",  # its excess over the best baseline's: what is deflated
     "probabilistic_sharpe_ratio": "psr",
     "deflated_sharpe_ratio": "dsr",
     "trials": "trials",

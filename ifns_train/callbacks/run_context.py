@@ -47,8 +47,10 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)
     # The training schedule as run (batch size used, steps taken), known once fit has ended.
     training: dict[str, Any] = field(default_factory=dict)
-    # "model", a companion of another run ("fold", "seed", "placebo": no model registered), or
-    # a "reproduction" of a recorded experiment (no model registered).
+    # "model", a companion of another run ("fold", "seed", "placebo") or a "reproduction" of a
+    # recorded experiment: of these only "model" registers a model (`NO_MODEL_KINDS`); the
+    # others' artifacts go to controls/, and a companion's figures are the evidence of the
+    # run it serves (its `stability` and `controls`), not a model anyone may use.
     kind: str = "model"
     parent_experiment_id: str | None = None
     # The summaries of this run's companions, by kind (see `ifns_train.companions`).
@@ -139,9 +141,8 @@ class RunContext:
                     "complexity": complexity}
         return {
             "experiment_id": self.experiment_id,
-            "trial_sharpes": log.trial_sharpes(self.registry, self.family["family_id"],
-                                               self.data.label_family,
-                                               self.data.dataset_ids["train"]),
+            "trials": log.trials(self.registry, self.family["family_id"],
+                                 self.data.label_family, self.data.dataset_ids["train"]),
             "companions": {kind: [{k: run.get(k) for k in
                                    ("experiment_id", "model_id", "metrics", "placebo")}
                                   for run in runs]

@@ -270,6 +270,8 @@ class EvaluateConfig:
     dataset: DatasetChoice = field(default_factory=DatasetChoice)
     start: Optional[str] = None
     end: Optional[str] = None
+    # Evaluate a window overlapping the model's train or validation window, marked in-sample.
+    allow_overlap: bool = False
     paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
 

@@ -11,6 +11,7 @@ passes over the Parquet file, one row group's chunk at a time:
 Every column read is proved against the index's fingerprint on the way. A contract error found
 while reading is raised only after the whole file was proved, so a table changed after it was
 registered is reported as that, not by its first symptom (without verification, at once).
+`verify_table` proves a whole file the same way, every column, for the compliance audit.
 
 The arrays go where `store` puts them: memory (`in_memory`) or memory-mapped `.npy` files of
 the dataset cache (`ifns_train.data.cache`). Memory used here: one chunk (about `CHUNK_BYTES`
@@ -27,10 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ifns_train.data import contract
-from ifns_train.data.index import ColumnDigest
+from ifns_train.data.index import ColumnDigest, combine_fingerprints
 from ifns_train.errors import ContractError
 
 # Rows per chunk are chosen so that a chunk of all the columns read is about this many bytes.
@@ -131,10 +133,7 @@ def read_table(dataset_id: str, entry: dict[str, Any], path: Path, wanted: Wante
                verify: bool, store: Store = in_memory) -> Stored:
     """The table's wanted columns, checked against the contract (and, with `verify`, proved
     against the index's fingerprints), laid out symbol-major in arrays made by `store`."""
-    try:
-        parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ContractError(f"dataset {dataset_id}: cannot read {path}: {exc}") from exc
+    parquet = _open(dataset_id, path)
     contract.check_schema(dataset_id, str(path), parquet.schema_arrow, numeric=wanted.numeric,
                           categorical=dict.fromkeys(wanted.context, "context"))
     columns = wanted.columns
@@ -159,17 +158,57 @@ def read_table(dataset_id: str, entry: dict[str, Any], path: Path, wanted: Wante
                              rows, len(wanted.feature_columns), len(wanted.array_columns),
                              len(wanted.context)).items()}
     reading.rest(wanted, counts, stored, [c for c in columns if c not in KEYS])
+    _prove(dataset_id, path, digests, expected)
+    if reading.error is not None:
+        raise reading.error
+    _symbol_columns(stored, counts)
+    return stored
+
+
+def _open(dataset_id: str, path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise ContractError(f"dataset {dataset_id}: cannot read {path}: {exc}") from exc
+
+
+def _prove(dataset_id: str, path: Path, digests: dict[str, ColumnDigest],
+           expected: dict[str, str]) -> None:
+    """Each hashed column against the index's fingerprint of it."""
     for column in digests:  # in column order: the first changed column is named
-        if digests[column].hexdigest() != expected[column]:
+        if digests[column].hexdigest() != expected.get(column):
             raise ContractError(
                 f"dataset {dataset_id}: column '{column}' of {path} does not match the "
                 "fingerprint recorded in the dataset index (the table changed after it was "
                 "registered)"
             )
-    if reading.error is not None:
-        raise reading.error
-    _symbol_columns(stored, counts)
-    return stored
+
+
+def verify_table(dataset_id: str, entry: dict[str, Any], path: Path) -> None:
+    """Prove every column of the table file, and so the whole table, against the index entry:
+    what the audit vouches for must be the table a run would read, not only its index entry.
+    Hashed as a run hashes the columns it reads (one chunk of rows at a time), whatever the
+    size of the table; raises a ContractError naming the dataset, the file and the column."""
+    parquet = _open(dataset_id, path)
+    columns = list(parquet.schema_arrow.names)
+    expected = entry.get("column_fingerprints") or {}
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise ContractError(f"dataset {dataset_id}: {path} lacks column '{missing[0]}' of its "
+                            "index entry (the table changed after it was registered)")
+    digests = {c: ColumnDigest(c) for c in columns}
+    reading = _Reading(dataset_id, parquet, digests, raise_at_once=True,
+                       rows=max(1, CHUNK_BYTES // (8 * max(1, len(columns)))))
+    try:
+        for _ in reading.chunks(columns, columns):
+            pass
+    except (OSError, ValueError, pa.ArrowException) as exc:  # a damaged file
+        raise ContractError(f"dataset {dataset_id}: cannot read {path}: {exc}") from exc
+    _prove(dataset_id, path, digests, expected)
+    whole = combine_fingerprints({c: d.hexdigest() for c, d in digests.items()})
+    if whole != entry.get("fingerprint"):
+        raise ContractError(f"dataset {dataset_id}: {path} has fingerprint {whole}, not the "
+                            f"{entry.get('fingerprint')} of the dataset index")
 
 
 class _Reading:

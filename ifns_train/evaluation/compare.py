@@ -3,6 +3,13 @@
 A model only earns its keep by beating the simple baselines (always-up, base rate,
 momentum); these helpers make that comparison direction-aware without each caller
 remembering which metrics are losses.
+
+**One sign convention.** An *improvement* is the model's advantage over a baseline in the
+metric's favourable direction: model minus baseline for a metric where higher is better,
+baseline minus model for a loss or an error. Positive is better for the model, whatever the
+metric, in every figure recorded (``improvement``, its interval, slices, controls) and shown.
+``evidence`` words an interval of it the same way everywhere: ``better`` when it lies wholly
+above 0, ``worse`` when wholly below, ``within noise`` when it holds 0.
 """
 
 from __future__ import annotations
@@ -48,22 +55,59 @@ larger nor smaller is better, so they are not compared by default.
 """
 
 
+FAVOURABLE_SINCE = 3
+"""The metrics version from which recorded improvements follow this convention; an earlier
+record stored model minus baseline, and its readers turn it (`as_favourable`)."""
+EVIDENCE = ("better", "worse", "within noise")
+"""How an improvement's interval reads (see the module docstring); None: no claim (a small
+slice, or no interval)."""
+
+
+def favourable(metric: str, difference: float | None) -> float | None:
+    """``model - baseline`` of ``metric`` turned so that > 0 is better for the model."""
+    if difference is None:
+        return None
+    return difference if HIGHER_IS_BETTER[metric] else -difference
+
+
+def evidence_of(low: float | None, high: float | None, small: bool = False) -> str | None:
+    """The word for an improvement's interval [low, high] (favourable convention)."""
+    if small or low is None or high is None:
+        return None
+    return "better" if low > 0.0 else "worse" if high < 0.0 else "within noise"
+
+
+def as_favourable(metric: str | None, value: float | None, low: float | None,
+                  high: float | None, metrics_version: int, small: bool = False
+                  ) -> dict[str, Any]:
+    """A recorded improvement and its interval in the one convention, with its evidence word:
+    as recorded from ``FAVOURABLE_SINCE`` on; turned for a loss recorded earlier."""
+    if metrics_version < FAVOURABLE_SINCE and metric in HIGHER_IS_BETTER \
+            and not HIGHER_IS_BETTER[metric]:
+        value = None if value is None else -value
+        low, high = (None if high is None else -high), (None if low is None else -low)
+    return {"improvement": value, "low": low, "high": high,
+            "evidence": evidence_of(low, high, small)}
+
+
 def improvement(
     model: Mapping[str, Any],
     baseline: Mapping[str, Any],
     keys: Iterable[str] | None = None,
 ) -> dict[str, float | None]:
-    """Raw ``model - baseline`` per metric; None where either side is None.
+    """The model's favourable advantage over the baseline per metric (see the module
+    docstring); None where either side is None.
 
-    The difference is not sign-flipped: for a lower-is-better metric (see
-    ``HIGHER_IS_BETTER``) a negative value is an improvement. With ``keys=None`` the
-    metrics of ``HIGHER_IS_BETTER`` present in both dicts with numeric values are
-    compared; explicitly named keys must be present in both and numeric (or None).
+    With ``keys=None`` the metrics of ``HIGHER_IS_BETTER`` present in both dicts with
+    numeric values are compared; explicitly named keys must have a direction, be present in
+    both and numeric (or None).
     """
     explicit = keys is not None
     names = list(keys) if keys is not None else list(HIGHER_IS_BETTER)
     out: dict[str, float | None] = {}
     for name in names:
+        if name not in HIGHER_IS_BETTER:
+            raise KeyError(f"metric {name!r} has no known direction to improve in")
         missing = [side for side, d in (("model", model), ("baseline", baseline)) if name not in d]
         if missing:
             if explicit:
@@ -75,7 +119,7 @@ def improvement(
                 raise TypeError(f"metric {name!r} is not numeric: model={m!r}, baseline={b!r}")
             continue
         m_f, b_f = _as_float(m), _as_float(b)
-        out[name] = None if m_f is None or b_f is None else m_f - b_f
+        out[name] = None if m_f is None or b_f is None else favourable(name, m_f - b_f)
     return out
 
 

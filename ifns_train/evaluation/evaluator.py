@@ -4,11 +4,12 @@ no files, so the recorder and `python -m ifns_train.evaluate` compute the very s
 Per split: the report (`report.split_report`: model and baselines, overall and per slice) and
 its evidence (`evidence`: the IC's t-statistic, trading proxies, and on the test split, whose
 evidence the promotion checks read, the bootstrap intervals). For the model as a
-whole, from the test split: the Sharpe ratio of its trading proxy deflated by the number of
-trials in the experiment log (`selection`), its stability over walk-forward folds and seeds,
-its placebo control, and the pre-DRA promotion checks. What the evaluator reads besides the
-tables (the trials' Sharpe ratios, the companion runs' figures, the model's complexity) is
-recorded with the figures as `evidence_inputs`, so a re-evaluation uses the same.
+whole, from the test split: the Sharpe ratio of what its trading proxy adds over the best
+baseline's, deflated by the trials in the experiment log (`selection`), its stability over
+walk-forward folds and seeds, its placebo control, and the pre-DRA promotion checks. What the
+evaluator reads besides the tables (the trials in the log, the companion runs' figures, the
+model's complexity) is recorded with the figures as `evidence_inputs`, so a re-evaluation
+uses the same.
 
 `METRICS_VERSION` names the definitions of the figures. It is raised whenever a figure is added
 or its definition changes; a model evaluated under an older version keeps those figures (the
@@ -21,15 +22,18 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation import evidence
 from ifns_train.evaluation.predictions import PredictionArrays
-from ifns_train.evaluation.promotion import favourable, promotion_checks
+from ifns_train.evaluation.promotion import promotion_checks
 from ifns_train.evaluation.report import key_metrics, split_report
-from ifns_train.evaluation.selection import sharpe_selection
+from ifns_train.evaluation.selection import deflate, offset_stats
 from ifns_train.evaluation.stability import stability
 
-METRICS_VERSION = 2
+# 3: improvements in the favourable direction (> 0 better for the model) with an `evidence`
+#    word; proxies trade each predictor's own call, with the model's excess over the best
+#    baseline (and market-neutral for return models); the deflated Sharpe ratio of that
+#    excess over every start offset; a three-valued promotion verdict.
+METRICS_VERSION = 3
 DECISION_SPLIT = "test"  # the split whose evidence the promotion checks read
 
 
@@ -60,8 +64,9 @@ class EvaluationSpec:
 
 def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec, intervals: bool = True
                    ) -> dict[str, Any]:
-    """One split's report and evidence: the model and the spec's baselines on the same rows
-    (the bootstrap intervals only with `intervals`: they cost the most)."""
+    """One split's report and evidence: the model and the spec's baselines on the same rows.
+    The bootstrap intervals (they cost the most) and the proxies' per-date series (most of
+    metrics.json) only with `intervals`: only the decision split's are read."""
     missing = [b for b in spec.baselines if b not in arrays.baselines]
     if missing:
         raise ValueError(f"the prediction table has no baseline {', '.join(missing)}")
@@ -86,22 +91,47 @@ def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec, intervals: bo
     if spec.metric_set == "return":
         report["ic_tstat"] = evidence.ic_tstats(arrays, h)
     report["proxies"] = evidence.trading(arrays, spec.metric_set, horizon=h,
-                                         cost_bps=spec.cost_bps, band=spec.proxy_band)
+                                         cost_bps=spec.cost_bps, band=spec.proxy_band,
+                                         series=intervals)
     return report
 
 
-def _selection(report: Mapping[str, Any], trials: list[float], horizon: int
-               ) -> dict[str, Any] | None:
-    """The proxy's Sharpe ratio, probabilistic and deflated by the log's trials (this one
-    included): on the net returns of the non-overlapping holding periods of offset 0."""
+SELECTION_STATISTIC = "net excess of the trading proxy over the best baseline's"
+# What a record keeps of `selection`: enough to deflate its Sharpe ratio again later, by the
+# trials of the log at that time (`ifns_train.registry.current`).
+SELECTION_KEYS = ("statistic", "baseline", "sharpe_annualised", "model_sharpe_annualised",
+                  "periods_per_year", "offsets", "trials", "trials_with_sharpe",
+                  "trials_sharpe_std", "expected_max_sharpe_annualised",
+                  "probabilistic_sharpe_ratio", "deflated_sharpe_ratio",
+                  "deflated_sharpe_ratio_range")
+
+
+def earlier_trials(inputs: Mapping[str, Any]) -> tuple[int, list[float]]:
+    """(count, Sharpe ratios) of the earlier trials recorded in `evidence_inputs` (`trials`;
+    an evaluation of metrics version 2 or earlier recorded only `trial_sharpes`)."""
+    if "trials" in inputs:
+        return int(inputs["trials"]["count"]), list(inputs["trials"]["sharpes"])
+    sharpes = list(inputs.get("trial_sharpes", []))
+    return len(sharpes), sharpes
+
+
+def _selection(report: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The deflated Sharpe ratio of what the model adds: the net excess of its proxy over the
+    best baseline's, on every start offset, deflated by the log's earlier trials and this one."""
     proxies = report.get("proxies")
     if not proxies:
         return None
-    returns = proxies["model"]["series"]["net"]
-    periods = TRADING_DAYS_PER_YEAR / horizon
-    own = sharpe_selection(returns, [], periods_per_year=periods)["sharpe_annualised"]
-    return sharpe_selection(returns, [*trials, *([own] if own is not None else [])],
-                            periods_per_year=periods)
+    model, excess = proxies["model"], proxies["excess"]
+    offsets = offset_stats(excess["series"]["net"], model["horizon_days"])
+    periods = model["periods_per_year"]
+    own = deflate(offsets, trials=1, trial_sharpes=[], periods_per_year=periods)
+    count, sharpes = earlier_trials(inputs)
+    if own["sharpe_annualised"] is not None:
+        sharpes.append(own["sharpe_annualised"])
+    return {"statistic": SELECTION_STATISTIC, "baseline": excess["baseline"],
+            "model_sharpe_annualised": model["net"]["sharpe"]["mean"],
+            **deflate(offsets, trials=count + 1, trial_sharpes=sharpes,
+                      periods_per_year=periods)}
 
 
 def _controls(primary: str, companions: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,13 +145,12 @@ def _controls(primary: str, companions: Mapping[str, Any]) -> dict[str, Any]:
     interval = figures.get("intervals", {}).get(primary)
     low = high = None
     if interval and interval.get("low") is not None:
-        low, high = sorted((favourable(primary, interval["low"]),
-                            favourable(primary, interval["high"])))
+        low, high = interval["low"], interval["high"]
     return {"placebo": {
         "experiment_id": placebo["experiment_id"],
         "metric": primary,
         "model": figures["model"].get(primary),
-        "improvement": favourable(primary, figures.get("improvement", {}).get(primary)),
+        "improvement": figures.get("improvement", {}).get(primary),
         "interval": None if low is None else {"low": low, "high": high,
                                                "level": interval["level"]},
         "significantly_better": None if low is None else low > 0,
@@ -133,8 +162,8 @@ def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec,
              inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The evaluation part of metrics.json.
 
-    `inputs`: `experiment_id` (this run's), `trial_sharpes` (the annualised proxy Sharpe ratios
-    of the earlier trials of the same family, label and dataset in the log), `companions`
+    `inputs`: `experiment_id` (this run's), `trials` (`count` and annualised `sharpes` of the
+    earlier trials of the same family, label and dataset in the log), `companions`
     (run summaries by kind: fold, seed, placebo) and `complexity` (parameter and feature
     counts).
     """
@@ -151,8 +180,7 @@ def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec,
     if decision is None:
         return out
     primary = decision["primary_metric"]
-    out["selection"] = _selection(decision, list(inputs.get("trial_sharpes", [])),
-                                  spec.horizon_days)
+    out["selection"] = _selection(decision, inputs)
     companions = inputs.get("companions", {})
     main = {"experiment_id": inputs.get("experiment_id"),
             "metrics": {DECISION_SPLIT: key_metrics(spec.metric_set, decision)}}
@@ -169,23 +197,24 @@ def evaluate(tables: Mapping[str, PredictionArrays], spec: EvaluationSpec,
 
 def key_figures(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     """What a registry record and a log entry carry: per split the model's figures, the best
-    baseline's and the improvement, with the improvement's interval; the proxy's Sharpe ratio
-    (raw and deflated); and whether the model is eligible for promotion, and why not."""
+    baseline's and the improvement, with the improvement's interval; the selection evidence
+    (what the deflated Sharpe ratio is of, with the per-offset moments it can be deflated again
+    from); and the promotion checks with their verdict."""
     metric_set = evaluation["evaluation"]["metric_set"]
     out: dict[str, Any] = {}
     for name, report in evaluation["splits"].items():
         key = key_metrics(metric_set, report)
         key["intervals"] = {
-            m: {k: i.get(k) for k in ("low", "high", "level", "significant", "baseline")}
+            m: {k: i.get(k) for k in ("low", "high", "level", "evidence", "significant",
+                                      "baseline")}
             for m, i in report.get("intervals", {}).get("improvement", {}).items()
         }
         out[name] = key
     selection = evaluation.get("selection")
     if selection is not None:
-        out["selection"] = {k: selection[k] for k in (
-            "sharpe_annualised", "probabilistic_sharpe_ratio", "deflated_sharpe_ratio",
-            "trials")}
+        out["selection"] = {k: selection[k] for k in SELECTION_KEYS}
     promotion = evaluation.get("promotion")
     if promotion is not None:
-        out["promotion"] = {k: promotion[k] for k in ("eligible", "reasons", "checks")}
+        out["promotion"] = {k: promotion[k] for k in (
+            "rules", "eligible", "verdict", "controls_not_run", "reasons", "checks")}
     return out

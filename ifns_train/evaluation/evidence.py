@@ -11,7 +11,8 @@ split's prediction arrays and its report (`report.split_report`), this adds
 * `ic_tstat` (return models): the t-statistic of the mean per-date IC and rank IC with a
   Newey-West standard error over at least the label horizon in lags;
 * `proxies` (families with a direction): the trading proxies of the model's and each
-  baseline's positions (`proxies`), and for return models the top-minus-bottom quantile spread.
+  baseline's own calls (`proxies`), the model's excess over the best baseline's, and for return
+  models the same market-neutral and the top-minus-bottom quantile spread.
 
 Pure: arrays in, a JSON-ready dict out.
 """
@@ -136,16 +137,66 @@ def ic_tstats(arrays: PredictionArrays, horizon: int) -> dict[str, Any]:
     return out
 
 
-def _positions(metric_set: str, preds: Mapping[str, np.ndarray], band: float) -> np.ndarray:
+def _positions(preds: Mapping[str, np.ndarray], band: float) -> np.ndarray:
+    """Each predictor trades its own call: a directional one its `pred` (with `band` on its
+    P(up)), a return forecast its sign."""
     if "prob" in preds:
-        return proxies.positions_from_probability(preds["prob"], band)
+        return proxies.positions_from_call(preds["pred"], preds["prob"], band)
     return proxies.positions_from_forecast(preds["pred"], band)
 
 
+def best_proxy_baseline(runs: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The baseline whose proxy has the best net Sharpe ratio (mean over offsets; the first on
+    a tie). One that never trades earns 0 for certain and ranks at a Sharpe ratio of 0; one
+    with no Sharpe ratio otherwise is left out. None when no baseline ranks."""
+    ranked: dict[str, float] = {}
+    for name, run in runs.items():
+        sharpe = run["net"]["sharpe"]["mean"]
+        if sharpe is not None:
+            ranked[name] = sharpe
+        elif run["trades_total"] == 0:
+            ranked[name] = 0.0
+    return max(ranked, key=ranked.__getitem__) if ranked else None
+
+
+def _without_series(run: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in run.items() if k != "series"}
+
+
+def _strategies(arrays: PredictionArrays, realised: np.ndarray, *, horizon: int,
+                cost: Any, band: float, market_neutral: bool, series: bool
+                ) -> dict[str, Any]:
+    """The model's and each baseline's proxies, and the model's excess over the best
+    baseline's (over a flat book when no baseline ranks); the per-date series of the model's
+    and of the excess only with `series`."""
+
+    def run(preds: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        return proxies.trading_proxies(arrays.dates, arrays.symbols, _positions(preds, band),
+                                       realised, horizon_days=horizon, cost_bps=cost,
+                                       market_neutral=market_neutral)
+
+    model = run(arrays.model)
+    baselines = {name: run(preds) for name, preds in arrays.baselines.items()}
+    best = best_proxy_baseline(baselines)
+    if best is None:
+        flat = {**model, "series": {k: (v if k == "dates" else [0.0] * len(v))
+                                    for k, v in model["series"].items()}}
+        excess = proxies.excess_proxies(model, flat, "none: no baseline trades")
+    else:
+        excess = proxies.excess_proxies(model, baselines[best], best)
+    keep = (lambda run: run) if series else _without_series
+    return {"model": keep(model),
+            "baselines": {name: _without_series(b) for name, b in baselines.items()},
+            "excess": keep(excess)}
+
+
 def trading(arrays: PredictionArrays, metric_set: str, *, horizon: int, cost_bps: float,
-            band: float) -> dict[str, Any] | None:
-    """The trading proxies of the model and each baseline (None for families without a
-    direction, or without a realised return to earn)."""
+            band: float, series: bool = True) -> dict[str, Any] | None:
+    """The trading proxies of the model and each baseline, and the model's excess over the
+    best baseline's (None for families without a direction, or without a realised return to
+    earn). Cross-sectional (return) models also get the quantile spread and the same proxies
+    market-neutral (`market_neutral`: each name's return less its date's mean). `series`:
+    keep the per-date series the deflated Sharpe ratio is computed from."""
     if metric_set in ("directional", "overlay"):
         realised = arrays.inputs.get("realised_return")
         if realised is None:
@@ -155,21 +206,14 @@ def trading(arrays: PredictionArrays, metric_set: str, *, horizon: int, cost_bps
     else:
         return None
     cost = arrays.inputs.get("cost_bps", cost_bps)
-
-    def run(preds: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        return proxies.trading_proxies(arrays.dates, arrays.symbols,
-                                       _positions(metric_set, preds, band), realised,
-                                       horizon_days=horizon, cost_bps=cost)
-
-    model = run(arrays.model)
+    options = {"horizon": horizon, "cost": cost, "band": band, "series": series}
     out: dict[str, Any] = {
         "cost_bps": cost_bps if np.ndim(cost) == 0 else "per row (cost model)",
         "band": band,
-        "model": model,
-        "baselines": {name: {k: v for k, v in run(preds).items() if k != "series"}
-                      for name, preds in arrays.baselines.items()},
+        **_strategies(arrays, realised, market_neutral=False, **options),
     }
     if metric_set == "return":
+        out["market_neutral"] = _strategies(arrays, realised, market_neutral=True, **options)
         out["quantile_spread"] = {
             "model": proxies.quantile_spread(arrays.dates, arrays.model["pred"], realised,
                                              horizon_days=horizon),

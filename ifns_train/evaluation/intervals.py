@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER, evidence_of
 from ifns_train.evaluation.weighted_stats import (
     ECE_BINS,
     ROW_METRICS,
@@ -147,10 +148,12 @@ def metric_interval(
     Returns ``{"model": interval, "improvement": interval | None}``; an interval is
     ``{"estimate", "low", "high", "level", "method", "block", "block_rule", "reps", "seed",
     "skipped"}`` (``estimate`` = the full-sample figure, as the metric functions give it).
-    The improvement is model minus baseline (for a loss, negative is better, as in
-    ``compare.improvement``), both scored on the same resampled dates so common date
-    noise cancels, and adds ``significant``: the interval excludes 0; None when ``small``
-    (pass the slice's ``small_slice`` flag: a small slice earns no claim) or undefined.
+    The improvement is the model's favourable advantage (``compare.improvement``: model minus
+    baseline, baseline minus model for a loss), both scored on the same resampled dates so
+    common date noise cancels, and adds ``evidence`` (``compare.evidence_of``: better, worse,
+    within noise) and ``significant`` (the interval lies wholly above 0: the model is
+    significantly better); both None when ``small`` (pass the slice's ``small_slice`` flag: a
+    small slice earns no claim) or undefined.
 
     ``skipped`` counts replicates where the figure is undefined (AUC of a replicate with
     one class); ``low``/``high`` are None when more than half are, when the sample has
@@ -172,7 +175,8 @@ def metric_interval(
         baseline = row_metric_stat(
             metric, y_a, as_pred(metric, baseline_pred, y_a.shape), codes, n_dates, n_bins
         )
-    return _intervals(model, baseline, n_dates, horizon, level, reps, seed, block, method, small)
+    return _intervals(model, baseline, n_dates, horizon, level, reps, seed, block, method, small,
+                      HIGHER_IS_BETTER[metric])
 
 
 def series_interval(
@@ -194,7 +198,8 @@ def series_interval(
     marks a date where it is undefined (e.g. too few names), which is left out of that
     side's mean, so the estimate equals the mean over the defined dates, as ``ic_mean`` in
     ``regression.return_metrics``. ``baseline_values`` is aligned with ``values``; the
-    improvement is the difference of the two means on the same resampled dates. Output
+    improvement is the difference of the two means on the same resampled dates (the series is
+    a figure where higher is better, such as an IC). Output
     and ``small``, ``skipped`` (replicates without a defined date on a side) as in
     ``metric_interval``.
     """
@@ -261,8 +266,10 @@ def _intervals(
     block: int | str,
     method: str,
     small: bool,
+    higher_is_better: bool = True,
 ) -> dict[str, Interval | None]:
-    """Model interval and, with a baseline, the paired improvement (same weights per block)."""
+    """Model interval and, with a baseline, the paired improvement (same weights per block),
+    in the favourable direction."""
     _check_method(method)
     _check_positive_int(horizon, "horizon")
     _check_positive_int(reps, "reps")
@@ -304,9 +311,9 @@ def _intervals(
 
     result: dict[str, Interval | None] = {"model": interval(model), "improvement": None}
     if baseline is not None:
-        imp = interval(model.minus(baseline))
-        excludes_zero = None if imp["low"] is None else bool(imp["low"] > 0.0 or imp["high"] < 0.0)
-        imp["significant"] = None if small else excludes_zero
+        imp = interval(model.minus(baseline) if higher_is_better else baseline.minus(model))
+        imp["evidence"] = evidence_of(imp["low"], imp["high"], small)
+        imp["significant"] = None if imp["evidence"] is None else imp["evidence"] == "better"
         result["improvement"] = imp
     return result
 

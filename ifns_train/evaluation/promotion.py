@@ -1,39 +1,49 @@
 """Pre-DRA promotion checks (spec 7.3): is a model good enough to be *considered* for promotion?
 
 Evidence only: the checks never change a model's status (that is DRA's decision); they are
-recorded with the model as a list of `{name, value, threshold, passed, detail}` and an overall
-`eligible` flag with the reasons. A check whose evidence was not produced (no walk-forward run,
-no Sharpe proxy for the family, no placebo) is listed with `passed: None` and does not count.
+recorded with the model as a list of `{name, value, threshold, passed, detail}` and a verdict
+(`verdict`). A check whose evidence was not produced is listed with `passed: None`.
 
-All figures are on the test split and in the primary metric's units; "favourable" turns a
-lower-is-better metric's improvement (model minus baseline) around, so that > 0 is better:
+All figures are on the test split and in the primary metric's units, improvements in the one
+favourable convention of `compare` (> 0 is better for the model):
 
-* `improvement`: the favourable improvement over the best baseline exceeds `min_improvement`
-  and, with `require_significant`, its bootstrap interval lies wholly above 0;
+* `improvement`: the improvement over the best baseline exceeds `min_improvement` and, with
+  `require_significant`, its bootstrap interval lies wholly above 0;
 * `regime_floor`: no regime slice of adequate size (not `small_slice`) has the model behind
   that slice's best baseline by more than `regime_floor` (the weakest regime is named);
 * `calibration`: the calibration error is at most `max_calibration_error` (directional);
-* `walk_forward_dispersion`: the standard deviation of the primary metric over the walk-forward
-  folds is at most `max_walk_forward_std`;
-* `deflated_sharpe`: the deflated Sharpe ratio of the trading proxy is at least
-  `min_deflated_sharpe`;
-* `placebo`: the placebo's favourable improvement over its best baseline is not significantly
-  above 0 (its interval is not wholly above 0).
+* `walk_forward_dispersion` (a control): the standard deviation of the primary metric over the
+  walk-forward folds is at most `max_walk_forward_std`;
+* `deflated_sharpe`: the deflated Sharpe ratio of what the model's trading proxy adds over its
+  best baseline's (`selection`) is at least `min_deflated_sharpe`. Where a proxy exists but
+  that ratio does not (the excess is constant: the model trades as its baseline does), the
+  check fails: there is no skill to deflate;
+* `placebo` (a control): the placebo's improvement over its best baseline is not
+  significantly above 0.
+
+**Verdict** (`VERDICTS`): `eligible` when no check failed and every control was run;
+`eligible_without_controls` when no check failed but a control (`CONTROL_CHECKS`) was not run
+(named in `controls_not_run`): enough for a canary, not for promotion; `not_eligible` when a
+check failed. `eligible` stays a plain flag (no check failed) for sorting and old readers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ifns_train.evaluation.compare import HIGHER_IS_BETTER
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER, evidence_of, favourable
 
-
-def favourable(metric: str, improvement: float | None) -> float | None:
-    """Model minus baseline, sign-turned so that > 0 is better whatever the metric's direction."""
-    if improvement is None:
-        return None
-    return improvement if HIGHER_IS_BETTER[metric] else -improvement
+CONTROL_CHECKS = ("walk_forward_dispersion", "placebo")
+VERDICTS = ("eligible", "eligible_without_controls", "not_eligible")
+# How to run each control, for a refusal that says what to do.
+CONTROL_REMEDIES = {
+    "walk_forward_dispersion": "a walk-forward evaluation (experiment=walk_forward or "
+                               "evaluation.walk_forward.folds=N)",
+    "placebo": "a placebo (evaluation.placebo=true)",
+}
+EVIDENCE_WORDS = {"better": "significantly better", "worse": "significantly worse",
+                  "within noise": "within noise: it includes 0"}
 
 
 def _check(name: str, value: float | None, threshold: float | None, passed: bool | None,
@@ -46,29 +56,36 @@ def _not_run(name: str, threshold: float | None, why: str) -> dict[str, Any]:
     return _check(name, None, threshold, None, why)
 
 
+def interval_words(interval: Mapping[str, Any] | None) -> str:
+    """', 95% interval -0.0896 to -0.0034: significantly worse': an improvement's interval and
+    what it says, from the interval's own fields (the one wording of an improvement)."""
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return "; no interval to judge it by"
+    low, high = interval["low"], interval["high"]
+    word = evidence_of(low, high)
+    assert word is not None
+    return (f", {interval.get('level') or 0.95:.0%} interval {low:+.4f} to {high:+.4f}: "
+            f"{EVIDENCE_WORDS[word]}")
+
+
 def improvement_check(report: Mapping[str, Any], rules: Mapping[str, Any]) -> dict[str, Any]:
     primary = report["primary_metric"]
     best = report["best_baseline"].get(primary)
     if best is None:
         return _not_run("improvement", rules["min_improvement"],
                         f"no baseline has a {primary}")
-    value = favourable(primary, report["improvement_over_best"].get(primary))
+    value = report["improvement_over_best"].get(primary)
     interval = report.get("intervals", {}).get("improvement", {}).get(primary)
     if value is None:
         return _check("improvement", None, rules["min_improvement"], False,
                       f"the improvement of {primary} over {best} is undefined")
     passed = value > rules["min_improvement"]
-    detail = f"{primary} {value:+.4f} over {best} (favourable direction)"
+    detail = (f"{primary} improvement {value:+.4f} over {best} (positive: the model is "
+              f"better)")
     if rules["require_significant"]:
-        if interval is None or interval.get("low") is None:
-            passed, detail = False, detail + "; no interval to judge it by"
-        else:
-            low, high = (favourable(primary, interval["low"]),
-                         favourable(primary, interval["high"]))
-            lo = min(low, high)
-            passed = passed and lo > 0
-            detail += (f", {interval['level']:.0%} interval {min(low, high):+.4f} to "
-                       f"{max(low, high):+.4f}" + ("" if lo > 0 else ": it includes 0"))
+        low = (interval or {}).get("low")
+        passed = passed and low is not None and low > 0
+        detail += interval_words(interval)
     return _check("improvement", value, rules["min_improvement"], passed, detail)
 
 
@@ -130,20 +147,31 @@ def walk_forward_check(stability: Mapping[str, Any], rules: Mapping[str, Any]
 def sharpe_check(selection: Mapping[str, Any] | None, rules: Mapping[str, Any]
                  ) -> dict[str, Any]:
     limit = rules["min_deflated_sharpe"]
-    dsr = None if selection is None else selection.get("deflated_sharpe_ratio")
-    if limit is None or dsr is None:
-        return _not_run("deflated_sharpe", limit, "no Sharpe proxy for this family"
-                        if selection is None else "no threshold for this family"
-                        if limit is None else "the deflated Sharpe ratio is undefined")
+    if limit is None:
+        return _not_run("deflated_sharpe", limit, "no threshold for this family")
+    if selection is None:
+        return _not_run("deflated_sharpe", limit, "no trading proxy for this family or data "
+                                                  "(no realised return)")
+    dsr = selection.get("deflated_sharpe_ratio")
+    baseline = selection.get("baseline")
+    trials = f"over {selection['trials']} trial(s) in the experiment log"
+    if dsr is None:
+        return _check("deflated_sharpe", None, limit, False,
+                      f"no deflated Sharpe ratio: the net excess of the model's trades over "
+                      f"{baseline}'s is constant on every offset (the model trades as its "
+                      f"baseline does: no skill to deflate), {trials}")
+    spread = selection.get("deflated_sharpe_ratio_range") or {}
+    across = (f" (mean of {spread['offsets']} start offsets, {spread['min']:.3f} to "
+              f"{spread['max']:.3f})" if spread.get("offsets") else "")
     return _check("deflated_sharpe", dsr, limit, dsr >= limit,
-                  f"deflated Sharpe ratio {dsr:.3f} over {selection['trials']} trial(s) in the "
-                  "experiment log")
+                  f"deflated Sharpe ratio {dsr:.3f}{across} of the net excess over {baseline}, "
+                  f"{trials}")
 
 
 def placebo_check(controls: Mapping[str, Any]) -> dict[str, Any]:
     placebo = controls.get("placebo")
     if not placebo:
-        return _not_run("placebo", None, "no placebo was run")
+        return _not_run("placebo", 0.0, "no placebo was run")
     better = placebo.get("significantly_better")
     return _check("placebo", placebo.get("improvement"), 0.0, better is False,
                   f"placebo {placebo['experiment_id']}: {placebo['metric']} improvement over "
@@ -151,6 +179,54 @@ def placebo_check(controls: Mapping[str, Any]) -> dict[str, Any]:
                       "significantly above 0: a leak, or an evaluation that overstates noise"
                       if better else "not significantly above 0" if better is False
                       else "undefined"))
+
+
+def _owed(check: Mapping[str, Any]) -> bool:
+    """A control not run that the model owes: a placebo always; a walk-forward where the
+    family sets a dispersion threshold (a family without one owes none)."""
+    return check["name"] in CONTROL_CHECKS and check["passed"] is None and (
+        check["name"] == "placebo" or check["threshold"] is not None)
+
+
+def verdict(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The verdict of a list of checks (see the module docstring): what the record, Admin,
+    the Mirror and `ifns-decide` all read, computed the same way at record time and when a
+    check is recomputed at a decision."""
+    failed = [c for c in checks if c["passed"] is False]
+    missing = [c["name"] for c in checks if _owed(c)]
+    return {
+        "eligible": not failed,
+        "verdict": "not_eligible" if failed else
+                   "eligible_without_controls" if missing else "eligible",
+        "controls_not_run": missing,
+        "reasons": [f"{c['name']}: {c['detail']}" for c in failed],
+    }
+
+
+def verdict_of(promotion: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict fields of a recorded `promotion`: as recorded, or derived for a record of an
+    earlier metrics version (from its checks; a record that kept only its flag ran no control
+    that can be shown, so it is at best eligible without controls)."""
+    if "verdict" in promotion:
+        return {k: promotion.get(k) for k in ("eligible", "verdict", "controls_not_run",
+                                               "reasons")}
+    if promotion.get("checks"):
+        return verdict(promotion["checks"])
+    eligible = bool(promotion.get("eligible"))
+    return {"eligible": eligible,
+            "verdict": "eligible_without_controls" if eligible else "not_eligible",
+            "controls_not_run": list(CONTROL_CHECKS) if eligible else [],
+            "reasons": list(promotion.get("reasons") or [])}
+
+
+def verdict_words(promotion: Mapping[str, Any]) -> str:
+    """'eligible', 'eligible, controls not run: placebo', 'not eligible' (`verdict_of`)."""
+    if not promotion:
+        return "no promotion checks recorded"
+    fields = verdict_of(promotion)
+    if fields["verdict"] == "eligible_without_controls":
+        return "eligible, controls not run: " + ", ".join(fields["controls_not_run"] or [])
+    return {"eligible": "eligible", "not_eligible": "not eligible"}[fields["verdict"]]
 
 
 def promotion_checks(
@@ -161,7 +237,7 @@ def promotion_checks(
     selection: Mapping[str, Any] | None = None,
     controls: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The checks of one (test) split's report, and whether the model is eligible."""
+    """The checks of one (test) split's report, and the verdict."""
     checks = [
         improvement_check(report, rules),
         regime_check(report, rules),
@@ -170,10 +246,10 @@ def promotion_checks(
         sharpe_check(selection, rules),
         placebo_check(controls or {}),
     ]
-    failed = [c for c in checks if c["passed"] is False]
-    return {
-        "rules": rules.get("name"),
-        "checks": checks,
-        "eligible": not failed,
-        "reasons": [f"{c['name']}: {c['detail']}" for c in failed],
-    }
+    return {"rules": rules.get("name"), "checks": checks, **verdict(checks)}
+
+
+def with_check(promotion: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
+    """`promotion` with one check replaced by a recomputed one, and its verdict again."""
+    checks = [dict(check) if c["name"] == check["name"] else c for c in promotion["checks"]]
+    return {**promotion, "checks": checks, **verdict(checks)}

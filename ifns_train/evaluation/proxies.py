@@ -27,6 +27,13 @@ the old side of a flip) to the trade that closes it. A position held from one pe
 pays only for resizing, a round trip pays twice the bps, and the trades' costs add up to the
 periods' costs. Net trade return = position * simple return - cost share * n (the trade's share
 of portfolio cost per unit of its own weight 1 / n).
+
+**What the model adds.** A proxy of the model alone rewards the market's drift: on a rising
+market an always-long model earns what buying and holding earns. ``excess_proxies`` therefore
+measures the model's period returns minus a baseline's on the same dates and offsets (the
+evaluator takes the baseline with the best net Sharpe ratio), and ``market_neutral=True`` earns
+each name's simple return less the equal-weighted mean of the date's names (a cross-section's
+market move removed), for the cross-sectional families.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 # otherwise turn an exact constant into a Sharpe of ~1e13.
 _CONSTANT_TOL = 1e-12
 _FIGURES = ("expectancy", "hit_rate", "sharpe", "max_drawdown", "mean_period_return")
+EXCESS_FIGURES = ("sharpe", "mean_period_return", "hit_rate")
 
 
 def positions_from_probability(prob: np.ndarray, band: float = 0.0) -> np.ndarray:
@@ -53,6 +61,22 @@ def positions_from_probability(prob: np.ndarray, band: float = 0.0) -> np.ndarra
     if not 0.0 <= band <= 0.5:
         raise ValueError(f"band must lie in [0, 0.5], got {band!r}")
     pos = np.where(p >= 0.5, 1.0, -1.0)
+    pos[np.abs(p - 0.5) < band] = 0.0
+    return pos
+
+
+def positions_from_call(call_up: np.ndarray, prob: np.ndarray, band: float = 0.0) -> np.ndarray:
+    """A directional call (1 up, 0 down) -> +1 / -1; 0 (no trade) where its P(up) lies within
+    ``band`` of 0.5. The side is the predictor's own call, not ``prob >= 0.5``: a baseline such
+    as the momentum sign calls down on a negative sign even where the up-rate it learnt for
+    that sign is above one half."""
+    call = _finite_1d(call_up, "call_up")
+    if np.any((call != 0.0) & (call != 1.0)):
+        raise ValueError("call_up must hold 0 (down) and 1 (up)")
+    p = _finite_1d(prob, "prob", call.size)
+    if not 0.0 <= band <= 0.5:
+        raise ValueError(f"band must lie in [0, 0.5], got {band!r}")
+    pos = np.where(call == 1.0, 1.0, -1.0)
     pos[np.abs(p - 0.5) < band] = 0.0
     return pos
 
@@ -98,6 +122,7 @@ def trading_proxies(
     *,
     horizon_days: int = 20,
     cost_bps: float | np.ndarray = 0.0,
+    market_neutral: bool = False,
 ) -> dict[str, Any]:
     """Sign/threshold strategy figures on non-overlapping holdings (see the module docstring).
 
@@ -111,8 +136,11 @@ def trading_proxies(
     with a return > 0; ``sharpe``; ``max_drawdown``; ``mean_period_return``), ``turnover``
     (``per_period`` and ``annualised``). Every per-offset figure is ``{mean, min, max,
     offsets}`` over the offsets where it is defined (``offsets`` counts them; all None if none).
-    ``series`` holds the offset-0 sequence (from the split's first date): ``dates``, ``gross``
-    and ``net`` period returns and ``turnover``, for a deflated Sharpe ratio computed elsewhere.
+    ``series`` holds, per date of the split, the return of the period opened that date
+    (``gross``, ``net``) and its ``turnover``: offset k's sequence is every h-th date from the
+    k-th (``offset_sequences``), for the excess over a baseline and a deflated Sharpe ratio.
+    With ``market_neutral`` each row earns its simple return less the mean simple return of
+    its date's rows.
     """
     _check_horizon(horizon_days)
     h = horizon_days
@@ -131,6 +159,9 @@ def trading_proxies(
     d, date_values = _codes(dates, n_rows, "dates", sort=True)
     s, _ = _codes(symbols, n_rows, "symbols", sort=False)
     n_dates = len(date_values)
+    if market_neutral:
+        simple = simple - (np.bincount(d, simple, n_dates)
+                           / np.maximum(np.bincount(d, minlength=n_dates), 1))[d]
 
     # Equal weights of the names traded each date.
     trade = pos != 0.0
@@ -189,7 +220,6 @@ def trading_proxies(
     tmat, tvalid = _by_offset(turnover_t, h)
     turnover_k = _column_means(tmat, tvalid)
     per_year = TRADING_DAYS_PER_YEAR / h
-    offset0 = slice(0, None, h)
     return {
         "rows": int(n_rows),
         "dates": int(n_dates),
@@ -205,14 +235,56 @@ def trading_proxies(
             "per_period": _summary(turnover_k),
             "annualised": _summary(turnover_k * per_year),
         },
+        "market_neutral": bool(market_neutral),
         "series": {
-            "offset": 0,
-            "dates": _date_strings(date_values[offset0]),
-            "gross": gross_t[offset0].tolist(),
-            "net": net_t[offset0].tolist(),
-            "turnover": turnover_t[offset0].tolist(),
+            "dates": _date_strings(date_values),
+            "gross": gross_t.tolist(),
+            "net": net_t.tolist(),
+            "turnover": turnover_t.tolist(),
         },
     }
+
+
+def offset_sequences(per_date: Any, h: int) -> list[np.ndarray]:
+    """The h non-overlapping sequences of a per-date series: dates k, k+h, k+2h, ... for each
+    offset k with at least one date (NaN, a skipped date, left out)."""
+    _check_horizon(h)
+    x = np.asarray(per_date, dtype=np.float64)
+    out = [x[k::h] for k in range(min(h, x.size))]
+    return [seq[np.isfinite(seq)] for seq in out]
+
+
+def excess_proxies(model: dict[str, Any], baseline: dict[str, Any], name: str
+                   ) -> dict[str, Any]:
+    """The model's period returns minus the baseline's, date by date (two ``trading_proxies``
+    results on the same rows): what the model adds to the baseline's trades.
+
+    For ``gross`` and ``net``: the annualised ``sharpe`` of the excess per offset sequence,
+    its ``mean_period_return`` and ``hit_rate`` (share of periods the model earned more), each
+    ``{mean, min, max, offsets}`` as in ``trading_proxies``; ``series``: the per-date excess.
+    A model whose trades equal the baseline's has an excess of 0 on every date and no Sharpe
+    ratio (None): it adds nothing.
+    """
+    dates = model["series"]["dates"]
+    if baseline["series"]["dates"] != dates or baseline["horizon_days"] != model["horizon_days"]:
+        raise ValueError("the model's and the baseline's proxies must cover the same dates "
+                         "and horizon")
+    h = int(model["horizon_days"])
+    out: dict[str, Any] = {"baseline": name, "horizon_days": h}
+    series: dict[str, Any] = {"dates": dates}
+    for side in ("gross", "net"):
+        excess = np.asarray(model["series"][side]) - np.asarray(baseline["series"][side])
+        mat, valid = _by_offset(excess, h)
+        figures = {
+            "sharpe": _sharpe_columns(mat, valid, h),
+            "mean_period_return": _column_means(mat, valid),
+            "hit_rate": _column_means(np.where(valid, mat > 0.0, False).astype(np.float64),
+                                      valid),
+        }
+        out[side] = {f: _summary(figures[f]) for f in EXCESS_FIGURES}
+        series[side] = excess.tolist()
+    out["series"] = series
+    return out
 
 
 def quantile_spread(

@@ -16,12 +16,20 @@ periods a year is sqrt(P) times the per-period one, so its variance across trial
 times larger: ``per_period_sharpe`` and ``per_period_variance`` convert (P defaults to
 ``TRADING_DAYS_PER_YEAR`` for daily returns; the trading proxies' non-overlapping h-day
 periods have 252 / h a year). Kurtosis is raw (3 for a normal distribution).
+
+**What is deflated, and when.** The evaluator deflates the Sharpe ratio of what a model adds
+over its best baseline (the net excess of its trading proxy, ``proxies.excess_proxies``), not
+of its own proxy, which on a rising market rewards any long book. The trials are read from the
+experiment log, so the figure depends on when it is computed: the search goes on after a
+model is recorded. ``deflate`` is therefore one function of recorded per-offset moments and
+the trials known at the time, called at record time and again whenever the figure is used
+for a decision (``ifns_train.registry.current``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -143,48 +151,66 @@ def deflated_sharpe_ratio(
     return probabilistic_sharpe_ratio(sr, n, skew, kurtosis, sr_benchmark=benchmark)
 
 
-def sharpe_selection(
-    returns: np.ndarray,
-    trial_sharpes: Sequence[float],
-    *,
-    periods_per_year: float = TRADING_DAYS_PER_YEAR,
-) -> dict[str, Any]:
-    """Raw Sharpe, PSR and DSR of a strategy's returns, deflated by the experiment log.
+def offset_stats(per_date: Sequence[float], horizon_days: int) -> list[dict[str, Any]]:
+    """``sharpe_stats`` of each of the h non-overlapping sequences of a per-date series of
+    h-day period returns (``proxies.offset_sequences``): one path of returns per start
+    offset, none of them privileged."""
+    from ifns_train.evaluation.proxies import offset_sequences
 
-    ``returns`` are per-period returns sampled ``periods_per_year`` times a year (e.g. the
-    trading proxy's non-overlapping h-day periods: 252 / h). ``trial_sharpes`` are the
-    *annualised* Sharpe ratios of every trial of the same family, label and dataset in the
-    log, this one included (N = their number; their sample variance, ddof=1, converted to
-    per period, is V; fewer than 2 give V = 0 and the DSR is the PSR against 0).
+    return [sharpe_stats(seq) for seq in offset_sequences(per_date, horizon_days)]
 
-    Returns ``sharpe`` (per period), ``sharpe_annualised``, ``skew``, ``kurtosis``, ``n``,
-    ``periods_per_year``, ``trials`` (N), ``trials_sharpe_std`` (annualised, None for
-    N < 2), ``expected_max_sharpe`` (per period) and its ``_annualised`` twin,
-    ``probabilistic_sharpe_ratio`` (against 0) and ``deflated_sharpe_ratio``.
+
+def deflate(offsets: Sequence[Mapping[str, Any]], *, trials: int,
+            trial_sharpes: Sequence[float], periods_per_year: float) -> dict[str, Any]:
+    """The deflated Sharpe ratio of a strategy over all its start offsets, deflated by a
+    search of ``trials`` trials.
+
+    ``offsets`` are the per-period ``sharpe_stats`` of each offset sequence (recorded with
+    the model, so the same figures can be deflated again later by a longer search: the one
+    code path at record time and at a decision). ``trial_sharpes`` are the *annualised*
+    Sharpe ratios of the trials that have one (each a trial's mean over its offsets); their
+    sample variance (ddof=1, per period) is V; ``trials`` (N, at least their number) counts
+    every trial, including those without a Sharpe ratio. The DSR and PSR are computed per
+    offset and reported as their **mean over the offsets where they are defined**, with the
+    range; ``sharpe_annualised`` is the mean of the offsets' annualised Sharpe ratios, the
+    figure this strategy contributes as a trial. None where no offset has one.
     """
     ppy = _check_periods(periods_per_year)
-    trials = np.asarray(list(trial_sharpes), dtype=np.float64)
-    if trials.ndim != 1 or not np.all(np.isfinite(trials)):
+    values = np.asarray(list(trial_sharpes), dtype=np.float64)
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
         raise ValueError("trial_sharpes must be finite annualised Sharpe ratios")
-    stats = sharpe_stats(returns)
-    n_trials = int(trials.size)
-    var_annual = float(trials.var(ddof=1)) if n_trials >= 2 else 0.0
-    var_period = per_period_variance(var_annual, ppy)
-    e_max = expected_max_sharpe(max(n_trials, 1), var_period)
-    sr, n, skew, kurt = stats["sharpe"], stats["n"], stats["skew"], stats["kurtosis"]
+    n_trials = max(int(trials), int(values.size), 1)
+    var_annual = float(values.var(ddof=1)) if values.size >= 2 else 0.0
+    e_max = expected_max_sharpe(n_trials, per_period_variance(var_annual, ppy))
+    sharpes, psr, dsr = [], [], []
+    for o in offsets:
+        sr, n, skew, kurt = o["sharpe"], int(o["n"]), o["skew"], o["kurtosis"]
+        if sr is not None:
+            sharpes.append(annualised_sharpe(sr, ppy))
+        psr.append(probabilistic_sharpe_ratio(sr, n, skew, kurt))
+        dsr.append(probabilistic_sharpe_ratio(sr, n, skew, kurt, sr_benchmark=e_max))
+
+    def mean(xs: list[float | None]) -> float | None:
+        defined = [x for x in xs if x is not None]
+        return float(np.mean(defined)) if defined else None
+
+    defined_dsr = [x for x in dsr if x is not None]
     return {
-        "sharpe": sr,
-        "sharpe_annualised": None if sr is None else annualised_sharpe(sr, ppy),
-        "skew": skew,
-        "kurtosis": kurt,
-        "n": n,
+        "sharpe_annualised": mean(list(sharpes)),
         "periods_per_year": float(ppy),
+        "offsets": [{k: o[k] for k in ("sharpe", "n", "skew", "kurtosis")} for o in offsets],
         "trials": n_trials,
-        "trials_sharpe_std": math.sqrt(var_annual) if n_trials >= 2 else None,
+        "trials_with_sharpe": int(values.size),
+        "trials_sharpe_std": math.sqrt(var_annual) if values.size >= 2 else None,
         "expected_max_sharpe": e_max,
         "expected_max_sharpe_annualised": annualised_sharpe(e_max, ppy),
-        "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(sr, n, skew, kurt),
-        "deflated_sharpe_ratio": deflated_sharpe_ratio(sr, n, skew, kurt, n_trials, var_period),
+        "probabilistic_sharpe_ratio": mean(psr),
+        "deflated_sharpe_ratio": mean(dsr),
+        "deflated_sharpe_ratio_range": {
+            "min": min(defined_dsr) if defined_dsr else None,
+            "max": max(defined_dsr) if defined_dsr else None,
+            "offsets": len(defined_dsr),
+        },
     }
 
 

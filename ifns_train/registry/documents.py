@@ -1,7 +1,10 @@
 """The spec's JSON documents (`model_registry.json`, `experiments_log.json`): exported from the
 database for readers that want files, and imported once from a registry that predates it.
 
-Export writes each document whole and atomically. `migrate` reads the old documents, upgrades
+Export writes each document whole and atomically, or nothing: a stored record that fails
+validation makes it refuse, naming every invalid record at once, since a document of record
+that silently left one out would be taken for the whole registry (doctor lists them too).
+`migrate` reads the old documents, upgrades
 and validates every record (an invalid one stops it, naming the record and field, with nothing
 written), and imports them in one transaction with their status history; the artifact hashes
 are taken at import, since the old registry kept none. The old files are then renamed, so no
@@ -18,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from ifns_train.errors import RegistryError
-from ifns_train.registry import artifacts, ids, lifecycle, log, model_registry
+from ifns_train.registry import artifacts, ids, lifecycle, log, model_registry, views
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.model_registry import flat_metrics
 from ifns_train.registry.records import (
@@ -38,21 +41,25 @@ LEGACY_SCHEMA = 1
 
 
 def export(reg: Registry, out_dir: Path | None = None) -> list[Path]:
-    """Write both documents into `out_dir` (default: the registry folder)."""
+    """Write both documents into `out_dir` (default: the registry folder); records oldest
+    first, as the log was appended."""
     out_dir = Path(out_dir) if out_dir is not None else reg.dir
     if out_dir.exists() and not out_dir.is_dir():
         raise RegistryError(f"export folder {out_dir} is a file")
-    entries = log.search(reg, limit=None)
-    entries.reverse()  # oldest first, as the log was appended
-    rows = model_registry.search(reg, limit=None, records=True)
-    rows.reverse()
+    fams = views.checked_families(reg)
+    entries = list(views.checked_experiments(reg))
+    records = views.checked_models(reg)
+    invalid = views.invalid_of([*fams, *entries, *records])
+    if invalid:
+        raise RegistryError(
+            f"export refused: {len(invalid)} invalid record(s) the documents would leave out "
+            f"(see ifns-admin doctor): " + " | ".join(x.reason for x in invalid))
     exported = {"exported_ts": ids.iso(ids.utc_now()), "exported_from": reg.shown_url()}
     links = log.links_of(reg)
     models_doc = {
         "schema_version": RECORD_SCHEMA, **exported,
-        "families": {f.family_id: f.model_dump(mode="json")
-                     for f in model_registry.family_records(reg)},
-        "models": [r["record"].model_dump(mode="json") for r in rows],
+        "families": {f.family_id: f.model_dump(mode="json") for f in fams},
+        "models": [r.model_dump(mode="json") for r in records],
         "proposals": lifecycle.proposals_of(reg),
     }
     log_doc = {
@@ -144,7 +151,8 @@ def migrate(reg: Registry, src_dir: Path | None = None) -> dict[str, int]:
                 model_version=record.model_version, status=record.status,
                 experiment_id=record.experiment_id, created_ts=record.created_ts,
                 last_updated_ts=record.last_updated_ts, artifact_path=record.artifact_path,
-                key_metrics=dumps(flat_metrics(record.metrics)), record_schema=RECORD_SCHEMA,
+                key_metrics=dumps(flat_metrics(record.metrics, record.metrics_version)),
+                record_schema=RECORD_SCHEMA,
                 record=dumps(record.model_dump(mode="json",
                                                exclude={"status", "status_history"}))))
             conn.execute(insert(model_inputs), model_registry._inputs(record))

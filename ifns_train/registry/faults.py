@@ -1,6 +1,7 @@
 """Named points where a test can kill a run (`IFNS_FAULT_AT=<point>`), to prove that the
-registry stays consistent whatever instant a run dies at. In normal use this is one lookup of
-an environment variable per point.
+registry stays consistent whatever instant a run dies at, or hold a decision (`HOOKS`, in the
+test's own process) to prove that two decisions made at the same instant cannot both win. In
+normal use this is one lookup of a dict and of an environment variable per point.
 
 The points, in the order a run passes them:
   run-registered         the experiment is entered as `running`
@@ -10,20 +11,33 @@ The points, in the order a run passes them:
   artifact-in-place      the folder has its final name, before the registry transaction
   publish-before-commit  inside the registry transaction, before its commit
   published              after the commit
+
+and, in a status decision (`lifecycle.decide`, `log.set_status`):
+  decide-checked         the gate was passed on the status read before the transaction
+  decide-in-transaction  the write transaction has begun (PostgreSQL: not yet serialised)
+  status-read            `set_status` read the status inside its transaction
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 ENV = "IFNS_FAULT_AT"
 POINTS = ("run-registered", "resolved", "trained", "staged", "artifact-in-place",
           "publish-before-commit", "published")
+DECISION_POINTS = ("decide-checked", "decide-in-transaction", "status-read")
+# point -> a function a test calls there (e.g. waiting on a barrier); empty in normal use.
+HOOKS: dict[str, Callable[[], None]] = {}
 
 
 def point(name: str) -> None:
-    """Die here, as a SIGKILL would, when the environment names this point."""
-    assert name in POINTS, name
+    """Call the test's hook for this point, if any; die here, as a SIGKILL would, when the
+    environment names it."""
+    assert name in POINTS or name in DECISION_POINTS, name
+    hook = HOOKS.get(name)
+    if hook is not None:
+        hook()
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

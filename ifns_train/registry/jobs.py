@@ -1,4 +1,5 @@
-"""The log of prediction jobs: who scored which models on which data, when, and how much."""
+"""The log of prediction jobs: who scored which models on which data, when, and how much; and
+what else the job knew (`details`: each model's status when it scored, its in-sample rows)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ifns_train.registry.schema import prediction_jobs
 
 
 def record_job(reg: Registry, job: dict[str, Any]) -> None:
+    """Log a job (`ifns_train.predict.run_job`'s document)."""
     start, end = job["window"]
     with reg.write() as conn:
         conn.execute(insert(prediction_jobs).values(
@@ -19,16 +21,18 @@ def record_job(reg: Registry, job: dict[str, Any]) -> None:
             finished_ts=job["finished_ts"], model_ids=dumps(job["model_ids"]),
             dataset_id=job["dataset_id"], dataset_fingerprint=job["dataset_fingerprint"],
             window_start=start, window_end=end, env=job["env"], rows=job["rows"],
-            output=job["output"]))
+            output=job["output"], details=dumps(job.get("details") or {})))
 
 
 def jobs(reg: Registry, model_id: str | None = None, limit: int | None = 100
          ) -> list[dict[str, Any]]:
-    """Prediction jobs, newest first (those that scored `model_id`, if given)."""
+    """Prediction jobs, newest first (those that scored `model_id`, if given); `details` is
+    empty for a job logged before it was kept."""
     query = select(prediction_jobs).order_by(prediction_jobs.c.started_ts.desc())
     with reg.read() as conn:
         rows = [{**r, "model_ids": json.loads(r["model_ids"]),
-                 "window": [r["window_start"], r["window_end"]]}
+                 "window": [r["window_start"], r["window_end"]],
+                 "details": json.loads(r["details"]) if r["details"] else {}}
                 for r in conn.execute(query).mappings()]
     if model_id is not None:
         rows = [r for r in rows if model_id in r["model_ids"]]

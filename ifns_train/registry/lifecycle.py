@@ -2,28 +2,42 @@
 
 Stage 03 grants no promotion power. Admin records **proposals** (promote or roll back, with
 actor and reason); `decide`, the entry point meant for DRA (Stage 05), applies a transition and
-refuses `canary` or `promoted` for a model that is non-compliant or fails its promotion checks.
-Every change is an appended history row; promoting a model to a role retires the role's previous
-holder in the same family, in the same transaction (`PREVIOUS_HOLDER`).
+refuses `canary` or `promoted` for a model that is non-compliant or fails its promotion checks
+as they stand at the decision (`current.evidence_now`: the deflated Sharpe ratio deflated by
+the trials of the log now, not those at record time), and `promoted` for a model whose
+controls (walk-forward, placebo) were not run. Every change is an appended history row, a
+decision's with the figures it was made on; promoting a model to a role retires the role's
+previous holder in the same family, in the same transaction (`PREVIOUS_HOLDER`).
+
+**One decision at a time per family, on every backend.** A transition is a guarded write
+(`UPDATE ... WHERE status = <the status decided from>`, its row count checked) in a
+transaction that first serialises the family's decisions (SQLite: the write lock taken at
+`BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock on the family), and the
+status and the role's holders are read again inside it. Two concurrent decisions cannot both
+promote a model, or two models, for one role: the later one sees the earlier one's outcome
+and is refused ("became promoted meanwhile") or replaces it as the role's holder.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, get_args
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 
 from ifns_train.errors import RegistryError
-from ifns_train.registry import ids
+from ifns_train.evaluation.promotion import CONTROL_REMEDIES
+from ifns_train.registry import faults, ids
 from ifns_train.registry.audit import audit_model
+from ifns_train.registry.current import evidence_now
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.log import append_history
 from ifns_train.registry.model_registry import get as get_model
+from ifns_train.registry.records import ModelRecord, ModelStatus
 from ifns_train.registry.schema import model_inputs, models, proposals
 
-STATUSES = ("candidate", "canary", "promoted", "retired")
+STATUSES: tuple[str, ...] = get_args(ModelStatus)  # candidate, canary, promoted, retired
 # from -> the statuses it may become. A model reaches production through canary; a rollback
 # takes a promoted model back to canary or retires it; retired is final.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -33,6 +47,14 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "retired": (),
 }
 GATED = ("canary", "promoted")  # reached only by a compliant, eligible model
+# env -> the statuses a model must have for its signals to be used there (`ifns-predict env=`):
+# live trading only from a promoted model, paper trading from a canary or a promoted one, any
+# compliant model offline. Its keys are the environments.
+USABLE_IN: dict[str, tuple[str, ...]] = {
+    "offline": STATUSES,
+    "paper": ("canary", "promoted"),
+    "live": ("promoted",),
+}
 # What promoting a model does to the model that held the same role in its family.
 PREVIOUS_HOLDER = "retired"
 
@@ -92,17 +114,40 @@ def proposals_of(reg: Registry, model_id: str | None = None, state: str | None =
                 for r in conn.execute(query).mappings()]
 
 
-def gate(reg: Registry, model_id: str) -> list[str]:
-    """Why the model may not become canary or promoted (empty: it may)."""
-    model = get_model(reg, model_id)
+def gate(reg: Registry, model_id: str, to_status: str = "canary",
+         model: ModelRecord | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Why the model may not become `to_status` (empty: it may), and the figures that says
+    so: its audit, and its promotion checks as they stand now (`current.evidence_now`)."""
+    model = model or get_model(reg, model_id)
     reasons = [f"non-compliant: {r}" for r in audit_model(reg, model).reasons]
-    promotion = model.metrics.get("promotion")
+    now = evidence_now(reg, model)
+    promotion = now["promotion"]
+    if now["stale"]:
+        reasons.append(f"stale evidence: {now['stale']}")
     if promotion is None:
         reasons.append("no promotion checks recorded")
-    elif not promotion.get("eligible"):
-        reasons += [f"promotion check failed: {r}" for r in promotion.get("reasons", [])] \
+    elif promotion["verdict"] == "not_eligible":
+        reasons += [f"promotion check failed: {r}" for r in promotion["reasons"]] \
             or ["promotion checks: not eligible"]
-    return reasons
+    elif to_status == "promoted" and promotion["controls_not_run"]:
+        missing = promotion["controls_not_run"]
+        reasons.append("controls not run: " + "; ".join(
+            f"{name} (run {CONTROL_REMEDIES[name]})" for name in missing)
+            + "; a model is promoted only on controls run and passed (canary may go without)")
+    figures = {"as_of": now["as_of"], "current": now["current"], "recorded": now["recorded"],
+               "recorded_ts": now["recorded_ts"], "compliant": not any(
+                   r.startswith("non-compliant") for r in reasons)}
+    return reasons, figures
+
+
+def _serialise(conn: Connection, family_id: str) -> None:
+    """One decision at a time per family (see the module docstring): PostgreSQL's READ
+    COMMITTED would otherwise let two transactions read the same status and both act on it;
+    SQLite's write transaction already holds the database's one write lock."""
+    faults.point("decide-in-transaction")
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(3032, hashtext(:family))"),
+                     {"family": family_id})
 
 
 def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str,
@@ -114,11 +159,14 @@ def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str
     evidence = [ids.check_id(e, "evidence id") for e in (evidence or [])]
     model = get_model(reg, model_id)
     check_transition(model_id, model.status, to_status)
-    refused = gate(reg, model_id) if to_status in GATED else []
+    refused, figures = gate(reg, model_id, to_status, model) if to_status in GATED \
+        else ([], None)
     if proposal_id is not None:
         evidence = [proposal_id, *evidence]
+    faults.point("decide-checked")
     now = ids.iso(ids.utc_now())
     with reg.write() as conn:
+        _serialise(conn, model.model_family)
         if proposal_id is not None:
             prop = conn.execute(select(proposals).where(
                 proposals.c.proposal_id == proposal_id)).mappings().first()
@@ -128,39 +176,47 @@ def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str
             if prop["to_status"] != to_status:
                 raise RegistryError(f"proposal {proposal_id} proposes {prop['to_status']}, "
                                     f"not {to_status}")
-            conn.execute(update(proposals).where(proposals.c.proposal_id == proposal_id)
-                         .values(state="refused" if refused else "applied", decided_ts=now,
-                                 decision=f"{actor}: {'; '.join(refused) or reason}"))
+            changed_state = conn.execute(
+                update(proposals).where(and_(proposals.c.proposal_id == proposal_id,
+                                             proposals.c.state == "open"))
+                .values(state="refused" if refused else "applied", decided_ts=now,
+                        decision=f"{actor}: {'; '.join(refused) or reason}")).rowcount
+            if changed_state != 1:
+                raise RegistryError(f"proposal {proposal_id} was decided meanwhile")
         if refused:
             refusal = RegistryError(f"model {model_id} cannot become {to_status}: "
                                     + "; ".join(refused))
         else:
             refusal = None
-            current = conn.execute(select(models.c.status).where(
-                models.c.model_id == model_id)).scalar_one()
-            if current != model.status:  # changed since it was read: decide again
-                raise RegistryError(f"model {model_id} became {current} meanwhile; decide "
-                                    "again")
             changed = [_move(conn, model_id, model.status, to_status, actor, reason, evidence,
-                             now)]
+                             now, figures)]
             if to_status == "promoted":
                 changed += _replace_holders(conn, model, role or model.roles[0], actor,
                                             evidence, now)
     if refusal is not None:  # the proposal's refusal is committed; the model is unchanged
         raise refusal
-    return {"model_id": model_id, "changes": changed}
+    return {"model_id": model_id, "changes": changed, "figures": figures}
 
 
-def _move(conn: Any, model_id: str, old: str, new: str, actor: str, reason: str,
-          evidence: list[str], now: str) -> dict[str, str]:
-    conn.execute(update(models).where(models.c.model_id == model_id)
-                 .values(status=new, last_updated_ts=now))
-    append_history(conn, "model", model_id, old, new, actor, reason, evidence, ts=now)
+def _move(conn: Connection, model_id: str, old: str, new: str, actor: str, reason: str,
+          evidence: list[str], now: str, figures: dict[str, Any] | None = None
+          ) -> dict[str, str]:
+    """The guarded write of one transition: it takes effect only from `old`."""
+    moved = conn.execute(update(models).where(and_(models.c.model_id == model_id,
+                                                   models.c.status == old))
+                         .values(status=new, last_updated_ts=now)).rowcount
+    if moved != 1:
+        current = conn.execute(select(models.c.status).where(
+            models.c.model_id == model_id)).scalar_one_or_none()
+        raise RegistryError(f"model {model_id} became {current} meanwhile (it was {old} when "
+                            f"the decision was checked); decide again")
+    append_history(conn, "model", model_id, old, new, actor, reason, evidence, ts=now,
+                   figures=figures)
     return {"model_id": model_id, "from": old, "to": new}
 
 
-def _replace_holders(conn: Any, model: Any, role: str, actor: str, evidence: list[str],
-                     now: str) -> list[dict[str, str]]:
+def _replace_holders(conn: Connection, model: ModelRecord, role: str, actor: str,
+                     evidence: list[str], now: str) -> list[dict[str, str]]:
     holders = conn.execute(select(models.c.model_id).where(and_(
         models.c.model_family == model.model_family, models.c.status == "promoted",
         models.c.model_id != model.model_id,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from ifns_train.errors import RegistryError
-from ifns_train.registry import ids
+from ifns_train.registry import faults, ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.records import (
     NO_MODEL_KINDS,
@@ -39,6 +39,9 @@ LINK_KINDS = ("sel", "dra")
 
 def _columns(entry: ExperimentEntry) -> dict[str, Any]:
     selection = entry.metrics.get("selection") or {}
+    # Metrics version 3 on: `sharpe_annualised` is the excess the deflated Sharpe ratio is of
+    # (the trial statistic), `model_sharpe_annualised` the model's own proxy Sharpe ratio.
+    current = "statistic" in selection
     return {
         "experiment_name": entry.experiment_name,
         "model_family": entry.model_family,
@@ -53,7 +56,8 @@ def _columns(entry: ExperimentEntry) -> dict[str, Any]:
         "host": entry.host,
         "pid": entry.pid,
         "error": entry.error,
-        "sharpe": selection.get("sharpe_annualised"),
+        "sharpe": selection.get("model_sharpe_annualised" if current else "sharpe_annualised"),
+        "trial_sharpe": selection.get("sharpe_annualised") if current else None,
         "record_schema": entry.schema_version,
         "record": dumps(entry.model_dump(mode="json", exclude={"status"})),
     }
@@ -61,11 +65,14 @@ def _columns(entry: ExperimentEntry) -> dict[str, Any]:
 
 def append_history(conn: Connection, subject: str, subject_id: str, from_status: str | None,
                    to_status: str, actor: str, reason: str, evidence: list[str] | None = None,
-                   ts: str | None = None) -> None:
+                   ts: str | None = None, figures: dict[str, Any] | None = None) -> None:
+    """One appended row of a status history; a decision's carries the `figures` it was made
+    on (its checks as they stood then), so the decision can be audited against them."""
     conn.execute(insert(history).values(
         subject=subject, subject_id=subject_id, from_status=from_status, to_status=to_status,
         actor=actor, ts=ts or ids.iso(ids.utc_now()), reason=reason,
-        evidence=dumps(list(evidence or []))))
+        evidence=dumps(list(evidence or [])),
+        figures=None if figures is None else dumps(figures)))
 
 
 def history_of(conn: Connection, subject: str, subject_id: str) -> list[StatusChange]:
@@ -73,7 +80,8 @@ def history_of(conn: Connection, subject: str, subject_id: str) -> list[StatusCh
         history.c.subject == subject, history.c.subject_id == subject_id)
     ).order_by(history.c.seq)).mappings()
     return [StatusChange(status=r["to_status"], from_status=r["from_status"], ts=r["ts"],
-                         by=r["actor"], reason=r["reason"], evidence=json.loads(r["evidence"]))
+                         by=r["actor"], reason=r["reason"], evidence=json.loads(r["evidence"]),
+                         figures=json.loads(r["figures"]) if r["figures"] else None)
             for r in rows]
 
 
@@ -96,6 +104,17 @@ def begin_run(reg: Registry, entry: ExperimentEntry) -> None:
         write_entry(conn, entry, actor="ifns_train.train", reason="run started")
 
 
+def _guarded(conn: Connection, experiment_id: str, old: str, values: dict[str, Any]) -> None:
+    """Update the experiment only if it is still `old` (a concurrent writer may have moved
+    it since it was read: PostgreSQL reads what was committed before each statement)."""
+    done = conn.execute(update(experiments).where(and_(
+        experiments.c.experiment_id == experiment_id, experiments.c.status == old))
+        .values(**values)).rowcount
+    if done != 1:
+        raise RegistryError(f"experiment {experiment_id} became {_status(conn, experiment_id)} "
+                            f"meanwhile (it was {old}); try again")
+
+
 def write_entry(conn: Connection, entry: ExperimentEntry, actor: str, reason: str) -> None:
     """Insert the entry or replace its evidence, with a history row for a status change."""
     old = _status(conn, entry.experiment_id)
@@ -106,8 +125,7 @@ def write_entry(conn: Connection, entry: ExperimentEntry, actor: str, reason: st
         conn.execute(insert(experiments).values(experiment_id=entry.experiment_id,
                                                 **_columns(entry)))
     else:
-        conn.execute(update(experiments).where(
-            experiments.c.experiment_id == entry.experiment_id).values(**_columns(entry)))
+        _guarded(conn, entry.experiment_id, old, _columns(entry))
     write_tags(conn, entry, replace=old is not None)
     append_history(conn, "experiment", entry.experiment_id, old, entry.status, actor, reason,
                    ts=entry.finished_ts)
@@ -142,6 +160,7 @@ def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reaso
             experiments.c.experiment_id == experiment_id)).first()
         if row is None:
             raise RegistryError(f"no experiment {experiment_id!r} in {reg.shown_url()}")
+        faults.point("status-read")
         _check_transition(experiment_id, row.status, status)
         values: dict[str, Any] = {"status": status}
         if row.status == "running":
@@ -149,8 +168,7 @@ def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reaso
             record.update(finished_ts=ids.iso(ids.utc_now()), error=reason)
             values.update(record=dumps(record), finished_ts=record["finished_ts"],
                           error=reason)
-        conn.execute(update(experiments).where(
-            experiments.c.experiment_id == experiment_id).values(**values))
+        _guarded(conn, experiment_id, row.status, values)
         append_history(conn, "experiment", experiment_id, row.status, status, actor, reason,
                        evidence)
 
@@ -211,20 +229,22 @@ def status_history(reg: Registry, experiment_id: str) -> list[StatusChange]:
         return history_of(conn, "experiment", experiment_id)
 
 
-def trial_sharpes(reg: Registry, family_id: str, label: str, train_dataset_id: str
-                  ) -> list[float]:
-    """The annualised proxy Sharpe ratios of the completed trials of one family, label and
-    training dataset (runs of NO_MODEL_KINDS are no trials): what a deflated Sharpe
-    ratio deflates by."""
-    query = select(experiments.c.sharpe).where(and_(
+def trials(reg: Registry, family_id: str, label: str, train_dataset_id: str
+           ) -> dict[str, Any]:
+    """The completed trials of one family, label and training dataset (runs of NO_MODEL_KINDS,
+    companions and checks, are no trials): what a deflated Sharpe ratio deflates by. `count`
+    is every trial; `sharpes` the annualised Sharpe ratios of those that have the trial
+    statistic (`trial_sharpe`: none recorded before metrics version 3, or no excess), in the
+    order they started."""
+    query = select(experiments.c.trial_sharpe).where(and_(
         experiments.c.model_family == family_id, experiments.c.label_family == label,
         experiments.c.train_dataset_id == train_dataset_id,
         experiments.c.status.in_(("completed", "selected", "discarded")),
         experiments.c.kind.notin_(NO_MODEL_KINDS),
-        experiments.c.sharpe.is_not(None),
     )).order_by(experiments.c.started_ts, experiments.c.experiment_id)
     with reg.read() as conn:
-        return [float(v) for v in conn.execute(query).scalars()]
+        values = list(conn.execute(query).scalars())
+    return {"count": len(values), "sharpes": [float(v) for v in values if v is not None]}
 
 
 def link(reg: Registry, experiment_id: str, kind: str, ref: str, actor: str) -> None:

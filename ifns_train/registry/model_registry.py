@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from ifns_train.errors import RegistryError
+from ifns_train.evaluation.compare import FAVOURABLE_SINCE, as_favourable
 from ifns_train.registry import faults, ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.log import append_history, history_of, write_entry
@@ -31,9 +32,11 @@ from ifns_train.registry.schema import families, model_inputs, models
 SPLITS = ("val", "test")
 
 
-def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Key figures as flat names to sort and filter by: `test.auc`, `test.improvement.auc`,
-    `test.primary`, `sharpe`, `dsr`, `eligible`."""
+def flat_metrics(metrics: dict[str, Any], metrics_version: int = FAVOURABLE_SINCE
+                 ) -> dict[str, float]:
+    """Key figures as flat names to sort and filter by: `test.auc`, `test.improvement.auc`
+    (positive: the model is better; an earlier version's turned, `compare.as_favourable`),
+    `test.primary`, `sharpe`, `dsr`, `eligible` (as recorded)."""
     out: dict[str, float] = {}
 
     def put(name: str, value: Any) -> None:
@@ -47,7 +50,8 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
         for key, value in (report.get("model") or {}).items():
             put(f"{split}.{key}", value)
         for key, value in (report.get("improvement") or {}).items():
-            put(f"{split}.improvement.{key}", value)
+            put(f"{split}.improvement.{key}",
+                as_favourable(key, value, None, None, metrics_version)["improvement"])
         primary = report.get("primary_metric")
         if primary:
             put(f"{split}.primary", (report.get("model") or {}).get(primary))
@@ -97,7 +101,7 @@ def publish(reg: Registry, family: FamilyRecord, entry: ExperimentEntry, draft: 
             model_version=version, status=model.status,
             experiment_id=model.experiment_id, created_ts=model.created_ts,
             last_updated_ts=model.last_updated_ts, artifact_path=model.artifact_path,
-            key_metrics=dumps(flat_metrics(model.metrics)),
+            key_metrics=dumps(flat_metrics(model.metrics, model.metrics_version)),
             record_schema=model.schema_version,
             record=dumps(model.model_dump(mode="json", exclude={"status", "status_history"})),
         ))
@@ -214,6 +218,6 @@ def update_metrics(reg: Registry, model_id: str, metrics: dict[str, Any], versio
                                          "artifact_hashes": artifact_hashes})
         model = validated(ModelRecord, model.model_dump(), f"model {model_id}")
         conn.execute(update(models).where(models.c.model_id == model_id).values(
-            last_updated_ts=now, key_metrics=dumps(flat_metrics(metrics)),
+            last_updated_ts=now, key_metrics=dumps(flat_metrics(metrics, version)),
             record=dumps(model.model_dump(mode="json", exclude={"status", "status_history"}))))
     return model

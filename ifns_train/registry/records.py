@@ -23,9 +23,12 @@ RECORD_SCHEMA = 2
 ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
 ExperimentStatus = Literal["running", "completed", "failed", "selected", "discarded"]
 ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction", "evaluation"]
-# Runs that register no model: a control, a check of a recorded run, a test on new data. They
-# are no trials for the deflated Sharpe ratio, and their folders are claimed by their entries.
-NO_MODEL_KINDS = ("placebo", "reproduction", "evaluation")
+# Runs that register no model: the companions of a run (an earlier walk-forward fold, another
+# seed, a placebo control: evidence the main model's record holds, `stability` and `controls`),
+# a check of a recorded run, a test on new data. They are no trials for the deflated Sharpe
+# ratio, and their folders (under controls/ or evaluations/) are claimed by their entries.
+COMPANION_KINDS = ("fold", "seed", "placebo")  # `ifns_train.companions`
+NO_MODEL_KINDS = (*COMPANION_KINDS, "reproduction", "evaluation")
 ID_PATTERN = ids.ID_RE.pattern
 
 
@@ -42,6 +45,9 @@ class StatusChange(_Record):
     by: str
     reason: str
     evidence: list[str] = Field(default_factory=list)
+    # A decision's figures (its promotion checks as they stood at the decision); None for
+    # other changes and for rows written before they were kept.
+    figures: Optional[dict[str, Any]] = None
 
 
 class FamilyRecord(_Record):
@@ -132,8 +138,9 @@ class ExperimentEntry(_Record):
     artifacts: dict[str, Optional[str]]
     code_version: dict[str, Any]
     error: Optional[str] = None
-    # A companion run (walk-forward fold, extra seed, placebo, reproduction) names the
-    # experiment it serves; that experiment lists its companions under `links`, by kind.
+    # A companion run (walk-forward fold, extra seed, placebo) or a reproduction names the
+    # experiment it serves; that experiment lists its companions under `links`, by kind. None
+    # of them registers a model (NO_MODEL_KINDS).
     kind: ExperimentKind = "model"
     parent_experiment_id: Optional[str] = None
     links: dict[str, list[str]] = Field(default_factory=dict)

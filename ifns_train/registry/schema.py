@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ID = String(160)
 TS = String(32)
 
@@ -62,8 +62,12 @@ experiments = Table(
     Column("host", String(255)),
     Column("pid", Integer),
     Column("error", Text),
-    # The completed run's proxy Sharpe ratio: what a deflated Sharpe ratio deflates by.
+    # The completed run's proxy Sharpe ratio (the model's own, net; shown and sorted by).
     Column("sharpe", Float),
+    # Version 3: the annualised Sharpe ratio of the series its deflated Sharpe ratio is
+    # computed on (the proxy's net excess over its best baseline, mean over start offsets):
+    # what the deflated Sharpe ratio of a search deflates by. Null before version 3.
+    Column("trial_sharpe", Float),
     Column("record_schema", Integer, nullable=False),
     Column("record", Text, nullable=False),
     Index("ix_experiments_family_started", "model_family", "started_ts"),
@@ -114,6 +118,8 @@ history = Table(
     Column("ts", TS, nullable=False),
     Column("reason", Text, nullable=False),
     Column("evidence", Text, nullable=False),  # JSON list of ids
+    # Version 3: the figures a decision was made on (JSON; null for other changes).
+    Column("figures", Text),
     Index("ix_history_subject", "subject", "subject_id"),
 )
 
@@ -174,29 +180,43 @@ prediction_jobs = Table(
     Column("env", String(16), nullable=False),
     Column("rows", Integer, nullable=False),
     Column("output", Text, nullable=False),
+    # Version 3: what else the job knew (JSON): each model's status when it scored, in-sample
+    # rows.
+    Column("details", Text),
     Index("ix_prediction_jobs_started", "started_ts"),
 )
 
 APPEND_ONLY = ("history",)
 
 
+def append_only_guards(dialect: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The triggers that keep the APPEND_ONLY tables append-only, by name: (table, the
+    operations it refuses). `_append_only` creates them and `ifns-admin doctor` checks that
+    each is still there, so a guard dropped by hand is found."""
+    if dialect == "sqlite":  # one trigger per operation
+        return {f"{t}_no_{op.lower()}": (t, (op,)) for t in APPEND_ONLY
+                for op in ("UPDATE", "DELETE")}
+    if dialect == "postgresql":  # one row trigger for both, with a function of its name
+        return {f"{t}_append_only": (t, ("UPDATE", "DELETE")) for t in APPEND_ONLY}
+    return {}
+
+
 def _append_only(conn: Connection) -> None:
     """Refuse UPDATE and DELETE on the history, in the database itself."""
-    for table in APPEND_ONLY:
+    for name, (table, ops) in append_only_guards(conn.dialect.name).items():
         if conn.dialect.name == "sqlite":
-            for op in ("UPDATE", "DELETE"):
-                conn.execute(text(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                ))
-        elif conn.dialect.name == "postgresql":
             conn.execute(text(
-                f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                f"CREATE TRIGGER {name} BEFORE {ops[0]} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            ))
+        else:
+            conn.execute(text(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
                 f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
             ))
             conn.execute(text(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+                f"CREATE TRIGGER {name} BEFORE {' OR '.join(ops)} ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
             ))
 
 
@@ -224,8 +244,40 @@ def _v2(conn: Connection) -> None:
         conn.execute(insert(experiment_tags), rows)
 
 
+# Columns added by version 3, by table. Version 1 and 2 steps create their tables from the
+# definitions above, which already hold them, so the step adds only what a table lacks.
+V3_COLUMNS = {experiments: ("trial_sharpe",), history: ("figures",),
+              prediction_jobs: ("details",)}
+
+
+def _v3(conn: Connection) -> None:
+    """The trial statistic of the deflated Sharpe ratio, the figures of a decision, the
+    details of a prediction job; and the sort keys (`key_metrics`, derived from each record)
+    of models recorded before improvements had one sign convention, derived again."""
+    from sqlalchemy import inspect, update
+    from sqlalchemy.schema import CreateColumn
+
+    from ifns_train.registry.model_registry import flat_metrics
+
+    inspector = inspect(conn)
+    for table, names in V3_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                column = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column}"))
+    for model_id, record in conn.execute(select(models.c.model_id, models.c.record)).all():
+        try:
+            raw = json.loads(record)
+            keys = flat_metrics(raw["metrics"], int(raw.get("metrics_version", 1)))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # left to the record's own check on read (doctor names it)
+        conn.execute(update(models).where(models.c.model_id == model_id)
+                     .values(key_metrics=json.dumps(keys, separators=(",", ":"))))
+
+
 # version -> the step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def current_version(conn: Connection) -> int:

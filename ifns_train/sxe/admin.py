@@ -140,30 +140,18 @@ def cmd_families(args: argparse.Namespace) -> int:
 
 # --- audit -----------------------------------------------------------------------------------
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ifns_train.data.index import load_index
-    from ifns_train.errors import IfnsError
-    from ifns_train.registry import audit, model_registry
+    from ifns_train.registry import audit
 
     reg = open_registry(args)
     try:
-        if args.model:
-            records = [model_registry.get(reg, args.model)]
-        else:
-            records = [row["record"] for row in model_registry.search(reg, limit=None)]
-        try:
-            index: dict[str, Any] | None = load_index(reg.dir)
-        except IfnsError:
-            index = None  # each model's audit then names why the index cannot be read
-        findings = [audit.audit_model(reg, rec, index=index) for rec in records]
+        findings = audit.audit_all(reg, args.model)  # an invalid record is a finding
     finally:
         reg.close()
-    status = {rec.model_id: rec.status for rec in records}
     failed = [f for f in findings if not f.compliant]
     if wants_json(args):
         emit_json({"compliant": not failed, "models": len(findings),
                    "non_compliant": len(failed),
-                   "findings": [{**f.as_dict(), "status": status[f.model_id]}
-                                for f in findings]})
+                   "findings": [f.as_dict() for f in findings]})
         return EXIT_FAILED if failed else EXIT_OK
     out = r.console()
     if not findings:
@@ -171,7 +159,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.print(r.table("Compliance audit (spec 8.2)", ["model_id", "status", "compliant",
                                                        "reasons"], [
-        [r.esc(f.model_id), r.esc(status[f.model_id]), r.yes_no(f.compliant),
+        [r.esc(f.model_id), r.esc(f.status), r.yes_no(f.compliant),
          "\n".join(r.esc(x) for x in f.reasons) or "-"] for f in findings]))
     out.print(f"{len(findings) - len(failed)} of {len(findings)} model(s) compliant"
               + (f"; {len(failed)} not eligible for production use" if failed else ""))
@@ -250,7 +238,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         render_report(out, after, problems_only=True)
     else:
         out.print("[red]not clean[/red]: run `ifns-admin doctor --repair` to mark stale runs "
-                  "failed and move stray folders under orphans/")
+                  "failed and move stray folders under orphans/; the rest it only reports")
     return EXIT_OK if final.clean else EXIT_FAILED
 
 
@@ -269,6 +257,23 @@ def render_report(out: Any, report: Any, problems_only: bool = False) -> None:
             for x in report.missing_folders]),
         ("Hash mismatches", ["model_id", "problem"], [
             [r.esc(x["model_id"]), r.esc(x["problem"])] for x in report.hash_mismatches]),
+        ("Invalid records (fail validation)", ["record", "id", "reason"], [
+            [r.esc(x["subject"]), r.esc(x["id"]), r.esc(x["reason"])]
+            for x in report.invalid_records]),
+        ("Model status not the one its history says", ["model_id", "status", "history",
+                                                       "problem"], [
+            [r.esc(x["model_id"]), r.esc(x["status"]), r.esc(x["history_status"] or "-"),
+             r.esc(x["problem"])] for x in report.status_disagreements]),
+        ("Completed experiments without their model", ["experiment_id", "status", "kind",
+                                                       "proposed model"], [
+            [r.esc(x["experiment_id"]), r.esc(x["status"]), r.esc(x["kind"]),
+             r.esc(x["proposed_model_id"])] for x in report.experiments_without_model]),
+        ("Append-only guards missing", ["table", "trigger", "problem"], [
+            [r.esc(x["table"]), r.esc(x["guard"]), r.esc(x["problem"])]
+            for x in report.missing_guards]),
+        ("Datasets changed under their index entry", ["dataset_id", "models", "problem"], [
+            [r.esc(x["dataset_id"] or "-"), str(x["models"]), r.esc(x["problem"])]
+            for x in report.changed_datasets]),
     ]
     if not problems_only:
         sections.append(("Running (alive, or on another host: not judged)", [*runs, "alive"], [
@@ -340,6 +345,8 @@ def cmd_mirror(args: argparse.Namespace) -> int:
         emit_json(report.as_dict())
         return EXIT_OK
     doc = report.as_dict()
+    for reason in doc["invalid_records"]:
+        r.console().print(f"mirror: shown as invalid: {r.esc(reason)}", soft_wrap=True)
     r.console().print(
         f"mirror: {doc['models']} model(s), {doc['experiments']} experiment(s); "
         f"{doc['files_written']} file(s) written, {doc['files_unchanged']} unchanged, "

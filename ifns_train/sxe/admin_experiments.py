@@ -1,7 +1,8 @@
 """`ifns-admin experiments ...`: the Experiment Log Console (spec 9.2): search runs by
 family, date, status, kind, tag and text; drill into one (config, datasets, figures, error, history,
 companions, SEL/DRA links); link a run to a SEL recommendation or a DRA decision; mark a
-completed run `selected` or `discarded` after review."""
+completed run `selected` or `discarded` after review. An evaluation with rows inside its model's
+train or validation window (`ifns-evaluate allow_overlap=true`) is marked in-sample."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 from typing import Any
 
 from ifns_train.errors import IfnsError
+from ifns_train.evaluation.promotion import verdict_words
+from ifns_train.registry.records import NO_MODEL_KINDS
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
     EXPERIMENT_KINDS,
@@ -24,7 +27,7 @@ from ifns_train.sxe.common import (
     until_type,
     wants_json,
 )
-from ifns_train.sxe.figures import SPLITS, render_figures, split_figures
+from ifns_train.sxe.figures import SPLITS, key_figures_version, render_figures, split_figures
 
 ERROR_CHARS = 80  # of an error shown in the search table
 
@@ -74,6 +77,25 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_mark)
 
 
+def in_sample(datasets: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An evaluation's in-sample rows (`ifns_train.new_data.overlap`), None for any other."""
+    seen = (datasets or {}).get("in_sample")
+    return seen if isinstance(seen, dict) else None
+
+
+def in_sample_text(seen: dict[str, Any]) -> str:
+    """One line on an in-sample evaluation, for the console."""
+    def span(dates: Any) -> str:
+        return " to ".join(r.esc(d) for d in dates or []) or r.NA
+
+    windows = " and ".join(f"{r.esc(s)} {span(w)}" for s, w in
+                           (seen.get("windows") or {}).items())
+    return (f"[bold red]In-sample[/bold red]: {r.esc(seen.get('rows'))} of "
+            f"{r.esc(seen.get('of'))} rows, dated {span(seen.get('dates'))}, lie inside the "
+            f"model's windows ({windows}); evaluated with allow_overlap=true, its figures are "
+            "no out-of-sample test")
+
+
 def _primary(metrics: dict[str, Any]) -> tuple[str | None, Any]:
     test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
     name = test.get("primary_metric")
@@ -107,7 +129,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         error = e.error or ""
         rows.append([
             r.esc(e.experiment_id), r.esc(e.experiment_name), r.esc(e.model_family),
-            r.esc(e.kind), r.esc(e.status), r.ts(e.timestamp), r.esc(e.proposed_model_id),
+            r.esc(e.kind) + (" [red]in-sample[/red]" if in_sample(e.datasets) else ""),
+            r.esc(e.status), r.ts(e.timestamp), r.esc(e.proposed_model_id),
             f"{r.esc(metric)} {r.num(value)}" if metric else r.NA,
             r.esc(error if len(error) <= ERROR_CHARS else error[:ERROR_CHARS] + "...")])
     out.print(r.table(f"{len(entries)} experiment(s), newest first", [
@@ -130,7 +153,8 @@ def show_doc(reg: Any, experiment_id: str) -> dict[str, Any]:
         model_info = None
     return {
         "experiment": entry.model_dump(mode="json"),
-        "figures": split_figures(entry.metrics),
+        "in_sample": in_sample(entry.datasets),
+        "figures": split_figures(entry.metrics, key_figures_version(entry.metrics)),
         "model": model_info,
         "status_history": [h.model_dump() for h in log.status_history(reg, experiment_id)],
         "companions": [{"experiment_id": c.experiment_id, "kind": c.kind, "status": c.status,
@@ -168,6 +192,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]))
     if e["error"]:
         out.print(f"[bold red]Error[/bold red]: {r.esc(e['error'])}")
+    if doc["in_sample"]:
+        out.print(in_sample_text(doc["in_sample"]))
     ds = e["datasets"] or {}
     ids, windows, fps = (ds.get(k) or {} for k in ("ids", "windows", "fingerprints"))
     out.print(r.table("Datasets", ["split", "dataset", "window", "fingerprint"], [
@@ -182,10 +208,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     if any(split in (e["metrics"] or {}) for split in SPLITS):
         render_figures(out, doc["figures"], (e["metrics"] or {}).get("selection") or {})
         verdict = (e["metrics"] or {}).get("promotion")
-        if isinstance(verdict, dict):
-            out.print("[bold]Promotion[/bold]: " + ("[green]eligible[/green]"
-                      if verdict.get("eligible") else "[red]not eligible[/red]: "
-                      + "; ".join(r.esc(x) for x in verdict.get("reasons") or [])))
+        if e["kind"] in NO_MODEL_KINDS:
+            out.print(f"[bold]Promotion[/bold]: none: a {r.esc(e['kind'])} run registers no "
+                      "model; its figures are evidence about "
+                      + (r.esc(e["parent_experiment_id"]) if e["parent_experiment_id"]
+                         else "its model"))
+        elif isinstance(verdict, dict):
+            out.print("[bold]Promotion (as recorded)[/bold]: " + r.esc(verdict_words(verdict))
+                      + "".join(f"; {r.esc(x)}" for x in verdict.get("reasons") or [])
+                      + " (ifns-admin models show gives the checks as they stand now)")
     else:
         out.print("[bold]Key figures[/bold]: none recorded")
     out.print(r.table("Status history", ["when", "from", "to", "by", "reason"], [

@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 from ifns_train.errors import RegistryError
+from ifns_train.evaluation.compare import as_favourable
+from ifns_train.evaluation.promotion import verdict_words
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
     MODEL_STATUSES,
@@ -113,26 +115,34 @@ def _check_filters(reg: Any, args: argparse.Namespace) -> list[str]:
 
 
 def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The rows of the models found; a model whose stored record fails validation is a row of
+    its columns with `invalid`, the reason (else None), and the listing goes on."""
     from ifns_train.registry import model_registry
 
     rows = model_registry.search(
         reg, family=args.family, status=args.status, role=args.role, dataset=args.dataset,
         feature=args.feature, label=args.label, since=args.since, until=args.until,
-        sort=args.sort, descending=not args.asc, limit=args.limit, records=True)
+        sort=args.sort, descending=not args.asc, limit=args.limit, records=False)
     if args.sort and rows and not any(args.sort in row["key_metrics"] for row in rows):
         known = sorted({k for row in rows for k in row["key_metrics"]})
         raise UsageError(f"models list: unknown metric {args.sort!r} for --sort: the models "
                          f"found have {', '.join(known)}")
     out = []
     for row in rows:
-        record = row.pop("record")
+        try:
+            record = model_registry.get(reg, row["model_id"])
+        except RegistryError as exc:
+            out.append({**row, "key_metrics": {}, "roles": [], "primary_metric": None,
+                        "test_primary": None, "test_improvement": None, "eligible": None,
+                        "invalid": str(exc)})  # its figures are not shown unchecked
+            continue
         primary = primary_of(record.metrics)
         figures = row["key_metrics"]
         eligible = figures.get("eligible")
         out.append({**row, "roles": record.roles, "primary_metric": primary,
                     "test_primary": figures.get("test.primary"),
                     "test_improvement": figures.get(f"test.improvement.{primary}"),
-                    "eligible": None if eligible is None else bool(eligible)})
+                    "eligible": None if eligible is None else bool(eligible), "invalid": None})
     return out
 
 
@@ -143,6 +153,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = list_rows(reg, args)
     finally:
         reg.close()
+    invalid = [row for row in rows if row["invalid"]]
+    if invalid:
+        notes.append(f"{len(invalid)} invalid record(s) listed; ifns-admin doctor lists every "
+                     "one")
     for note in notes:
         sys.stderr.write(f"ifns-admin: note: {note}\n")
     if wants_json(args):
@@ -162,27 +176,37 @@ def cmd_list(args: argparse.Namespace) -> int:
         metric = row["primary_metric"]
         body.append([
             r.esc(row["model_id"]), r.esc(row["model_family"]), str(row["model_version"]),
-            r.esc(row["status"]), r.ts(row["created_ts"]),
+            r.esc(row["status"]) + (" [red]invalid[/red]" if row["invalid"] else ""),
+            r.ts(row["created_ts"]),
             f"{r.esc(metric)} {r.num(row['test_primary'])}" if metric else r.NA,
             r.num(row["test_improvement"], signed=True), r.yes_no(row["eligible"]),
             *([r.num(row["key_metrics"].get(args.sort))] if extra else [])])
     order = f", by {r.esc(args.sort)} {'ascending' if args.asc else 'descending'}" \
         if args.sort else ", newest first"
     out.print(r.table(f"{len(rows)} model(s){order}", columns, body))
+    for row in invalid:
+        out.print(f"[red]invalid[/red]: {r.esc(row['invalid'])}", soft_wrap=True)
     return 0
 
 
 # --- show ------------------------------------------------------------------------------------
 def show_doc(reg: Any, model_id: str) -> dict[str, Any]:
-    from ifns_train.registry import audit, lifecycle, model_registry
+    """Everything `models show` shows; the promotion checks and the selection evidence as they
+    stand now (`registry.current`), the recorded ones under `evidence_now.recorded`."""
+    from ifns_train.registry import audit, current, lifecycle, model_registry
 
     record = model_registry.get(reg, model_id)
     doc, problem = read_metrics_file(reg.dir, record.artifact_path)
+    now = current.evidence_now(reg, record)
+    metrics_now = {**record.metrics, "promotion": now["promotion"],
+                   "selection": now["selection"]}
     return {
         "model": record.model_dump(mode="json"),
-        "figures": split_figures(record.metrics),
-        "selection": mapping(record.metrics.get("selection")),
-        "promotion": promotion(record.metrics, doc),
+        "figures": split_figures(record.metrics, record.metrics_version),
+        "selection": mapping(now["selection"]),
+        "promotion": promotion(metrics_now, doc),
+        "evidence_now": {k: now[k] for k in ("as_of", "recorded_ts", "recorded", "current",
+                                             "changed", "stale")},
         "regimes": regime_breakdown(doc),
         "metrics_file_problem": problem,
         "proposals": lifecycle.proposals_of(reg, model_id),
@@ -237,10 +261,12 @@ def render_show(doc: dict[str, Any]) -> None:
                               ("labels", r.joined(m["labels_used"]))]))
     render_figures(out, doc["figures"], doc["selection"])
     render_regimes(out, doc["regimes"], doc["metrics_file_problem"])
-    render_promotion(out, doc["promotion"])
-    out.print(r.table("Status history", ["when", "from", "to", "by", "reason", "evidence"], [
+    render_promotion(out, doc["promotion"], doc["evidence_now"])
+    out.print(r.table("Status history", ["when", "from", "to", "by", "reason", "evidence",
+                                         "decided on"], [
         [r.ts(h["ts"]), r.esc(h["from_status"] or "-"), r.esc(h["status"]), r.esc(h["by"]),
-         r.esc(h["reason"]), r.joined(h["evidence"])] for h in m["status_history"]]))
+         r.esc(h["reason"]), r.joined(h["evidence"]), r.esc(decided_on(h.get("figures")))]
+        for h in m["status_history"]]))
     if doc["proposals"]:
         out.print(r.table("Proposals to DRA", [
             "proposal", "when", "action", "from", "to", "role", "by", "reason", "evidence",
@@ -264,9 +290,23 @@ def render_show(doc: dict[str, Any]) -> None:
             out.print(f"  - {r.esc(reason)}")
 
 
+def decided_on(figures: dict[str, Any] | None) -> str:
+    """What a decision's history row says it was made on: '-' for other changes."""
+    if not figures:
+        return "-"
+    now = mapping(figures.get("current"))
+    dsr = now.get("deflated_sharpe_ratio")
+    text = verdict_words({"verdict": now.get("verdict"),
+                          "controls_not_run": now.get("controls_not_run")}) \
+        if now.get("verdict") else "no verdict"
+    if isinstance(dsr, (int, float)):
+        text += f", deflated Sharpe ratio {dsr:.3f} over {now.get('trials')} trials"
+    return f"{text} (as of {str(figures.get('as_of'))[:19]})"
+
+
 # --- compare ---------------------------------------------------------------------------------
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ifns_train.registry import audit, model_registry
+    from ifns_train.registry import audit, current, model_registry
 
     ids = list(dict.fromkeys(args.model_ids))
     if len(ids) < 2:
@@ -275,9 +315,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         records = [model_registry.get(reg, mid) for mid in ids]
         findings = [audit.audit_model(reg, rec) for rec in records]
+        cache: current.TrialCache = {}
+        now = [current.evidence_now(reg, rec, cache) for rec in records]
     finally:
         reg.close()
-    flat = [model_registry.flat_metrics(rec.metrics) for rec in records]
+    flat = [model_registry.flat_metrics(rec.metrics, rec.metrics_version) for rec in records]
     rows: list[tuple[str, list[Any]]] = [
         ("family", [rec.model_family for rec in records]),
         ("version", [rec.model_version for rec in records]),
@@ -296,10 +338,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     ]
     names = sorted({k for f in flat for k in f}, key=_figure_order)
     rows += [(name, [f.get(name) for f in flat]) for name in names]
-    rows.append(("test improvement interval", [_interval_of(rec.metrics) for rec in records]))
+    rows.append(("test improvement interval", [_interval_of(rec) for rec in records]))
     rows.append(("compliant", [f.compliant for f in findings]))
-    rows.append(("promotion reasons", ["; ".join(mapping(rec.metrics.get("promotion")).get(
-        "reasons") or []) for rec in records]))
+    rows.append(("verdict now", [verdict_words(n["promotion"] or {}) for n in now]))
+    rows.append(("deflated Sharpe ratio now", [n["current"]["deflated_sharpe_ratio"]
+                                               for n in now]))
+    rows.append(("promotion reasons", ["; ".join((n["promotion"] or {}).get("reasons") or [])
+                                       for n in now]))
     if wants_json(args):
         emit_json({"models": ids, "figures": [
             {"figure": name, "values": dict(zip(ids, values, strict=True))}
@@ -320,10 +365,13 @@ def _figure_order(name: str) -> tuple[int, int, str]:
             2 if rest.startswith("improvement.") else 1, rest)
 
 
-def _interval_of(metrics: dict[str, Any]) -> list[float] | None:
-    """[low, high] of the test improvement of the primary metric, if computed."""
-    iv = mapping(dig(metrics, "test", "intervals", primary_of(metrics)))
-    low, high = iv.get("low"), iv.get("high")
+def _interval_of(record: Any) -> list[float] | None:
+    """[low, high] of the test improvement of the primary metric, if computed (positive:
+    the model is better)."""
+    metrics, primary = record.metrics, primary_of(record.metrics)
+    iv = mapping(dig(metrics, "test", "intervals", primary))
+    shown = as_favourable(primary, None, iv.get("low"), iv.get("high"), record.metrics_version)
+    low, high = shown["low"], shown["high"]
     return [low, high] if isinstance(low, (int, float)) and isinstance(high, (int, float)) \
         else None
 

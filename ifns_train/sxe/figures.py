@@ -1,6 +1,11 @@
 """Figures of a model or a run, read from its record and its artifact folder's metrics.json
 (key figures per split against the best baseline, the regime breakdown, the promotion checks),
-and their rendering, shared by `models show` and `experiments show`."""
+and their rendering, shared by `models show` and `experiments show`.
+
+Improvements are shown in the one convention of `evaluation.compare` (positive: the model is
+better, whatever the metric), with the word their interval supports (better, worse, within
+noise); a record of an earlier metrics version is turned on reading (`as_favourable`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from ifns_train.evaluation.compare import FAVOURABLE_SINCE, as_favourable
+from ifns_train.evaluation.promotion import verdict_of, verdict_words
 from ifns_train.sxe import render as r
 
 SPLITS = ("val", "test")
@@ -31,9 +38,26 @@ def primary_of(metrics: dict[str, Any], split: str = "test") -> str | None:
     return name if isinstance(name, str) else None
 
 
-def split_figures(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def version_of(value: Any) -> int:
+    """A record's or document's metrics version (the current convention where none is said)."""
+    return value if isinstance(value, int) else FAVOURABLE_SINCE
+
+
+def key_figures_version(metrics: dict[str, Any]) -> int:
+    """The metrics version of key figures that do not say theirs (a log entry's): intervals
+    worded with `evidence` are of the current convention, those without of an earlier one."""
+    intervals = [iv for split in SPLITS for iv in mapping(dig(metrics, split, "intervals"))
+                 .values() if isinstance(iv, dict)]
+    if not intervals:
+        return FAVOURABLE_SINCE
+    return FAVOURABLE_SINCE if any("evidence" in iv for iv in intervals) else \
+        FAVOURABLE_SINCE - 1
+
+
+def split_figures(metrics: dict[str, Any], metrics_version: int = FAVOURABLE_SINCE
+                  ) -> list[dict[str, Any]]:
     """Per split and metric: the model's value, the best baseline and its value, the
-    improvement and its interval (where one was computed)."""
+    improvement and its interval (where one was computed) with its evidence word."""
     rows = []
     for split in SPLITS:
         rep = mapping(metrics.get(split))
@@ -47,9 +71,9 @@ def split_figures(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                 "model": model.get(name),
                 "best_baseline": mapping(rep.get("best_baseline")).get(name),
                 "baseline": mapping(rep.get("baseline")).get(name),
-                "improvement": mapping(rep.get("improvement")).get(name),
-                "low": iv.get("low"), "high": iv.get("high"), "level": iv.get("level"),
-                "significant": iv.get("significant"),
+                **as_favourable(name, mapping(rep.get("improvement")).get(name),
+                                iv.get("low"), iv.get("high"), metrics_version),
+                "level": iv.get("level"),
             })
     return rows
 
@@ -66,21 +90,27 @@ def read_metrics_file(registry_dir: Path, artifact_path: str
 
 
 def promotion(metrics: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """The promotion checks (value, threshold, passed) and the verdict: the record's key
-    figures' (`metrics`), or metrics.json's for a record that kept only the verdict."""
+    """The promotion checks (value, threshold, passed) and the verdict: the key figures'
+    (`metrics`: a record's, or its checks made current), or metrics.json's for a record that
+    kept only the verdict."""
     recorded = mapping(metrics.get("promotion"))
     from_file = mapping(doc.get("promotion"))
     checks = [c for c in recorded.get("checks") or from_file.get("checks") or []
               if isinstance(c, dict)]
-    return {"rules": from_file.get("rules"), "checks": checks,
-            "eligible": recorded.get("eligible", from_file.get("eligible")),
-            "reasons": recorded.get("reasons", from_file.get("reasons")) or []}
+    source = recorded or from_file
+    if not source:
+        return {"rules": None, "checks": [], "eligible": None, "verdict": None,
+                "controls_not_run": [], "reasons": [], "words": verdict_words({})}
+    fields = verdict_of({**source, "checks": checks})
+    return {"rules": recorded.get("rules") or from_file.get("rules"), "checks": checks,
+            **fields, "words": verdict_words(fields)}
 
 
 def regime_breakdown(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Per split, slice dimension and slice: the model's primary metric against a baseline and
     the improvement (with its interval where the evaluation computed one)."""
     rows = []
+    version = version_of(doc.get("metrics_version"))
     for split, rep in mapping(doc.get("splits")).items():
         rep = mapping(rep)
         primary = rep.get("primary_metric")
@@ -99,27 +129,37 @@ def regime_breakdown(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "metric": primary, "model": dig(sl, "model", primary),
                     "baseline": baseline,
                     "baseline_value": dig(sl, "baselines", baseline, primary),
-                    "improvement": improvement, "low": iv.get("low"), "high": iv.get("high"),
-                    "significant": iv.get("significant"),
+                    **as_favourable(primary, improvement, iv.get("low"), iv.get("high"),
+                                    version, bool(sl.get("small_slice"))),
                 })
     return rows
 
 
 # --- rendering -------------------------------------------------------------------------------
+def evidence_cell(word: str | None) -> str:
+    return {"better": "[green]significantly better[/green]",
+            "worse": "[red]significantly worse[/red]",
+            "within noise": "within noise"}.get(str(word), "-")
+
+
+IMPROVEMENT_HEADER = "improvement (+: model better)"
+
+
 def render_figures(out: Any, figures: list[dict[str, Any]], selection: dict[str, Any]) -> None:
     rows = [[r.esc(f["split"]), ("[bold]" if f["primary"] else "") + r.esc(f["metric"])
              + (" (primary)[/bold]" if f["primary"] else ""),
              r.num(f["model"]), r.esc(f["best_baseline"] or "-"), r.num(f["baseline"]),
              r.num(f["improvement"], signed=True), r.interval(f["low"], f["high"]),
-             r.yes_no(f["significant"]) if f["significant"] is not None else "-"]
+             evidence_cell(f["evidence"])]
             for f in figures]
     out.print(r.table("Key figures", ["split", "metric", "model", "best baseline", "baseline",
-                                      "improvement", "interval", "significant"], rows,
+                                      IMPROVEMENT_HEADER, "interval", "evidence"], rows,
                       no_wrap=(0, 1)))
     if selection:
+        shown = {k: v for k, v in selection.items() if k != "offsets"}
         out.print(r.fields("Selection evidence", [
             (r.esc(k), r.num(v) if isinstance(v, (int, float)) or v is None else r.esc(v))
-            for k, v in selection.items()]))
+            for k, v in shown.items()]))
 
 
 def render_regimes(out: Any, regimes: list[dict[str, Any]], problem: str | None) -> None:
@@ -131,24 +171,48 @@ def render_regimes(out: Any, regimes: list[dict[str, Any]], problem: str | None)
         rows = [[r.esc(g["dimension"]), r.esc(g["slice"]), r.num(g["rows"]), r.num(g["model"]),
                  r.esc(g["baseline"]), r.num(g["baseline_value"]),
                  r.num(g["improvement"], signed=True), r.interval(g["low"], g["high"]),
-                 r.yes_no(g["significant"]) if g["significant"] is not None else "-",
-                 "small slice" if g["small_slice"] else ""]
+                 evidence_cell(g["evidence"]), "small slice" if g["small_slice"] else ""]
                 for g in regimes if g["split"] == split]
         metric = next(g["metric"] for g in regimes if g["split"] == split)
         out.print(r.table(f"Regime breakdown ({r.esc(split)}, {r.esc(metric)})", [
             "dimension", "slice", "rows", "model", "baseline", "baseline value",
-            "improvement", "interval", "significant", "note"], rows, no_wrap=(0, 1)))
+            IMPROVEMENT_HEADER, "interval", "evidence", "note"], rows, no_wrap=(0, 1)))
 
 
-def render_promotion(out: Any, promo: dict[str, Any]) -> None:
+VERDICT_STYLE = {"eligible": "green", "eligible_without_controls": "yellow",
+                 "not_eligible": "red"}
+
+
+def render_promotion(out: Any, promo: dict[str, Any], now: dict[str, Any] | None = None
+                     ) -> None:
+    """The checks and the verdict; with `now` (`registry.current.evidence_now`), as they
+    stand at this moment, beside what was recorded when they differ."""
+    when = f", as of {r.ts(now['as_of'])}" if now else ""
     if promo["checks"]:
-        out.print(r.table(f"Promotion checks ({r.esc(promo['rules'])})",
+        out.print(r.table(f"Promotion checks ({r.esc(promo['rules'])}{when})",
                           ["check", "value", "threshold", "passed", "detail"], [
             [r.esc(c.get("name")), r.num(c.get("value")), r.num(c.get("threshold")),
              r.yes_no(c.get("passed")) if c.get("passed") is not None else "not run",
              r.esc(c.get("detail") or "")] for c in promo["checks"]]))
-    verdict = {True: "[green]eligible[/green]", False: "[red]not eligible[/red]"}.get(
-        promo["eligible"], "no promotion checks recorded")
-    out.print(f"[bold]Promotion[/bold]: {verdict}"
+    style = VERDICT_STYLE.get(str(promo.get("verdict")))
+    words = r.esc(promo["words"])
+    out.print("[bold]Promotion[/bold]: " + (f"[{style}]{words}[/{style}]" if style else words)
               + (": " + "; ".join(r.esc(x) for x in promo["reasons"]) if promo["reasons"]
                  else ""))
+    if now and now.get("stale"):
+        out.print(f"  [red]stale evidence[/red]: {r.esc(now['stale'])}")
+    if now and (now["changed"] or now["recorded"]["deflated_sharpe_ratio"]
+                != now["current"]["deflated_sharpe_ratio"]):
+        rec, cur = now["recorded"], now["current"]
+        out.print(f"  recorded {r.ts(now['recorded_ts'])}: {r.esc(_short(rec))}; now: "
+                  f"{r.esc(_short(cur))}")
+
+
+def _short(figures: dict[str, Any]) -> str:
+    """'eligible, deflated Sharpe ratio 0.993 over 2 trials'."""
+    dsr = figures.get("deflated_sharpe_ratio")
+    words = verdict_words({"verdict": figures.get("verdict"),
+                           "controls_not_run": figures.get("controls_not_run")}) \
+        if figures.get("verdict") else "no verdict"
+    return words + (f", deflated Sharpe ratio {dsr:.3f} over {figures.get('trials')} trials"
+                    if isinstance(dsr, (int, float)) else "")

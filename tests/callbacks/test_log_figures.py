@@ -62,7 +62,10 @@ def test_csv_logger_gets_the_figures_and_the_config(make_cfg) -> None:
     assert values["test/improvement/auc_low"] == pytest.approx(interval["low"])
     assert values["test/improvement/auc_high"] == pytest.approx(interval["high"])
     # Selection and promotion.
-    assert values["selection/sharpe"] == pytest.approx(metrics["selection"]["sharpe"])
+    assert values["selection/sharpe"] == pytest.approx(
+        metrics["selection"]["model_sharpe_annualised"])
+    assert values["selection/excess_sharpe"] == pytest.approx(
+        metrics["selection"]["sharpe_annualised"])
     assert values["selection/dsr"] == pytest.approx(
         metrics["selection"]["deflated_sharpe_ratio"])
     assert values["promotion/eligible"] == float(metrics["promotion"]["eligible"])
@@ -205,7 +208,7 @@ def test_figures_skip_missing_values() -> None:
             "improvement_over_best": {"auc": 0.1, "brier": None},
             "intervals": {"improvement": {"auc": {"low": 0.01, "high": None}}},
         }},
-        "selection": {"sharpe": 0.4, "deflated_sharpe_ratio": None},
+        "selection": {"model_sharpe_annualised": 0.4, "deflated_sharpe_ratio": None},
         "promotion": {"eligible": False},
     }
     assert log_figures.figures(evaluation) == {

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ifns_train.evaluation.compare import HIGHER_IS_BETTER, best_baseline, improvement
+from ifns_train.evaluation.compare import (
+    HIGHER_IS_BETTER,
+    best_baseline,
+    evidence_of,
+    favourable,
+    improvement,
+)
 
 MODEL = {
     "rows": 8,
@@ -35,30 +41,44 @@ def test_directions() -> None:
         assert HIGHER_IS_BETTER[name] is False
 
 
-def test_improvement_raw_differences_and_signs() -> None:
+def test_improvement_is_positive_when_the_model_is_better() -> None:
     out = improvement(MODEL, BASELINE)
     assert out == {
-        "hit_rate": 0.125,  # .625 - .5   > 0: model better (higher is better)
-        "auc": 0.25,  # .75 - .5    > 0: model better
+        "hit_rate": 0.125,  # .625 - .5: higher is better
+        "auc": 0.25,  # .75 - .5
         "precision_up": None,  # model None -> undefined
-        "brier": -0.0625,  # .1875 - .25 < 0: model better (lower is better)
-        "log_loss": -0.25,  # .5 - .75    < 0: model better
-        "ece": -0.0625,  # .0625 - .125 < 0: model better
+        "brier": 0.0625,  # .25 - .1875: lower is better, so baseline minus model
+        "log_loss": 0.25,  # .75 - .5
+        "ece": 0.0625,  # .125 - .0625
     }
     # recall_* are in neither dict and are skipped; rows/reliability are not default keys.
 
 
-def test_improvement_worse_model_flips_signs() -> None:
+def test_improvement_worse_model_is_negative_on_every_metric() -> None:
     out = improvement(BASELINE, MODEL, keys=["hit_rate", "brier"])
-    assert out == {"hit_rate": -0.125, "brier": 0.0625}  # worse on both
+    assert out == {"hit_rate": -0.125, "brier": -0.0625}  # worse on both
+    assert favourable("brier", 0.1875 - 0.25) == 0.0625
+    assert favourable("auc", -0.01) == -0.01 and favourable("qlike", None) is None
+
+
+def test_evidence_words_one_convention() -> None:
+    assert evidence_of(0.01, 0.05) == "better"
+    assert evidence_of(-0.0896, -0.0034) == "worse"  # wholly below 0: significantly worse
+    assert evidence_of(-0.01, 0.05) == "within noise"
+    assert evidence_of(0.0, 0.05) == "within noise"  # touching 0 is no evidence
+    assert evidence_of(0.01, 0.05, small=True) is None  # a small slice claims nothing
+    assert evidence_of(None, None) is None
 
 
 def test_improvement_explicit_keys() -> None:
-    assert improvement(MODEL, BASELINE, keys=["rows"]) == {"rows": 0.0}  # 8 - 8
+    with pytest.raises(KeyError, match="rows"):
+        improvement(MODEL, BASELINE, keys=["rows"])  # no direction to improve in
     with pytest.raises(KeyError, match="recall_up"):
         improvement(MODEL, BASELINE, keys=["recall_up"])
-    with pytest.raises(TypeError, match="reliability"):
+    with pytest.raises(KeyError, match="reliability"):
         improvement(MODEL, BASELINE, keys=["reliability"])
+    with pytest.raises(TypeError, match="auc"):
+        improvement({"auc": "high"}, BASELINE, keys=["auc"])
 
 
 BASELINES = {
@@ -111,5 +131,5 @@ def test_qlike_is_lower_is_better() -> None:
     assert best_baseline(vol_baselines, "qlike") == "ewma_vol"
     model = {"rows": 4, "qlike": 0.0625, "corr": 0.5, "bias": 0.125}
     # default keys: qlike and corr have directions, but only qlike is in both dicts;
-    # bias has no direction, so it is not compared. .0625 - .125 = -.0625 < 0: model better
-    assert improvement(model, vol_baselines["ewma_vol"]) == {"qlike": -0.0625}
+    # bias has no direction, so it is not compared. .125 - .0625 = .0625 > 0: model better
+    assert improvement(model, vol_baselines["ewma_vol"]) == {"qlike": 0.0625}

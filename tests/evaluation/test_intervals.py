@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from ifns_train.evaluation.classification import binary_metrics
+from ifns_train.evaluation.compare import HIGHER_IS_BETTER
 from ifns_train.evaluation.cost import cost_metrics
 from ifns_train.evaluation.intervals import (
     HEADLINE_ROW_METRICS,
@@ -114,10 +115,11 @@ def test_estimate_equals_the_metric_functions(metric: str) -> None:
     # torchmetrics' AUC is float32; the others agree to rounding.
     tol = 1e-6 if metric == "auc" else 1e-12
     assert out["model"]["estimate"] == pytest.approx(_reference(metric, y, pred), rel=tol)
-    expected_imp = _reference(metric, y, pred) - _reference(metric, y, base)
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0  # > 0: the model is better
+    expected_imp = sign * (_reference(metric, y, pred) - _reference(metric, y, base))
     assert out["improvement"]["estimate"] == pytest.approx(expected_imp, rel=1e-5, abs=tol)
     assert set(out["model"]) == INTERVAL_KEYS
-    assert set(out["improvement"]) == INTERVAL_KEYS | {"significant"}
+    assert set(out["improvement"]) == INTERVAL_KEYS | {"significant", "evidence"}
     assert out["model"]["low"] <= out["model"]["estimate"] <= out["model"]["high"]
     assert_plain_json(out)
     json.dumps(out, allow_nan=False)
@@ -315,6 +317,26 @@ def test_pairing_cancels_the_common_date_noise() -> None:
     assert imp["low"] == pytest.approx(0.01) and imp["high"] == pytest.approx(0.01)
     assert imp["significant"] is True
     assert out["model"]["high"] - out["model"]["low"] > 0.05
+
+
+def test_a_loss_improves_by_baseline_minus_model_and_says_which_way() -> None:
+    # MAE, lower is better: the model's error is the baseline's less 0.01 on every row, so
+    # the favourable improvement is +0.01 on every resample ("better"); swapped, it is -0.01
+    # on every resample: wholly below 0, "worse", and never called significant.
+    rng = np.random.default_rng(6)
+    dates = np.repeat(np.arange(60), 5)
+    y = np.zeros(dates.size)
+    base = rng.uniform(0.05, 0.2, dates.size)
+    kwargs = {"horizon": 5, "reps": 300}
+    better = metric_interval("mae", y, base - 0.01, dates, baseline_pred=base, **kwargs)
+    worse = metric_interval("mae", y, base, dates, baseline_pred=base - 0.01, **kwargs)
+    imp = better["improvement"]
+    assert imp["estimate"] == pytest.approx(0.01)
+    assert (imp["low"], imp["high"]) == (pytest.approx(0.01), pytest.approx(0.01))
+    assert (imp["evidence"], imp["significant"]) == ("better", True)
+    imp = worse["improvement"]
+    assert (imp["low"], imp["high"]) == (pytest.approx(-0.01), pytest.approx(-0.01))
+    assert (imp["evidence"], imp["significant"]) == ("worse", False)
 
 
 def test_a_small_slice_gets_no_claim_of_significance() -> None:

@@ -12,7 +12,10 @@ import pytest
 from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation import proxies
 from ifns_train.evaluation.proxies import (
+    excess_proxies,
     max_drawdown,
+    offset_sequences,
+    positions_from_call,
     positions_from_forecast,
     positions_from_probability,
     quantile_spread,
@@ -56,11 +59,15 @@ def test_hand_panel_periods_turnover_and_costs() -> None:
     assert out["periods_per_year"] == 126.0
     assert out["periods"] == {"mean": 3.0, "min": 3.0, "max": 3.0, "offsets": 2}
     assert out["trades"] == {"mean": 4.5, "min": 4.0, "max": 5.0, "offsets": 2}
-    s = out["series"]
-    assert s["dates"] == ["d0", "d2", "d4"]
-    assert s["gross"] == pytest.approx(GROSS[0])
-    assert s["net"] == pytest.approx(NET[0])
-    assert s["turnover"] == pytest.approx([1.0, 1.0, 2.0])
+    s = out["series"]  # per date: offset k is every 2nd date from the k-th
+    assert s["dates"] == ["d0", "d1", "d2", "d3", "d4", "d5"]
+    assert s["gross"][0::2] == pytest.approx(GROSS[0])
+    assert s["gross"][1::2] == pytest.approx(GROSS[1])
+    assert s["net"][0::2] == pytest.approx(NET[0])
+    assert s["net"][1::2] == pytest.approx(NET[1])
+    assert s["turnover"] == pytest.approx([1.0, 1.0, 1.0, 0.0, 2.0, 2.0])
+    for k, seq in enumerate(offset_sequences(s["net"], 2)):
+        assert seq.tolist() == pytest.approx(NET[k])
     # Turnover per period: k=0 4/3, k=1 3/3 = 1; annualised x 126.
     t = out["turnover"]
     assert t["per_period"]["mean"] == pytest.approx(7 / 6)
@@ -131,6 +138,60 @@ def test_per_row_costs_charge_an_exit_at_the_last_rate() -> None:
     # k=1 net: .03 - .0015, .02, .08 - .0035 (k=0 is lower: .0585, -.0415, .048).
     odd = out["net"]["mean_period_return"]["max"]
     assert odd == pytest.approx((0.03 - 0.0015 + 0.02 + 0.08 - 0.0035) / 3)
+
+
+def test_excess_over_a_baseline_by_hand() -> None:
+    # The hand panel against an always-long baseline (both names long every date, 0 bps):
+    #   baseline gross per date: d0 (.10 + .02)/2 = .06, d1 (.02 - .04)/2 = -.01,
+    #   d2 (-.04 + .03)/2 = -.005, d3 (.06 + .02)/2 = .04, d4 -.05 (A alone), d5 .08 (B alone)
+    #   model gross per date: .06 .03 -.04 .02 .05 .08 (GROSS, interleaved)
+    #   excess: 0, .04, -.035, -.02, .10, 0 -> k=0 [0, -.035, .10], k=1 [.04, -.02, 0]
+    model = _hand()
+    base = trading_proxies(DATES, SYMS, np.ones(10), np.log1p(SIMPLE), horizon_days=2)
+    out = excess_proxies(model, base, "always_long")
+    assert_plain_json(out)
+    assert out["baseline"] == "always_long"
+    assert out["series"]["gross"] == pytest.approx([0.0, 0.04, -0.035, -0.02, 0.10, 0.0])
+    k0, k1 = np.array([0.0, -0.035, 0.10]), np.array([0.04, -0.02, 0.0])
+    assert out["gross"]["mean_period_return"] == pytest.approx(
+        {"mean": (k0.mean() + k1.mean()) / 2, "min": k1.mean(), "max": k0.mean(),
+         "offsets": 2})
+    sr = sorted(x.mean() / x.std(ddof=1) * ROOT126 for x in (k0, k1))
+    assert (out["gross"]["sharpe"]["min"], out["gross"]["sharpe"]["max"]) == pytest.approx(sr)
+    # Periods the model earned more: k=0 1 of 3 (.10), k=1 1 of 3 (.04).
+    assert out["gross"]["hit_rate"]["mean"] == pytest.approx(1 / 3)
+    # Trading exactly as the baseline adds nothing: no excess, no Sharpe ratio.
+    same = excess_proxies(base, base, "always_long")
+    assert same["net"]["sharpe"]["mean"] is None
+    assert same["net"]["mean_period_return"]["mean"] == 0.0
+    other = trading_proxies(DATES, SYMS, POS, np.log1p(SIMPLE), horizon_days=3)
+    with pytest.raises(ValueError, match="same dates"):
+        excess_proxies(model, other, "x")
+
+
+def test_market_neutral_removes_the_dates_mean() -> None:
+    # Each row earns its simple return less its date's mean: an always-long book of every
+    # name earns exactly 0 each date, whatever the market did.
+    long_all = trading_proxies(DATES, SYMS, np.ones(10), np.log1p(SIMPLE), horizon_days=2,
+                               market_neutral=True)
+    assert long_all["market_neutral"] is True
+    assert long_all["series"]["gross"] == pytest.approx([0.0] * 6)
+    # The hand panel's d1: A long .02, B short -.04, mean -.01: A earns .02 + .01 = .03, B
+    # earns -(-.04 + .01) = .03, at weights .5 each: .03; d0 (both long): 0.
+    neutral = _hand(market_neutral=True)
+    assert neutral["series"]["gross"][:2] == pytest.approx([0.0, 0.03], abs=1e-15)
+
+
+def test_each_predictor_trades_its_own_call() -> None:
+    # A momentum-sign baseline learns an up-rate above one half for both signs on a rising
+    # market; it still calls (and trades) down on a negative sign.
+    call = np.array([1.0, 0.0, 0.0, 1.0])
+    prob = np.array([0.58, 0.53, 0.53, 0.58])
+    assert positions_from_call(call, prob).tolist() == [1, -1, -1, 1]
+    assert positions_from_probability(prob).tolist() == [1, 1, 1, 1]  # what was wrong
+    assert positions_from_call(call, prob, band=0.05).tolist() == [1, 0, 0, 1]
+    with pytest.raises(ValueError, match="call_up"):
+        positions_from_call(np.array([0.5]), np.array([0.5]))
 
 
 def test_turnover_of_a_flip() -> None:
@@ -260,6 +321,7 @@ def test_degenerate_no_trades_one_date_constant() -> None:
     empty = trading_proxies(np.array([]), np.array([]), np.array([]), np.array([]))
     assert_plain_json(empty)
     assert (empty["rows"], empty["offsets"], empty["series"]["gross"]) == (0, 0, [])
+    assert offset_sequences([], 5) == []
     nothing = quantile_spread(np.array(["d"] * 3), np.arange(3.0), np.zeros(3))
     assert_plain_json(nothing)
     assert nothing["dates"] == 0 and nothing["mean"] is None and nothing["std"] is None
@@ -354,9 +416,10 @@ def test_matches_a_literal_loop_on_a_random_panel() -> None:
     ref = _reference(
         dates.tolist(), syms.tolist(), pos.tolist(), realised.tolist(), h, bps.tolist()
     )
-    assert out["series"]["gross"] == pytest.approx(ref[0]["gross"])
-    assert out["series"]["net"] == pytest.approx(ref[0]["net"])
-    assert out["series"]["turnover"] == pytest.approx(ref[0]["turnover"])
+    for k in ref:
+        assert out["series"]["gross"][k::h] == pytest.approx(ref[k]["gross"])
+        assert out["series"]["net"][k::h] == pytest.approx(ref[k]["net"])
+        assert out["series"]["turnover"][k::h] == pytest.approx(ref[k]["turnover"])
     for side in ("gross", "net"):
         per_k = {
             "expectancy": [np.mean(ref[k][f"trade_{side}"]) for k in ref],

@@ -23,16 +23,17 @@ def test_cost_report_picks_the_best_baseline_and_slices_every_predictor() -> Non
     assert rep["best_baseline"]["mae_bps"] == "close"  # lower MAE is better
     # RMSE: flat sqrt((225 + 25 + 25 + 225) / 4) = 11.18, close sqrt(25 / 4) = 2.5.
     assert rep["best_baseline"]["rmse_bps"] == "close"
-    assert rep["improvement_over_best"]["mae_bps"] == pytest.approx(0.75)
-    assert rep["improvement"]["close"]["mae_bps"] == pytest.approx(0.75)
-    assert rep["improvement"]["flat"]["mae_bps"] == pytest.approx(-8.0)
+    # Improvements are baseline minus model for a loss: > 0 is better for the model.
+    assert rep["improvement_over_best"]["mae_bps"] == pytest.approx(-0.75)
+    assert rep["improvement"]["close"]["mae_bps"] == pytest.approx(-0.75)
+    assert rep["improvement"]["flat"]["mae_bps"] == pytest.approx(8.0)
     a = rep["slices"]["regime_tag"]["a"]
     # Regime a: model errors 2, 2 (MAE 2); flat 15, 5 (10); close 0, 5 (2.5).
     assert (a["rows"], a["small_slice"]) == (2, False)
     assert a["model"]["mae_bps"] == 2.0 and a["baselines"]["close"]["mae_bps"] == 2.5
-    assert a["improvement"]["flat"]["mae_bps"] == pytest.approx(-8.0)
+    assert a["improvement"]["flat"]["mae_bps"] == pytest.approx(8.0)
     key = key_metrics("cost", rep)
-    assert key["baseline"]["mae_bps"] == 1.25 and key["improvement"]["mae_bps"] == 0.75
+    assert key["baseline"]["mae_bps"] == 1.25 and key["improvement"]["mae_bps"] == -0.75
 
 
 def test_constant_forecast_without_ic_cannot_be_the_best_baseline() -> None:
@@ -62,9 +63,11 @@ def test_the_best_baseline_is_chosen_per_metric() -> None:
     assert rep["best_baseline"]["rmse_bps"] == "mean"
     key = key_metrics("cost", rep)
     assert key["baseline"]["mae_bps"] == pytest.approx(2.5)
-    assert key["improvement"]["mae_bps"] == pytest.approx(0.5)
+    # Losses improve by baseline minus model: the model (3) is 0.5 bps worse than the
+    # median (2.5) on MAE, and 4.33 - 4.58 worse than the mean on RMSE.
+    assert key["improvement"]["mae_bps"] == pytest.approx(-0.5)
     assert key["baseline"]["rmse_bps"] == pytest.approx(np.sqrt(75 / 4))
-    assert key["improvement"]["rmse_bps"] == pytest.approx(np.sqrt(21) - np.sqrt(75 / 4))
+    assert key["improvement"]["rmse_bps"] == pytest.approx(np.sqrt(75 / 4) - np.sqrt(21))
     assert "bias_bps" not in key["best_baseline"]  # no direction: not compared
 
 

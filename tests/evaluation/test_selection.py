@@ -11,12 +11,13 @@ import pytest
 from ifns_train.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation.selection import (
     annualised_sharpe,
+    deflate,
     deflated_sharpe_ratio,
     expected_max_sharpe,
+    offset_stats,
     per_period_sharpe,
     per_period_variance,
     probabilistic_sharpe_ratio,
-    sharpe_selection,
     sharpe_stats,
 )
 from tests.evaluation.plain import assert_plain_json
@@ -112,7 +113,10 @@ def test_constant_or_too_short_returns_have_no_sharpe() -> None:
         out = sharpe_stats(r)
         assert (out["sharpe"], out["skew"], out["kurtosis"]) == (None, None, None)
         assert out["n"] == r.size
-    assert sharpe_selection(np.full(30, 0.001), [1.0, 0.5])["deflated_sharpe_ratio"] is None
+    flat = deflate(offset_stats(np.full(30, 0.001), 1), trials=2, trial_sharpes=[1.0, 0.5],
+                   periods_per_year=252)
+    assert flat["deflated_sharpe_ratio"] is None and flat["sharpe_annualised"] is None
+    assert flat["deflated_sharpe_ratio_range"] == {"min": None, "max": None, "offsets": 0}
 
 
 def test_units_and_the_one_calendar_constant() -> None:
@@ -125,16 +129,17 @@ def test_units_and_the_one_calendar_constant() -> None:
         per_period_sharpe(1.0, 0)
 
 
-def test_sharpe_selection_end_to_end() -> None:
+def test_deflate_one_offset_end_to_end() -> None:
     rng = np.random.default_rng(1)
     returns = rng.standard_t(5, 1000) * 0.01 + 0.0008
     trials = [0.4, 1.1, 0.9, 1.6, 0.2, 1.3]  # annualised Sharpe ratios from the log
-    out = sharpe_selection(returns, trials, periods_per_year=250)
+    out = deflate(offset_stats(returns, 1), trials=6, trial_sharpes=trials,
+                  periods_per_year=250)
     stats = sharpe_stats(returns)
     v = float(np.var(trials, ddof=1)) / 250
-    assert out["sharpe"] == stats["sharpe"]
     assert out["sharpe_annualised"] == pytest.approx(stats["sharpe"] * math.sqrt(250))
-    assert out["trials"] == 6
+    assert out["offsets"] == [stats]
+    assert out["trials"] == 6 and out["trials_with_sharpe"] == 6
     assert out["trials_sharpe_std"] == pytest.approx(float(np.std(trials, ddof=1)))
     assert out["expected_max_sharpe"] == pytest.approx(expected_max_sharpe(6, v))
     assert out["expected_max_sharpe_annualised"] == pytest.approx(
@@ -146,11 +151,41 @@ def test_sharpe_selection_end_to_end() -> None:
     assert out["probabilistic_sharpe_ratio"] > out["deflated_sharpe_ratio"]
     assert_plain_json(out)
     json.dumps(out, allow_nan=False)
-    # The default calendar is the one constant, 252 periods a year.
-    default = sharpe_selection(returns, trials)
-    assert default["periods_per_year"] == 252.0
-    assert default == sharpe_selection(returns, trials, periods_per_year=TRADING_DAYS_PER_YEAR)
     # A single trial (or none) is no selection: DSR = PSR against 0.
-    alone = sharpe_selection(returns, [1.0])
+    alone = deflate(offset_stats(returns, 1), trials=1, trial_sharpes=[1.0],
+                    periods_per_year=250)
     assert alone["trials_sharpe_std"] is None
     assert alone["deflated_sharpe_ratio"] == alone["probabilistic_sharpe_ratio"]
+
+
+def test_deflate_every_offset_and_count_trials_without_a_sharpe() -> None:
+    # 4-day periods: the per-date series holds 4 interleaved paths (dates k, k+4, ...), none
+    # privileged; each is deflated, and the figure is their mean.
+    rng = np.random.default_rng(2)
+    per_date = rng.normal(0.002, 0.01, 403)
+    paths = [per_date[k::4] for k in range(4)]
+    assert [s["n"] for s in offset_stats(per_date, 4)] == [101, 101, 101, 100]
+    trials = [0.5, 1.5, 1.0]
+    # Five trials ran, two of them without a Sharpe ratio (no excess): N = 5, V from three.
+    out = deflate(offset_stats(per_date, 4), trials=5, trial_sharpes=trials,
+                  periods_per_year=63)
+    v = float(np.var(trials, ddof=1)) / 63
+    by_hand = []
+    for path in paths:
+        st = sharpe_stats(path)
+        by_hand.append(deflated_sharpe_ratio(st["sharpe"], st["n"], st["skew"],
+                                             st["kurtosis"], 5, v))
+    assert out["trials"] == 5 and out["trials_with_sharpe"] == 3
+    assert out["deflated_sharpe_ratio"] == pytest.approx(float(np.mean(by_hand)), rel=1e-12)
+    assert out["deflated_sharpe_ratio_range"] == {
+        "min": pytest.approx(min(by_hand)), "max": pytest.approx(max(by_hand)), "offsets": 4}
+    assert out["sharpe_annualised"] == pytest.approx(float(np.mean(
+        [sharpe_stats(p)["sharpe"] * math.sqrt(63) for p in paths])))
+    # The same moments deflated by a longer search: lower, never higher.
+    later = deflate(out["offsets"], trials=40, trial_sharpes=[*trials, 2.0, 0.1],
+                    periods_per_year=63)
+    assert later["deflated_sharpe_ratio"] < out["deflated_sharpe_ratio"]
+    assert later["sharpe_annualised"] == out["sharpe_annualised"]
+    # A count below the Sharpe ratios given is raised to their number; no trial is one.
+    assert deflate(out["offsets"], trials=0, trial_sharpes=trials,
+                   periods_per_year=63)["trials"] == 3

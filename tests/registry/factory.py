@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ifns_train.data.index import load_index
+from ifns_train.evaluation.evaluator import METRICS_VERSION
 from ifns_train.registry import artifacts, ids, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import Run, experiment_entry, model_draft
@@ -21,16 +22,53 @@ FAMILY = FamilyRecord(
 DATASET = "DS_DEMO_CORE_V1"
 
 
-def key_metrics(auc: float = 0.58, eligible: bool = True, sharpe: float = 1.0
-                ) -> dict[str, Any]:
+RULES = {"name": "dir_core", "min_improvement": 0.0, "require_significant": False,
+         "regime_floor": 0.02, "max_calibration_error": 0.05, "max_walk_forward_std": 0.03,
+         "min_deflated_sharpe": 0.95}
+HORIZON = 20
+
+
+def selection(sharpe: float = 1.0, trials: int = 1) -> dict[str, Any]:
+    """Selection evidence as a run records it: 20 start offsets of 100 periods whose excess
+    has an annualised Sharpe ratio of `sharpe`, deflated by `trials` trials of that Sharpe."""
+    from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+    from ifns_train.evaluation.evaluator import SELECTION_STATISTIC
+    from ifns_train.evaluation.selection import deflate, per_period_sharpe
+
+    ppy = TRADING_DAYS_PER_YEAR / HORIZON
+    offsets = [{"sharpe": per_period_sharpe(sharpe, ppy), "n": 100, "skew": 0.0,
+                "kurtosis": 3.0}] * HORIZON
+    return {"statistic": SELECTION_STATISTIC, "baseline": "momentum_sign",
+            "model_sharpe_annualised": sharpe,
+            **deflate(offsets, trials=trials, trial_sharpes=[sharpe] * trials,
+                      periods_per_year=ppy)}
+
+
+def key_metrics(auc: float = 0.58, eligible: bool = True, sharpe: float = 1.0,
+                controls: bool = True) -> dict[str, Any]:
+    """Key figures as a run records them (through the evaluator's own check and verdict
+    functions): `eligible` False fails the improvement check; `controls` says whether the
+    walk-forward and placebo were run (and passed)."""
+    from ifns_train.evaluation.promotion import promotion_checks
+
+    # The momentum baseline at 0.53, or just below an eligible model's AUC.
+    base = 0.53 if not eligible or auc > 0.53 else round(auc - 0.02, 10)
+    gain = (auc - base) if eligible else -0.01
     split = {"rows": 1000, "primary_metric": "auc", "model": {"auc": auc, "hit_rate": 0.55},
-             "best_baseline": {"auc": "momentum_sign"}, "baseline": {"auc": 0.53},
-             "improvement": {"auc": auc - 0.53}, "intervals": {}}
-    return {"val": split, "test": split,
-            "selection": {"sharpe_annualised": sharpe, "probabilistic_sharpe_ratio": 0.9,
-                          "deflated_sharpe_ratio": 0.96, "trials": 1},
-            "promotion": {"eligible": eligible,
-                          "reasons": [] if eligible else ["improvement not significant"]}}
+             "best_baseline": {"auc": "momentum_sign"}, "baseline": {"auc": base},
+             "improvement": {"auc": auc - base}, "intervals": {}}
+    report = {"primary_metric": "auc", "model": {"auc": auc, "ece": 0.01},
+              "best_baseline": {"auc": "momentum_sign"},
+              "improvement_over_best": {"auc": gain}, "intervals": {}, "slices": {}}
+    chosen = selection(sharpe)
+    stability = {"walk_forward": {"metric": "auc", "spread": {
+        "n": 3, "std": 0.01, "min": auc - 0.01, "max": auc + 0.01}}} if controls else {}
+    placebo = {"placebo": {"experiment_id": "EXP_placebo", "metric": "auc",
+                           "improvement": 0.0, "significantly_better": False}} \
+        if controls else {}
+    promotion = promotion_checks(report, RULES, stability=stability, selection=chosen,
+                                 controls=placebo)
+    return {"val": split, "test": split, "selection": chosen, "promotion": promotion}
 
 
 def new_run(reg: Registry, name: str = "t", family: FamilyRecord = FAMILY,
@@ -62,7 +100,7 @@ def new_run(reg: Registry, name: str = "t", family: FamilyRecord = FAMILY,
 
 def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bool = True,
               family: FamilyRecord = FAMILY, dataset: str = DATASET, n: int | None = None,
-              sharpe: float = 1.0) -> ModelRecord:
+              sharpe: float = 1.0, controls: bool = True) -> ModelRecord:
     """A completed run and its `candidate` model, with an artifact folder of two files."""
     run = new_run(reg, name, family, dataset, n)
     log.begin_run(reg, experiment_entry(run, "running", None, {}))
@@ -70,9 +108,9 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
     folder.mkdir(parents=True)
     (folder / "model.ckpt").write_bytes(b"weights" * 100)
     (folder / "metrics.json").write_text(json.dumps({"model_id": run.model_id}))
-    metrics = key_metrics(auc, eligible, sharpe)
+    metrics = key_metrics(auc, eligible, sharpe, controls)
     now = ids.iso(ids.utc_now())
-    draft = model_draft(run, now=now, metrics=metrics, metrics_version=2,
+    draft = model_draft(run, now=now, metrics=metrics, metrics_version=METRICS_VERSION,
                         features_used=["Feature_TREND_MTF_V1"],
                         labels_used=["Label_Direction_Horizon_20d_V1"], horizons=[20],
                         feature_columns=["trend_20d"],
@@ -116,3 +154,39 @@ def edit_stored(reg: Registry, subject: str, subject_id: str, **changes: Any) ->
     raw.update(changes)
     with reg.write() as conn:
         conn.execute(update(table).where(key == subject_id).values(record=dumps(raw)))
+
+
+def set_status(reg: Registry, model_id: str, status: str, actor: str = "dra-test") -> None:
+    """Put a model in `status` as a decision would (its status and an appended history row),
+    without the lifecycle's transitions or promotion gate: for tests that need a canary or a
+    promoted model whatever its evidence."""
+    from sqlalchemy import update
+
+    from ifns_train.registry.schema import models
+
+    old = model_registry.get(reg, model_id).status
+    with reg.write() as conn:
+        conn.execute(update(models).where(models.c.model_id == model_id)
+                     .values(status=status, last_updated_ts=ids.iso(ids.utc_now())))
+        log.append_history(conn, "model", model_id, old, status, actor, "test set-up")
+
+
+def change_table_value(registry_dir: Path, dataset_id: str = DATASET,
+                       column: str = "trend_ret_20d", row: int = 100) -> Path:
+    """Rewrite a registered dataset's Parquet file with one value changed, its index entry
+    untouched (a hand edit, a bad copy); returns the file."""
+    import pandas as pd
+
+    path = registry_dir / "datasets" / f"{dataset_id}.parquet"
+    frame = pd.read_parquet(path)
+    frame.loc[row, column] = frame.loc[row, column] + 0.001
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def raw_sql(reg: Registry, statement: str, **params: Any) -> int:
+    """Run one SQL statement behind the registry's back; returns the rows it changed."""
+    from sqlalchemy import text
+
+    with reg.write() as conn:
+        return conn.execute(text(statement), params).rowcount

@@ -8,16 +8,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
+from ifns_train.data import reader
 from ifns_train.data.index import INDEX_FILE
-from ifns_train.errors import RegistryError
-from ifns_train.registry import model_registry
-from ifns_train.registry.audit import audit_model
-from ifns_train.registry.database import URL_ENV, Registry, dumps
-from ifns_train.registry.schema import experiments
-from tests.registry.factory import add_model, edit_stored
-
+from ifns_train.errors import ContractError, RegistryError
+from ifns_train.registry import lifecycle, model_registry
+from ifns_train.registry.audit import audit_all, audit_model
+from ifns_train.registry.database import URL_ENV, Registry
+from tests.registry.factory import (
+    DATASET,
+    add_model,
+    change_table_value,
+    edit_stored,
+    raw_sql,
+)
 
 WINDOWS = {"train": ["2014-01-02", "2019-10-18"], "val": ["2019-10-21", "2021-09-23"],
            "test": ["2021-09-24", "2023-08-30"]}
@@ -71,6 +75,68 @@ def test_artifacts_and_fingerprints_are_checked(reg: Registry) -> None:
     del doc["datasets"]["DS_DEMO_CORE_V1"]
     index.write_text(json.dumps(doc))
     assert "no longer in the dataset index" in _reasons(reg, changed.model_id)[0]
+
+
+def test_a_value_changed_inside_a_dataset_table_is_found(reg: Registry) -> None:
+    model = add_model(reg, n=1)
+    other = add_model(reg, n=2, dataset="DS_OTHER_V1")
+    assert _reasons(reg, model.model_id) == []
+    path = change_table_value(reg.dir)  # the index entry untouched
+    (reason,) = _reasons(reg, model.model_id)
+    assert reason.startswith(f"dataset {DATASET}: column 'trend_ret_20d' of {path} ")
+    assert "does not match the fingerprint" in reason
+    with pytest.raises(ContractError, match="column 'trend_ret_20d'"):  # as a run refuses it
+        _load(reg)
+    with pytest.raises(RegistryError, match=f"cannot become canary: non-compliant: dataset "
+                                            f"{DATASET}: column 'trend_ret_20d'"):
+        lifecycle.decide(reg, model.model_id, "canary", "dra", "looks good")
+    assert model_registry.get(reg, model.model_id).status == "candidate"
+    lifecycle.decide(reg, other.model_id, "canary", "dra", "its data is intact")
+
+
+def _load(reg: Registry) -> None:
+    from ifns_train.data.resolve import load_table
+
+    load_table(reg.dir, DATASET, feature_families=["Feature_TREND_MTF_V1"], label_family=None,
+               horizon_days=None, context_columns=[], extra_columns=[], evaluation_columns=[],
+               verify=True, generate_demo=False)
+
+
+def test_one_pass_hashes_each_dataset_once(reg: Registry, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    for n in range(3):
+        add_model(reg, n=n)
+    add_model(reg, n=3, dataset="DS_OTHER_V1")
+    hashed: list[str] = []
+    verify = reader.verify_table
+    monkeypatch.setattr(reader, "verify_table",
+                        lambda dataset_id, *a: hashed.append(dataset_id) or verify(dataset_id, *a))
+    findings = audit_all(reg)
+    assert [f.compliant for f in findings] == [True] * 4
+    assert sorted(hashed) == [DATASET, "DS_OTHER_V1"]
+    audit_all(reg)  # another pass proves the tables again: a file may change between passes
+    assert len(hashed) == 4
+
+
+def test_a_status_set_by_hand_is_a_reason(reg: Registry) -> None:
+    model = add_model(reg)
+    raw_sql(reg, "UPDATE models SET status = 'promoted' WHERE model_id = :m", m=model.model_id)
+    (reason,) = _reasons(reg, model.model_id)
+    assert reason.startswith("status promoted disagrees with its history, whose last change "
+                             "is to candidate")
+
+
+def test_an_invalid_record_is_a_finding_and_the_others_are_audited(reg: Registry) -> None:
+    good, bad = add_model(reg, n=1), add_model(reg, n=2)
+    edit_stored(reg, "model", bad.model_id, metrics="not figures")
+    with pytest.raises(RegistryError, match="invalid record"):  # what stopped every reader
+        model_registry.get(reg, bad.model_id)
+    findings = {f.model_id: f for f in audit_all(reg)}
+    assert findings[good.model_id].compliant
+    (reason,) = findings[bad.model_id].reasons
+    assert reason.startswith(f"model {bad.model_id}: invalid record: field 'metrics'")
+    assert findings[bad.model_id].status == "candidate"
+    assert [f.model_id for f in audit_all(reg, bad.model_id)] == [bad.model_id]
 
 
 @pytest.mark.slow

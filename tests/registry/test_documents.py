@@ -12,7 +12,7 @@ import pytest
 from ifns_train.errors import RegistryError
 from ifns_train.registry import documents, lifecycle, log, model_registry
 from ifns_train.registry.database import DB_FILE, Registry
-from tests.registry.factory import add_failed, add_model
+from tests.registry.factory import add_failed, add_model, edit_stored
 
 SPEC_MODEL_FIELDS = {"model_id", "model_family", "model_version", "status", "created_ts",
                      "last_updated_ts", "experiment_id", "roles", "train_dataset_id",
@@ -43,6 +43,32 @@ def test_export_writes_both_documents(reg: Registry, tmp_path: Path) -> None:
     assert entries[model.experiment_id]["decision_links"][0]["ref"] == "DRA_2026_7"
     with pytest.raises(RegistryError, match="is a file"):
         documents.export(reg, paths[0])
+
+
+def test_export_refuses_naming_every_invalid_record(reg: Registry, tmp_path: Path) -> None:
+    """A document of record that silently left a record out would pass for the whole registry:
+    nothing is written, and every invalid record is named at once, not only the first."""
+    good, bad_model, bad_entry = (add_model(reg, n=i) for i in range(3))
+    lifecycle.decide(reg, good.model_id, "canary", "dra", "fine")
+    edit_stored(reg, "model", bad_model.model_id, metrics="not figures")
+    edit_stored(reg, "experiment", bad_entry.experiment_id, seed="not a number")
+    out = tmp_path / "out"
+    with pytest.raises(RegistryError) as refused:
+        documents.export(reg, out)
+    message = str(refused.value)
+    assert message.startswith("export refused: 2 invalid record(s)") and "\n" not in message
+    assert f"model {bad_model.model_id}: invalid record: field 'metrics'" in message
+    assert f"experiment {bad_entry.experiment_id}: invalid record: field 'seed'" in message
+    assert not out.exists()
+    edit_stored(reg, "model", bad_model.model_id, metrics=bad_model.metrics)
+    edit_stored(reg, "experiment", bad_entry.experiment_id, seed=1)
+    models_doc, log_doc = (json.loads(p.read_text()) for p in documents.export(reg, out))
+    assert [m["model_id"] for m in models_doc["models"]] == [
+        good.model_id, bad_model.model_id, bad_entry.model_id]
+    for exported in models_doc["models"]:  # each as the registry's own reader gives it
+        assert exported == model_registry.get(reg, exported["model_id"]).model_dump(
+            mode="json")
+    assert len(log_doc["experiments"]) == 3
 
 
 def _legacy_registry(source: Registry, target: Path) -> Path:
@@ -120,7 +146,7 @@ def test_training_refuses_an_unmigrated_registry(make_cfg, registry: Path) -> No
 
     (registry / "model_registry.json").write_text(json.dumps(
         {"schema_version": 1, "families": {}, "models": []}))
-    with pytest.raises(RegistryError, match="ifns-admin --registry-dir .* migrate"):
+    with pytest.raises(RegistryError, match=r"ifns-admin --registry-dir .* migrate"):
         train(make_cfg())
     assert not (registry / DB_FILE).exists() or log.search(Registry(registry)) == []
 

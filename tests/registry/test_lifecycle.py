@@ -84,13 +84,13 @@ def test_a_proposal_changes_nothing_until_a_decision_applies_it(reg: Registry) -
 def test_ineligible_model_is_refused_and_the_proposal_records_why(reg: Registry) -> None:
     model = add_model(reg, eligible=False)
     proposal = lifecycle.propose(reg, model.model_id, "canary", "alice", "try it")
-    with pytest.raises(RegistryError, match="promotion check failed: improvement not "
-                                            "significant"):
+    with pytest.raises(RegistryError, match="promotion check failed: improvement: auc "
+                                            "improvement -0.0100 over momentum_sign"):
         lifecycle.decide(reg, model.model_id, "canary", "dra", "ok",
                          proposal_id=proposal["proposal_id"])
     assert model_registry.get(reg, model.model_id).status == "candidate"
     (refused,) = lifecycle.proposals_of(reg, model.model_id)
-    assert refused["state"] == "refused" and "not significant" in refused["decision"]
+    assert refused["state"] == "refused" and "-0.0100" in refused["decision"]
     # Retiring needs no evidence of quality.
     lifecycle.decide(reg, model.model_id, "retired", "dra", "not useful")
 

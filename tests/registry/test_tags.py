@@ -67,7 +67,7 @@ def test_a_version_1_database_is_migrated_on_open(registry: Path,
     try:
         with reg.read() as conn:
             versions = [r.version for r in conn.execute(select(schema_info.c.version))]
-        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1)) == [1, 2]
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1)) == [1, 2, 3]
         assert _tag_rows(reg) == {(entry.experiment_id, "legacy"), (entry.experiment_id, "v1")}
         assert [e.experiment_id for e in log.search(reg, tag="legacy")] == [entry.experiment_id]
         with reg.read() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ifns_train.evaluation.evaluator import METRICS_VERSION
 from ifns_train.registry import artifacts, ids, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import experiment_entry, model_draft
@@ -64,7 +65,7 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
     (folder / "metrics.json").write_text(json.dumps(doc))
     metrics = key_metrics(auc, eligible)
     now = ids.iso(ids.utc_now())
-    draft = model_draft(run, now=now, metrics=metrics, metrics_version=2,
+    draft = model_draft(run, now=now, metrics=metrics, metrics_version=METRICS_VERSION,
                         features_used=list(features), labels_used=[label], horizons=[20],
                         feature_columns=["trend_20d"],
                         resources={}, artifact_hashes=artifacts.folder_hashes(folder))

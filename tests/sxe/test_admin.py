@@ -126,6 +126,19 @@ def test_models_list_sorted_by_a_metric(reg: Registry, adm: Any) -> None:
     assert "auc 0.6100" in out and "+0.0800" in out
 
 
+def test_models_list_marks_an_invalid_record(reg: Registry, adm: Any) -> None:
+    good, bad = add_model(reg, n=1), add_model(reg, n=2)
+    factory.edit_stored(reg, "model", bad.model_id, metrics="not figures")
+    result = adm("models", "list")
+    assert "2 model(s)" in result.out and "invalid" in result.out
+    assert f"model {bad.model_id}: invalid record" in result.out.replace("\n", "")
+    assert "1 invalid record(s) listed" in result.err
+    rows = {m["model_id"]: m for m in _json(adm("models", "list", "--json"))["models"]}
+    assert rows[good.model_id]["invalid"] is None and rows[good.model_id]["test_primary"]
+    assert "field 'metrics'" in rows[bad.model_id]["invalid"]
+    assert rows[bad.model_id]["test_primary"] is None and rows[bad.model_id]["key_metrics"] == {}
+
+
 def test_models_list_unknown_values_are_one_line_usage_errors(reg: Registry, adm: Any) -> None:
     add_model(reg)
     for args, words in (
@@ -158,17 +171,39 @@ def test_models_show_has_the_evidence(reg: Registry, adm: Any) -> None:
                      "DS_DEMO_CORE_V1"], "Feature_TREND_MTF_V1", "Label_Direction_Horizon_20d_V1",
                  "auc (primary)", "0.6100", "momentum_sign", "0.5300", "+0.0800",
                  "Regime breakdown (test, auc)", "bear_calm", "+0.0201", "-0.0123 to +0.0456",
-                 "small slice", "regime_floor", "-0.0200", "not run", "Promotion: eligible",
+                 "small slice", "regime_floor", "-0.0200", "Promotion: eligible",
+                 "within noise", "improvement (+: model better)",
                  "Status history", "ifns_train.recorder", "Proposals to DRA: none",
                  "Audit: compliant"):
         assert text in out, text
     doc = _json(adm("models", "show", model.model_id, "--json"))
     assert doc["model"]["model_id"] == model.model_id and doc["audit"]["compliant"] is True
-    assert {c["name"] for c in doc["promotion"]["checks"]} == {"regime_floor", "placebo"}
+    assert [c["name"] for c in doc["promotion"]["checks"]] == [
+        "improvement", "regime_floor", "calibration", "walk_forward_dispersion",
+        "deflated_sharpe", "placebo"]
+    assert doc["promotion"]["verdict"] == "eligible"
+    assert doc["evidence_now"]["current"]["trials"] == 1 and not doc["evidence_now"]["changed"]
     bear = next(g for g in doc["regimes"] if g["split"] == "test" and g["slice"] == "bear_calm")
     assert bear["improvement"] == 0.0201 and bear["low"] == -0.0123
+    assert bear["evidence"] == "within noise"
     val = next(g for g in doc["regimes"] if g["split"] == "val" and g["slice"] == "bear_calm")
     assert val["improvement"] == 0.0201 and val["baseline_value"] == 0.551
+
+
+def test_models_show_the_checks_as_they_stand_now(reg: Registry, adm: Any) -> None:
+    first = factory.add_model(reg, n=0)
+    for i, sharpe in enumerate((3.0, -1.0, 2.5, -0.5, 2.0, 0.0, 1.5, -1.5, 2.8), start=1):
+        factory.add_model(reg, n=i, sharpe=sharpe)
+    out = adm("models", "show", first.model_id).out
+    assert "Promotion: not eligible" in out and "over 10 trial(s) in the experiment log" in out
+    assert "recorded " in out and "eligible, deflated Sharpe ratio 0.997 over 1 trials; now: " \
+        "not eligible, deflated Sharpe ratio" in out
+    doc = _json(adm("models", "show", first.model_id, "--json"))
+    now = doc["evidence_now"]
+    assert (now["recorded"]["verdict"], now["current"]["verdict"]) == ("eligible",
+                                                                      "not_eligible")
+    assert now["current"]["trials"] == 10 and now["changed"] is True
+    assert doc["model"]["metrics"]["selection"]["trials"] == 1  # the record is as recorded
 
 
 def test_models_show_without_a_regime_breakdown(reg: Registry, adm: Any) -> None:
@@ -183,7 +218,7 @@ def test_models_compare_side_by_side(reg: Registry, adm: Any) -> None:
     assert a.model_id in out and b.model_id in out
     row = next(line for line in out.splitlines() if " test.auc " in line)
     assert row.index("0.6100") < row.index("0.5500")
-    assert "improvement not significant" in out
+    assert "auc improvement -0.0100 over momentum_sign" in out
     doc = _json(adm("models", "compare", a.model_id, b.model_id, "--json"))
     figures = {f["figure"]: f["values"] for f in doc["figures"]}
     assert figures["test.auc"] == {a.model_id: 0.61, b.model_id: 0.55}
@@ -313,7 +348,59 @@ def test_audit_flags_a_modified_artifact(reg: Registry, registry: Path, adm: Any
     adm("audit", "--model", bad.model_id, code=1)
 
 
+def test_audit_lists_an_invalid_record_and_goes_on(reg: Registry, adm: Any) -> None:
+    good, bad = add_model(reg, n=1), add_model(reg, n=2)
+    factory.edit_stored(reg, "model", bad.model_id, roles="not a list")
+    result = adm("audit", code=1)
+    assert "1 of 2 model(s) compliant" in result.out and "invalid record" in result.out
+    doc = _json(adm("audit", "--json", code=1))
+    found = {f["model_id"]: f for f in doc["findings"]}
+    assert found[good.model_id]["compliant"] is True
+    assert found[bad.model_id]["reasons"][0].startswith(
+        f"model {bad.model_id}: invalid record: field 'roles'")
+    assert found[bad.model_id]["status"] == "candidate"
+    adm("audit", "--model", bad.model_id, code=1)
+
+
+def test_audit_names_a_changed_dataset_table(reg: Registry, registry: Path, adm: Any) -> None:
+    add_model(reg, n=1)
+    add_model(reg, n=2)
+    path = factory.change_table_value(registry)
+    doc = _json(adm("audit", "--json", code=1))
+    assert doc["non_compliant"] == 2
+    for finding in doc["findings"]:
+        assert finding["reasons"] == [
+            f"dataset {factory.DATASET}: column 'trend_ret_20d' of {path} does not match the "
+            "fingerprint recorded in the dataset index (the table changed after it was "
+            "registered)"]
+
+
 # --- doctor ----------------------------------------------------------------------------------
+def test_doctor_names_what_hand_edits_left(reg: Registry, registry: Path, adm: Any) -> None:
+    forged, invalid, lost, _ = (add_model(reg, n=i) for i in range(4))
+    factory.raw_sql(reg, "UPDATE models SET status = 'promoted' WHERE model_id = :m",
+                    m=forged.model_id)
+    factory.edit_stored(reg, "model", invalid.model_id, metrics="not figures")
+    for table in ("model_inputs", "proposals", "models"):
+        factory.raw_sql(reg, f"DELETE FROM {table} WHERE model_id = :m", m=lost.model_id)
+    factory.raw_sql(reg, "DROP TRIGGER history_no_delete")
+    factory.change_table_value(registry)
+    doc = _json(adm("doctor", "--json", code=1))["report"]
+    assert [x["model_id"] for x in doc["status_disagreements"]] == [forged.model_id]
+    assert [x["id"] for x in doc["invalid_records"]] == [invalid.model_id]
+    assert [x["experiment_id"] for x in doc["experiments_without_model"]] == [lost.experiment_id]
+    assert [x["guard"] for x in doc["missing_guards"]] == ["history_no_delete"]
+    assert [x["dataset_id"] for x in doc["changed_datasets"]] == [factory.DATASET]
+    result = adm("doctor", "--repair", code=1)
+    for text in ("Model status not the one its history says: 1",
+                 "Invalid records (fail validation): 1",
+                 "Completed experiments without their model: 1",
+                 "Append-only guards missing: 1", "history_no_delete",
+                 "Datasets changed under their index entry: 1", "nothing to repair",
+                 "Remaining after repair"):
+        assert text in result.out, text
+
+
 def test_doctor_finds_and_repairs(reg: Registry, registry: Path, adm: Any) -> None:
     add_model(reg)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -371,6 +458,17 @@ def test_export_writes_the_spec_documents(reg: Registry, tmp_path: Path, adm: An
         assert name in entry, name
     assert entry["decision_links"][0]["ref"] == "DRA_DEC_1"
     assert "wrote" in adm("export", "--out", str(tmp_path / "again")).out
+
+
+def test_export_refuses_an_invalid_record_in_one_line(reg: Registry, tmp_path: Path,
+                                                      adm: Any) -> None:
+    add_model(reg, n=1)
+    bad = add_model(reg, n=2)
+    factory.edit_stored(reg, "experiment", bad.experiment_id, bogus=1)
+    line = _one_line_error(adm("export", "--out", str(tmp_path / "out"), code=1))
+    assert "export refused: 1 invalid record(s)" in line
+    assert f"experiment {bad.experiment_id}: invalid record: field 'bogus'" in line
+    assert not (tmp_path / "out").exists()
 
 
 def test_migrate_without_old_documents_is_one_line(adm: Any, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_refused_for_a_model_that_fails_its_checks(reg: Registry, adm: Any, dra:
                  "--proposal", proposal, code=1)
     line = _one_line_error(result)
     assert "cannot become canary" in line
-    assert "promotion check failed: improvement not significant" in line
+    assert "promotion check failed: improvement: auc improvement -0.0100" in line
     assert model_registry.get(reg, model.model_id).status == "candidate"
     assert lifecycle.proposals_of(reg, model.model_id)[0]["state"] == "refused"
     assert "refused" in adm("models", "show", model.model_id).out

@@ -21,7 +21,6 @@ from typing import Any
 
 import msgspec
 
-from ifns_train.evaluation.compare import HIGHER_IS_BETTER
 from ifns_train.sxe.figures import (
     dig,
     mapping,
@@ -29,6 +28,7 @@ from ifns_train.sxe.figures import (
     read_metrics_file,
     regime_breakdown,
     split_figures,
+    version_of,
 )
 from ifns_train.sxe.mirror.render import environment
 from ifns_train.sxe.mirror.writer import place, write
@@ -61,9 +61,9 @@ def curves_of(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def regime_map(regimes: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Test-split regime slices -> [improvement, low, high, significant]: the model rows'
+    """Test-split regime slices -> [improvement, low, high, evidence]: the model rows'
     per-regime figures (for the compare page)."""
-    return {g["slice"]: [g["improvement"], g["low"], g["high"], g["significant"]]
+    return {g["slice"]: [g["improvement"], g["low"], g["high"], g["evidence"]]
             for g in regimes if g["split"] == "test" and g["dimension"] == "regime_tag"}
 
 
@@ -83,40 +83,41 @@ def charts(regimes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ok = isinstance(v, (int, float)) and math.isfinite(v)
             return round(50 + 45 * v / span, 2) if ok else None
 
-        metric = rows[0]["metric"]
-        higher = HIGHER_IS_BETTER.get(metric, True)
-        out.append({"dimension": dimension, "metric": metric, "span": span,
-                    "higher_is_better": higher,
+        out.append({"dimension": dimension, "metric": rows[0]["metric"], "span": span,
                     "slices": [{**g, "x": x(g["improvement"]), "x_low": x(g["low"]),
-                                "x_high": x(g["high"]), "tone": tone(g, higher)}
+                                "x_high": x(g["high"]), "tone": tone(g)}
                                for g in rows]})
     return out
 
 
-def tone(figure: dict[str, Any], higher_is_better: bool) -> str:
-    """How an improvement reads: "better" or "worse" than the baseline where its interval
-    excludes zero, "noise" where it does not, "unknown" where no interval was computed."""
-    value = figure.get("improvement")
-    if figure.get("significant") is None or not isinstance(value, (int, float)):
-        return "unknown"
-    if not figure["significant"]:
-        return "noise"
-    return "better" if (value > 0) == higher_is_better else "worse"
+def tone(figure: dict[str, Any]) -> str:
+    """How an improvement reads (one convention: > 0 is better): "better" or "worse" than the
+    baseline where its interval lies wholly on that side of zero, "noise" where it holds zero,
+    "unknown" where no interval was computed or the slice is too small to judge."""
+    return {"better": "better", "worse": "worse", "within noise": "noise"}.get(
+        str(figure.get("evidence")), "unknown")
 
 
 def proxies(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Test-split trading proxies of the model and each baseline, gross and net of costs:
-    the mean over start offsets with its range."""
+    """Test-split trading proxies of the model and each baseline, gross and net of costs, and
+    the model's excess over the best baseline's (what its deflated Sharpe ratio is of); for a
+    return model the same market-neutral: the mean over start offsets with its range."""
     rep = mapping(dig(doc, "splits", "test", "proxies"))
     if not rep:
         return []
-    runs = {"model": mapping(rep.get("model")), **mapping(rep.get("baselines"))}
     out = []
-    for name, run in runs.items():
-        for side in ("gross", "net"):
-            figures = {f: mapping(dig(run, side, f)) for f in PROXY_FIGURES}
-            out.append({"predictor": name, "side": side, "figures": figures,
-                        "cost_bps": rep.get("cost_bps")})
+    for book, part in (("", rep), ("market-neutral ", mapping(rep.get("market_neutral")))):
+        if not part:
+            continue
+        runs = {"model": mapping(part.get("model")), **mapping(part.get("baselines"))}
+        excess = mapping(part.get("excess"))
+        if excess:
+            runs[f"excess over {excess.get('baseline')}"] = excess
+        for name, run in runs.items():
+            for side in ("gross", "net"):
+                figures = {f: mapping(dig(run, side, f)) for f in PROXY_FIGURES}
+                out.append({"predictor": book + name, "side": side, "figures": figures,
+                            "cost_bps": rep.get("cost_bps")})
     return out
 
 
@@ -148,9 +149,10 @@ def context(registry_dir: Path, record: dict[str, Any], proposals: list[dict[str
     regimes = regime_breakdown(doc)
     return {
         "record": record,
-        "figures": split_figures(metrics),
+        "figures": split_figures(metrics, version_of(record.get("metrics_version"))),
         "selection": mapping(metrics.get("selection")),
         "promotion": promotion(metrics, doc),
+        "evidence_now": mapping(record.get("evidence_now")),
         "regimes": regimes,
         "regime_map": regime_map(regimes),
         "charts": charts(regimes),

@@ -63,11 +63,17 @@ def _cell(value: Any, signed: bool = False) -> Markup:
     return Markup(f'<td class="n" data-value="{full}">{escape(_num(value, signed=signed))}</td>')
 
 
-def _evidence(significant: Any) -> Markup:
-    if significant is None:
+EVIDENCE_TONES = {"better": ("better", "significantly better"),
+                  "worse": ("worse", "significantly worse"),
+                  "within noise": ("noise", "within noise")}
+
+
+def _evidence(word: Any) -> Markup:
+    """An improvement's evidence word (`compare.evidence_of`) as a toned label."""
+    if word not in EVIDENCE_TONES:
         return Markup('<span class="muted">-</span>')
-    return Markup('<span class="tone better">significant</span>' if significant
-                  else '<span class="tone noise">within noise</span>')
+    tone, text = EVIDENCE_TONES[word]
+    return Markup(f'<span class="tone {tone}">{text}</span>')
 
 
 def _passed(passed: Any) -> Markup:

@@ -12,6 +12,11 @@ Layout of the output folder:
 
 Pages hold no script of their own and the data files hold JSON that cannot end a script, so a
 value such as `<script>` in a name shows as text.
+
+Model records are validated as every reader validates them (`views.model_records`): one that
+fails is shown as invalid, its row and page saying why and no figure of it, and the build goes
+on; so is an experiment whose record cannot be read. A model's promotion checks are shown as
+they stand at the build (`registry.current`), beside those recorded where they differ.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ifns_train.registry import lifecycle, model_registry, views
+from ifns_train.registry import current, lifecycle, model_registry, views
 from ifns_train.registry.database import Registry
 from ifns_train.sxe.common import MODEL_STATUSES
 from ifns_train.sxe.mirror.model_page import ModelJob, render_all
@@ -51,11 +56,13 @@ class BuildReport:
     unchanged: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    invalid: list[str] = field(default_factory=list)  # the records shown as invalid, why
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "models": self.models, "experiments": self.experiments,
                 "files_written": len(self.written), "files_unchanged": self.unchanged,
-                "pages_skipped": self.skipped, "seconds": round(self.seconds, 3)}
+                "pages_skipped": self.skipped, "seconds": round(self.seconds, 3),
+                "invalid_records": self.invalid}
 
 
 def build(reg: Registry, out: Path) -> BuildReport:
@@ -87,9 +94,16 @@ def build(reg: Registry, out: Path) -> BuildReport:
     for p in lifecycle.proposals_of(reg):
         proposals.setdefault(p["model_id"], []).append(p)
 
+    records = _current(reg, records)
     regimes: dict[str, dict[str, list[Any]]] = {}
     jobs = []
     for record in records:
+        if record["invalid"]:
+            writer.text(f"models/{record['model_id']}.html", env.get_template(
+                "invalid_model.html").render(root="../", record=record,
+                                             title=record["model_id"]))
+            regimes[record["model_id"]] = {}
+            continue
         companions = sorted(children.get(record["experiment_id"], []))
         shown = {e: facts[e] for e in (record["experiment_id"], *companions) if e in facts}
         mine = proposals.get(record["model_id"], [])
@@ -112,6 +126,7 @@ def build(reg: Registry, out: Path) -> BuildReport:
         family_counts = counts[record["model_family"]]
         family_counts[record["status"]] = family_counts.get(record["status"], 0) + 1
     open_proposals = [p for ps in proposals.values() for p in ps if p["state"] == "open"]
+    invalid_at = EXPERIMENT_COLUMNS.index("invalid")
     latest = max((r["last_updated_ts"] for r in records), default=None)
 
     for family in families:
@@ -128,8 +143,29 @@ def build(reg: Registry, out: Path) -> BuildReport:
     writer.text("compare.html", env.get_template("compare.html").render(
         root="", title="Compare models", families=[f["family_id"] for f in families]))
     writer.finish()
+    invalid = [r["invalid"] for r in records if r["invalid"]]
+    invalid += [row[invalid_at] for row in timeline if row[invalid_at]]
     return BuildReport(out, len(records), len(timeline), writer.written, writer.unchanged,
-                       writer.skipped, time.perf_counter() - started)
+                       writer.skipped, time.perf_counter() - started, invalid)
+
+
+def _current(reg: Registry, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each valid record with its promotion checks and selection evidence as they stand at
+    this build (`registry.current`: the trials the log holds now; one query per family, label
+    and dataset) in its `metrics`, and the recorded ones beside them (`evidence_now`). The
+    moment itself is left out, so a page changes only when a figure does."""
+    cache: current.TrialCache = {}
+    out = []
+    for record in records:
+        if record["invalid"]:
+            out.append(record)
+            continue
+        now = current.evidence_now(reg, record, cache)
+        metrics = {**record["metrics"], "promotion": now["promotion"],
+                   "selection": now["selection"]}
+        out.append({**record, "metrics": metrics, "evidence_now": {
+            k: now[k] for k in ("recorded_ts", "recorded", "current", "changed", "stale")}})
+    return out
 
 
 def _timeline(env: Environment, writer: SiteWriter, rows: list[list[Any]]) -> None:

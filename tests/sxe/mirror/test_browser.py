@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from ifns_train.registry import lifecycle, model_registry
+from ifns_train.evaluation.promotion import verdict_words
+from ifns_train.registry import current, lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.sxe.mirror import site
 from tests.browser import screenshot
+from tests.registry import factory
 from tests.sxe.helpers import RISK, add_model
 from tests.sxe.mirror import hostile
 
@@ -26,10 +28,18 @@ def built(reg: Registry, tmp_path: Path) -> dict[str, Any]:
     add_model(reg, family=RISK, n=61)
     lifecycle.decide(reg, models[0].model_id, "canary", "dra-test", "set-up")
     lifecycle.decide(reg, models[1].model_id, "retired", "dra-test", "superseded")
+    # The walk-around: an improvement whose interval lies wholly below 0 was shown as
+    # "significant" in green.
+    worse = add_model(reg, auc=0.49, eligible=False, n=62)
+    metrics = worse.metrics
+    metrics["test"]["intervals"] = {"auc": {"low": -0.0896, "high": -0.0034, "level": 0.95,
+                                            "evidence": "worse", "significant": False,
+                                            "baseline": "momentum_sign"}}
+    factory.edit_stored(reg, "model", worse.model_id, metrics=metrics)
     ids = hostile.hostile_registry(reg)
     out = tmp_path / "site"
     site.build(reg, out)
-    return {"out": out, "models": models, "ids": ids}
+    return {"out": out, "models": models, "ids": ids, "worse": worse}
 
 
 def shown_test_values(page: Any) -> list[float]:
@@ -59,7 +69,7 @@ def test_family_table_sorts_filters_and_pages(built: dict[str, Any], reg: Regist
     assert page.locator("table[data-role=rows] tbody tr").count() == 50
     assert page.inner_text("[data-role=page]") == "Page 1 of 2"
     page.click("button[data-role=next]")
-    assert page.locator("table[data-role=rows] tbody tr").count() == 11
+    assert page.locator("table[data-role=rows] tbody tr").count() == 12  # 62 models
     page.click("button[data-role=prev]")
     page.click('th button[data-key="test_value"]')  # numbers sort largest first
     values = shown_test_values(page)
@@ -76,6 +86,22 @@ def test_family_table_sorts_filters_and_pages(built: dict[str, Any], reg: Regist
     page.select_option("select[data-filter=status]", "")
     page.fill("input[data-filter=query]", built["models"][5].model_id)
     assert page.locator("tbody tr[data-model]").count() == 1
+    # One sign convention and its words: wholly below zero is "significantly worse", in red;
+    # the verdict as it stands now, filterable.
+    page.fill("input[data-filter=query]", "")
+    page.select_option("select[data-filter=evidence]", "significantly worse")
+    worse = built["worse"].model_id
+    assert page.eval_on_selector_all("tbody tr[data-model]",
+                                     "els => els.map(e => e.dataset.model)") == [worse]
+    cell = page.locator(f'tr[data-model="{worse}"] span[data-evidence]')
+    assert cell.inner_text() == "significantly worse"
+    assert "worse" in (cell.get_attribute("class") or "")
+    assert page.locator(f'tr[data-model="{worse}"] span[data-verdict]').inner_text() \
+        .startswith("not eligible (improvement")
+    page.select_option("select[data-filter=evidence]", "")
+    page.select_option("select[data-filter=verdict]", "not eligible")
+    assert page.eval_on_selector_all("tbody tr[data-model]",
+                                     "els => els.map(e => e.dataset.model)") == [worse]
     browser_page.clean()
 
 
@@ -147,9 +173,9 @@ def test_mirror_of_a_sweep_over_five_families(swept: dict[str, Any], browser_pag
         cell = page.locator(f'#key-figures tr[data-split="test"][data-metric="{primary}"] td')
         assert float(cell.nth(2).get_attribute("data-value")) == test["model"][primary]
         assert float(cell.nth(5).get_attribute("data-value")) == test["improvement"][primary]
-        eligible = record.metrics["promotion"]["eligible"]
-        assert page.inner_text("#verdict h2").endswith("not eligible" if not eligible
-                                                       else "eligible")
+        now = current.evidence_now(reg, record)
+        assert page.inner_text("#verdict h2") == \
+            f"Promotion checks: {verdict_words(now['promotion'])}"
         images = page.eval_on_selector_all("#curves img", "els => els.map(e => e.naturalWidth)")
         assert images and all(w > 0 for w in images), record.model_id
         if record.model_family == DIR:

@@ -16,7 +16,7 @@ from ifns_train.registry.database import Registry
 from ifns_train.sxe.mirror import render, site
 from ifns_train.sxe.mirror.rows import EXPERIMENT_COLUMNS, MODEL_COLUMNS
 from ifns_train.sxe.mirror.writer import MANIFEST
-from tests.registry.factory import add_failed
+from tests.registry.factory import add_failed, edit_stored, raw_sql
 from tests.sxe.helpers import RISK, add_model
 from tests.sxe.mirror import hostile
 
@@ -63,7 +63,10 @@ def test_site_holds_every_model_and_experiment(reg: Registry, tmp_path: Path) ->
     got = next(m for m in models if m["model_id"] == c.model_id)
     assert got["test_value"] == c.metrics["test"]["model"]["auc"]
     assert got["improvement"] == c.metrics["test"]["improvement"]["auc"]
-    assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, False]
+    assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, "within noise"]
+    assert (got["verdict"], got["verdict_recorded"], got["controls_not_run"]) == (
+        "eligible", "eligible", [])
+    assert got["trials"] == 3  # the three dir_core trials on the demo data, as of the build
     index = data(out, "timeline")
     assert index["total"] == 5 and [s["rows"] for s in index["shards"]] == [5]
     log = rows(out, index["shards"][0]["name"], EXPERIMENT_COLUMNS)
@@ -85,7 +88,8 @@ def test_a_new_run_rewrites_only_what_it_changed(reg: Registry, tmp_path: Path) 
     assert first.skipped == 0
     again = site.build(reg, out)
     assert again.written == [] and again.skipped == 3
-    new = add_model(reg, n=9, full_metrics=True)
+    # A run on other data is no trial of theirs: their pages stay as they are.
+    new = add_model(reg, n=9, full_metrics=True, dataset="DS_OTHER_V1")
     after = site.build(reg, out)
     assert after.skipped == 3
     assert sorted(after.written) == sorted([
@@ -96,6 +100,14 @@ def test_a_new_run_rewrites_only_what_it_changed(reg: Registry, tmp_path: Path) 
     after = site.build(reg, out)
     assert sorted(after.written) == sorted([f"models/{new.model_id}.html", "index.html",
                                            MANIFEST])
+    # A new trial of the same search deflates the earlier trials' Sharpe ratios further:
+    # their pages show it (the trials the log holds at the build).
+    trial = add_model(reg, n=10, full_metrics=True)
+    after = site.build(reg, out)
+    rewritten = {w for w in after.written if w.startswith("models/")}
+    assert len(rewritten) == 4 and f"models/{new.model_id}.html" not in rewritten
+    page = (out / f"models/{trial.model_id}.html").read_text()
+    assert "over 4 trial(s) in the experiment log" in page
 
 
 def test_timeline_shards_keep_old_runs_in_place(reg: Registry, tmp_path: Path,
@@ -145,6 +157,38 @@ def test_model_page_says_what_its_folder_cannot_give(reg: Registry, tmp_path: Pa
     assert "No pictures were recorded with this model." in page
 
 
+def test_an_invalid_record_is_shown_as_invalid_and_the_build_goes_on(
+        reg: Registry, tmp_path: Path, adm: Any) -> None:
+    good, bad = add_model(reg, n=1, full_metrics=True), add_model(reg, n=2, full_metrics=True)
+    failed = add_failed(reg, n=3)
+    forged = {**bad.metrics, "test": {**bad.metrics["test"], "model": {"auc": 0.987654}}}
+    edit_stored(reg, "model", bad.model_id, metrics=forged, unknown_field="x")
+    raw_sql(reg, "UPDATE experiments SET record = '{not json' WHERE experiment_id = :e",
+            e=failed)
+    out = tmp_path / "site"
+    report = site.build(reg, out)
+    assert (report.models, report.experiments) == (2, 3)
+    assert len(report.invalid) == 2
+    assert report.invalid[0].startswith(f"model {bad.model_id}: invalid record: field "
+                                        "'unknown_field'")
+    assert report.invalid[1].startswith(f"experiment {failed}: record is not valid JSON")
+    models = {m["model_id"]: m for m in rows(out, f"models-{DIR}", MODEL_COLUMNS)}
+    assert models[good.model_id]["invalid"] is None and models[good.model_id]["test_value"]
+    assert models[bad.model_id]["invalid"] == report.invalid[0]
+    assert models[bad.model_id]["test_value"] is None and models[bad.model_id]["status"] == \
+        "candidate"
+    page = (out / "models" / f"{bad.model_id}.html").read_text()
+    assert "Invalid record" in page and "unknown_field" in page and "0.987654" not in page
+    assert "0.987654" not in (out / "data" / f"models-{DIR}.js").read_text()
+    assert "Invalid record" not in (out / "models" / f"{good.model_id}.html").read_text()
+    shard = data(out, "timeline")["shards"][0]["name"]
+    log = {e["experiment_id"]: e for e in rows(out, shard, EXPERIMENT_COLUMNS)}
+    assert log[failed]["invalid"] == report.invalid[1] and log[failed]["status"] == "failed"
+    assert log[good.experiment_id]["invalid"] is None
+    printed = adm("mirror", "--out", str(tmp_path / "again")).out
+    assert f"shown as invalid: model {bad.model_id}" in printed.replace("\n", "")
+
+
 def test_cli_builds_and_refuses_a_folder_it_would_clobber(reg: Registry, registry: Path,
                                                           tmp_path: Path, adm: Any) -> None:
     add_model(reg, n=1)
@@ -183,7 +227,7 @@ def test_site_from_a_postgresql_registry(registry: Path, postgres_url: str,
     assert {e["experiment_id"]: e["status"] for e in log} == {
         model.experiment_id: "completed", failed: "failed"}
     got = rows(out, f"models-{DIR}", MODEL_COLUMNS)[0]
-    assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, False]
+    assert got["regimes"]["bear_calm"] == [0.0201, -0.0123, 0.0456, "within noise"]
     assert "strong" in (out / "models" / f"{model.model_id}.html").read_text()
 
 

@@ -63,12 +63,27 @@
   const badge = (s) => el("span", { className: "badge " + s, text: s });
   const modelHref = (id) => root() + "models/" + encodeURIComponent(id) + ".html";
 
-  function evidence(sig, value, higherIsBetter) {
-    if (sig === null || sig === undefined) return el("span", { className: "muted", text: "-" });
-    if (!sig) return el("span", { className: "tone noise", text: "within noise" });
-    const better = (value > 0) === (higherIsBetter !== false);
-    return el("span", { className: "tone " + (better ? "better" : "worse"),
-                        text: better ? "better" : "worse" });
+  /* An improvement's evidence word (one convention: positive is better for the model). */
+  const EVIDENCE = { "better": ["better", "significantly better"],
+                     "worse": ["worse", "significantly worse"],
+                     "within noise": ["noise", "within noise"] };
+  function evidence(word) {
+    const shown = EVIDENCE[word];
+    if (!shown) return el("span", { className: "muted", text: "-" });
+    return el("span", { className: "tone " + shown[0], "data-evidence": word, text: shown[1] });
+  }
+  /* The promotion verdict, as it stands at the build; the recorded one beside it if it differs. */
+  const VERDICTS = { "eligible": ["better", "eligible"],
+                     "eligible_without_controls": ["noise", "eligible, controls not run"],
+                     "not_eligible": ["worse", "not eligible"] };
+  function verdict(r) {
+    const shown = VERDICTS[r.verdict];
+    if (!shown) return el("span", { className: "muted", text: "n/a" });
+    const why = r.verdict === "not_eligible" ? (r.failed_checks || []) : (r.controls_not_run || []);
+    const was = r.verdict_recorded && r.verdict_recorded !== r.verdict ? VERDICTS[r.verdict_recorded] : null;
+    return el("span", { className: "tone " + shown[0], "data-verdict": r.verdict, title: why.join(", ") },
+              shown[1] + (why.length ? " (" + why.join(", ") + ")" : ""),
+              was ? el("div", { className: "sub", text: "recorded: " + was[1] }) : null);
   }
 
   /* A table over `rows`: columns {key, label, num, cell(row) -> node|string, sort(row)};
@@ -200,6 +215,12 @@
     return out;
   }
 
+  /* A record that failed validation: marked, with the reason; its figures are absent. */
+  function invalidMark(r) {
+    return r.invalid ? el("span", { className: "tag invalid", "data-role": "invalid", title: r.invalid,
+                                    text: "invalid record" }) : null;
+  }
+
   function failure(host, err) {
     host.replaceChildren(el("p", { className: "warn", text: "Could not load the data: " + err.message }));
   }
@@ -220,25 +241,23 @@
               if (e.target.checked) picked.add(r.model_id); else picked.delete(r.model_id);
               compareButton.textContent = "Compare selected (" + picked.size + ")"; } }) },
         { key: "model_id", label: "Model", cell: (r) => el("a", { href: modelHref(r.model_id), text: r.model_id }) },
-        { key: "status", label: "Status", cell: (r) => badge(r.status) },
+        { key: "status", label: "Status", cell: (r) => el("span", null, badge(r.status), invalidMark(r)) },
         { key: "created_ts", label: "Created", cell: (r) => when(r.created_ts) },
         { key: "backbone", label: "Backbone", cell: (r) => r.backbone || "-" },
         { key: "test_value", label: "Test primary", num: true,
           cell: (r) => el("span", { title: r.primary_metric || "", "data-value": r.test_value }, fmt(r.test_value)) },
         { key: "best_baseline", label: "Best baseline", cell: (r) => (r.best_baseline || "-") + " " + fmt(r.baseline_value) },
-        { key: "improvement", label: "Improvement", num: true, cell: (r) => fmt(r.improvement, 4, true) },
+        { key: "improvement", label: "Improvement (+ better)", num: true, cell: (r) => fmt(r.improvement, 4, true) },
         { key: "improvement_low", label: "95% interval", num: true,
           cell: (r) => (r.improvement_low === null ? "-" : fmt(r.improvement_low, 4, true) + " to " + fmt(r.improvement_high, 4, true)) },
-        { key: "significant", label: "Evidence", value: (r) => (r.significant === null ? null : r.significant ? 1 : 0),
-          cell: (r) => evidence(r.significant, r.improvement, r.higher_is_better) },
+        { key: "evidence", label: "Evidence", value: (r) => ({ "better": 2, "within noise": 1, "worse": 0 })[r.evidence],
+          cell: (r) => evidence(r.evidence) },
         { key: "val_value", label: "Val primary", num: true, cell: (r) => fmt(r.val_value) },
-        { key: "eligible", label: "Eligible", value: (r) => (r.eligible === null ? null : r.eligible ? 1 : 0),
-          cell: (r) => el("span", { className: r.eligible ? "tone better" : "tone worse",
-                                    title: (r.failed_checks || []).join(", ") },
-                          r.eligible === null ? "n/a" : r.eligible ? "yes" : "no" +
-                          (r.failed_checks && r.failed_checks.length ? " (" + r.failed_checks.join(", ") + ")" : "")) },
-        { key: "sharpe", label: "Proxy Sharpe", num: true, cell: (r) => fmt(r.sharpe, 2) },
-        { key: "dsr", label: "DSR", num: true, cell: (r) => fmt(r.dsr, 3) },
+        { key: "verdict", label: "Verdict (now)", value: (r) => ({ "eligible": 2, "eligible_without_controls": 1, "not_eligible": 0 })[r.verdict],
+          cell: (r) => verdict(r) },
+        { key: "sharpe", label: "Excess Sharpe", num: true, cell: (r) => fmt(r.sharpe, 2) },
+        { key: "dsr", label: "DSR (now)", num: true, cell: (r) => el("span", { title: r.dsr_recorded === null || r.dsr_recorded === undefined ? "" : "recorded " + fmt(r.dsr_recorded, 3) },
+            fmt(r.dsr, 3) + (r.trials ? " / " + r.trials : "")) },
       ];
       const metric = rows.length ? rows[0].primary_metric : null;
       if (metric) columns[5].label = "Test " + metric;
@@ -250,10 +269,10 @@
         initial: { status: initial.status || "" },
         filters: [
           { key: "status", label: "Status", options: ["candidate", "canary", "promoted", "retired"] },
-          { key: "eligible", label: "Eligible", options: ["yes", "no"],
-            test: (r, v) => (v === "yes") === (r.eligible === true) },
-          { key: "significant", label: "Evidence", options: ["significant", "within noise"],
-            test: (r, v) => (v === "significant") === (r.significant === true) },
+          { key: "verdict", label: "Verdict", options: ["eligible", "eligible, controls not run", "not eligible"],
+            test: (r, v) => VERDICTS[r.verdict] !== undefined && VERDICTS[r.verdict][1] === v },
+          { key: "evidence", label: "Evidence", options: ["significantly better", "significantly worse", "within noise"],
+            test: (r, v) => EVIDENCE[r.evidence] !== undefined && EVIDENCE[r.evidence][1] === v },
         ],
         extraControls: [compareButton],
         rowAttrs: (r) => ({ "data-model": r.model_id }),
@@ -303,12 +322,15 @@
                 r.tags && r.tags.length ? el("div", { className: "sub", text: "tags: " + r.tags.join(", ") }) : null) },
             { key: "model_family", label: "Family", cell: (r) => r.model_family },
             { key: "kind", label: "Kind", cell: (r) => el("span", null, r.kind,
+                r.in_sample ? el("span", { className: "warn", "data-role": "in-sample",
+                  title: "evaluated on rows dated inside the model's train or validation window (allow_overlap=true)",
+                  text: " in-sample" }) : null,
                 r.parent_experiment_id ? el("div", { className: "sub", text: "of " + r.parent_experiment_id }) : null) },
-            { key: "status", label: "Outcome", cell: (r) => badge(r.status) },
+            { key: "status", label: "Outcome", cell: (r) => el("span", null, badge(r.status), invalidMark(r)) },
             { key: "test_value", label: "Test primary", num: true,
               cell: (r) => (r.primary_metric ? r.primary_metric + " " : "") + fmt(r.test_value) },
-            { key: "improvement", label: "Improvement", num: true, cell: (r) => el("span", null, fmt(r.improvement, 4, true), " ",
-                evidence(r.significant, r.improvement, r.higher_is_better)) },
+            { key: "improvement", label: "Improvement (+ better)", num: true, cell: (r) => el("span", null, fmt(r.improvement, 4, true), " ",
+                evidence(r.evidence)) },
             { key: "model_id", label: "Model", cell: (r) => (r.model_id ? el("a", { href: modelHref(r.model_id), "data-role": "model-link", text: r.model_id }) : "-") },
             { key: "error", label: "Error", cell: (r) => (r.error ? el("div", { className: "error-text", text: r.error }) : "") },
             { key: "sweep", label: "Sweep", cell: (r) => (r.sweep ? el("span", { title: r.sweep, text: r.sweep.split("/").slice(-2).join("/") }) : "-") },
@@ -349,25 +371,24 @@
         const models = picks.map(([f, id]) => (byFamily.get(f) || []).find((r) => r.model_id === id) || { model_id: id, missing: true });
         const regimes = Array.from(new Set(models.flatMap((m) => Object.keys(m.regimes || {})))).sort();
         const fields = [
-          ["Status", (m) => badge(m.status)], ["Version", (m) => fmt(m.model_version, 0)],
+          ["Status", (m) => el("span", null, badge(m.status), invalidMark(m))], ["Version", (m) => fmt(m.model_version, 0)],
           ["Created", (m) => when(m.created_ts)], ["Backbone", (m) => m.backbone || "-"],
           ["Primary metric", (m) => m.primary_metric || "-"],
           ["Test value", (m) => el("span", { "data-value": m.test_value }, fmt(m.test_value))],
           ["Best baseline", (m) => (m.best_baseline || "-") + " " + fmt(m.baseline_value)],
-          ["Improvement", (m) => fmt(m.improvement, 4, true)],
+          ["Improvement (+ better)", (m) => fmt(m.improvement, 4, true)],
           ["95% interval", (m) => (m.improvement_low === null || m.improvement_low === undefined ? "-" :
               fmt(m.improvement_low, 4, true) + " to " + fmt(m.improvement_high, 4, true))],
-          ["Evidence", (m) => evidence(m.significant, m.improvement, m.higher_is_better)],
+          ["Evidence", (m) => evidence(m.evidence)],
           ["Val value", (m) => fmt(m.val_value)],
-          ["Eligible", (m) => (m.eligible === null || m.eligible === undefined ? "n/a" : m.eligible ? "yes" :
-              "no (" + (m.failed_checks || []).join(", ") + ")")],
-          ["Proxy Sharpe", (m) => fmt(m.sharpe, 2)], ["Deflated Sharpe", (m) => fmt(m.dsr, 3)],
+          ["Verdict (now)", (m) => verdict(m)],
+          ["Excess Sharpe", (m) => fmt(m.sharpe, 2)], ["Deflated Sharpe (now)", (m) => fmt(m.dsr, 3)],
           ["Training dataset", (m) => m.train_dataset_id || "-"],
         ].concat(regimes.map((g) => ["Regime " + g, (m) => {
           const v = (m.regimes || {})[g];
           if (!v) return "-";
           return el("span", null, fmt(v[0], 4, true) + (v[1] === null ? "" : " (" + fmt(v[1], 4, true) + " to " + fmt(v[2], 4, true) + ") "),
-                    evidence(v[3], v[0], m.higher_is_better));
+                    evidence(v[3]));
         }]));
         const head = el("tr", null, el("th", { text: "" }), models.map((m) => el("th", { "data-model": m.model_id },
           m.missing ? el("span", { className: "warn", text: m.model_id + " (not in the registry)" }) :

@@ -14,7 +14,7 @@ from ifns_train.registry import current, lifecycle, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.train import train
 
-TRIALS = 4
+TRIALS = 3
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from ifns_train.sxe.common import (
 )
 from ifns_train.sxe.figures import (
     SPLITS,
+    VERDICT_STYLE,
     dig,
     mapping,
     primary_of,
@@ -115,9 +116,11 @@ def _check_filters(reg: Any, args: argparse.Namespace) -> list[str]:
 
 
 def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The rows of the models found; a model whose stored record fails validation is a row of
-    its columns with `invalid`, the reason (else None), and the listing goes on."""
-    from ifns_train.registry import model_registry
+    """The rows of the models found, each with its verdict as it stands now (`verdict`, its
+    words `verdict_words`; `eligible` is the recorded flag); a model whose stored record fails
+    validation is a row of its columns with `invalid`, the reason (else None), and the listing
+    goes on."""
+    from ifns_train.registry import current, model_registry
 
     rows = model_registry.search(
         reg, family=args.family, status=args.status, role=args.role, dataset=args.dataset,
@@ -128,22 +131,33 @@ def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
         raise UsageError(f"models list: unknown metric {args.sort!r} for --sort: the models "
                          f"found have {', '.join(known)}")
     out = []
+    cache: current.TrialCache = {}
     for row in rows:
         try:
             record = model_registry.get(reg, row["model_id"])
         except RegistryError as exc:
             out.append({**row, "key_metrics": {}, "roles": [], "primary_metric": None,
                         "test_primary": None, "test_improvement": None, "eligible": None,
+                        "verdict": None, "verdict_words": None,
                         "invalid": str(exc)})  # its figures are not shown unchecked
             continue
         primary = primary_of(record.metrics)
         figures = row["key_metrics"]
         eligible = figures.get("eligible")
+        now = current.evidence_now(reg, record, cache)["promotion"]
         out.append({**row, "roles": record.roles, "primary_metric": primary,
                     "test_primary": figures.get("test.primary"),
                     "test_improvement": figures.get(f"test.improvement.{primary}"),
-                    "eligible": None if eligible is None else bool(eligible), "invalid": None})
+                    "eligible": None if eligible is None else bool(eligible),
+                    "verdict": None if now is None else now["verdict"],
+                    "verdict_words": verdict_words(now or {}), "invalid": None})
     return out
+
+
+def verdict_cell(row: dict[str, Any]) -> str:
+    style = VERDICT_STYLE.get(str(row["verdict"]))
+    words = r.esc(row["verdict_words"] or r.NA)
+    return f"[{style}]{words}[/{style}]" if style else words
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -170,7 +184,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     extra = args.sort and args.sort != "test.primary"
     columns = ["model_id", "family", "version", "status", "created", "test primary",
-               "improvement", "eligible", *([r.esc(args.sort)] if extra else [])]
+               "improvement (+: better)", "verdict now",
+               *([r.esc(args.sort)] if extra else [])]
     body = []
     for row in rows:
         metric = row["primary_metric"]
@@ -179,7 +194,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             r.esc(row["status"]) + (" [red]invalid[/red]" if row["invalid"] else ""),
             r.ts(row["created_ts"]),
             f"{r.esc(metric)} {r.num(row['test_primary'])}" if metric else r.NA,
-            r.num(row["test_improvement"], signed=True), r.yes_no(row["eligible"]),
+            r.num(row["test_improvement"], signed=True), verdict_cell(row),
             *([r.num(row["key_metrics"].get(args.sort))] if extra else [])])
     order = f", by {r.esc(args.sort)} {'ascending' if args.asc else 'descending'}" \
         if args.sort else ", newest first"

@@ -120,10 +120,31 @@ def test_models_list_sorted_by_a_metric(reg: Registry, adm: Any) -> None:
     assert [r["key_metrics"]["test.auc"] for r in rows] == sorted(aucs.values(), reverse=True)
     assert rows[0]["primary_metric"] == "auc" and rows[0]["test_primary"] == 0.61
     assert rows[0]["test_improvement"] == pytest.approx(0.08) and rows[0]["eligible"] is True
+    assert rows[0]["verdict"] == "eligible" and rows[0]["verdict_words"] == "eligible"
     out = adm("models", "list", "--sort", "test.auc").out
     positions = [out.index(mid) for mid in by_auc]
     assert positions == sorted(positions)
     assert "auc 0.6100" in out and "+0.0800" in out
+
+
+def test_models_list_gives_the_three_verdicts_as_they_stand_now(reg: Registry,
+                                                                adm: Any) -> None:
+    from tests.registry.factory import add_model as add_trial
+
+    full = add_trial(reg, n=0, sharpe=1.0)
+    bare = add_trial(reg, n=1, sharpe=1.0, controls=False)
+    failed = add_trial(reg, n=2, sharpe=1.0, eligible=False)
+    rows = {r["model_id"]: r for r in _json(adm("models", "list", "--json"))["models"]}
+    assert rows[full.model_id]["verdict_words"] == "eligible"
+    assert rows[bare.model_id]["verdict_words"] == \
+        "eligible, controls not run: walk_forward_dispersion, placebo"
+    assert rows[failed.model_id]["verdict"] == "not_eligible"
+    for i, sharpe in enumerate((3.0, -1.0, 2.5, -0.5, 2.0, -1.5, 2.8), start=3):
+        add_trial(reg, n=i, sharpe=sharpe)
+    rows = {r["model_id"]: r for r in _json(adm("models", "list", "--json"))["models"]}
+    assert rows[full.model_id]["verdict"] == "not_eligible"  # deflated by the later trials
+    assert rows[full.model_id]["eligible"] is True  # the flag as recorded
+    assert "not eligible" in adm("models", "list").out
 
 
 def test_models_list_marks_an_invalid_record(reg: Registry, adm: Any) -> None:

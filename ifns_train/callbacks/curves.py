@@ -196,33 +196,38 @@ def _scatter(fig: Figure, picture: Picture) -> None:
     _finish(fig, ax, data)
 
 
+EVIDENCE_STYLE = {  # how a regime's point is drawn, by its evidence word
+    "better": {"marker": "o", "color": "tab:blue"},
+    "worse": {"marker": "o", "color": "tab:red"},
+    "within noise": {"marker": "o", "markerfacecolor": "white", "color": "grey"},
+}
+NO_CLAIM = {"marker": "x", "color": "grey"}
+
+
 def _regime_improvement(fig: Figure, picture: Picture) -> None:
-    """A point per regime with its interval; filled when significant, hollow when not, grey
-    crosses for a small slice (no claim) or a figure without an interval."""
+    """A point per regime with its interval: blue when significantly better, red when
+    significantly worse, hollow within noise, grey crosses for a small slice (no claim) or a
+    figure without an interval."""
     data = picture.data
     ax = fig.subplots()
     regimes = [r for r in data["regimes"] if r["estimate"] is not None]
     for i, r in enumerate(regimes):
+        style = EVIDENCE_STYLE.get(str(r["evidence"]), NO_CLAIM)
         if r["low"] is not None and r["high"] is not None:
             ax.errorbar([i], [r["estimate"]],
                         yerr=[[r["estimate"] - r["low"]], [r["high"] - r["estimate"]]],
-                        color="tab:blue" if r["significant"] else "grey", capsize=3,
-                        linewidth=1)
-        if r["significant"] is True:
-            style = {"marker": "o", "color": "tab:blue"}
-        elif r["significant"] is False:
-            style = {"marker": "o", "markerfacecolor": "white", "color": "grey"}
-        else:
-            style = {"marker": "x", "color": "grey"}
+                        color=style["color"], capsize=3, linewidth=1)
         ax.plot([i], [r["estimate"]], linestyle="none", markersize=6, **style)
     if regimes:
+        level = f"{data['level'] or 0.95:.0%} interval"
         ax.legend(handles=[
-            Line2D([], [], marker="o", color="tab:blue", linestyle="none",
-                   label=f"significant ({data['level'] or 0.95:.0%} interval excludes 0)"),
-            Line2D([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none",
-                   label="not significant"),
-            Line2D([], [], marker="x", color="grey", linestyle="none",
-                   label="no claim (small slice or no interval)"),
+            Line2D([], [], linestyle="none", label=f"significantly {word} ({level} "
+                   f"{'above' if word == 'better' else 'below'} 0)", **EVIDENCE_STYLE[word])
+            for word in ("better", "worse")] + [
+            Line2D([], [], linestyle="none", label="within noise",
+                   **EVIDENCE_STYLE["within noise"]),
+            Line2D([], [], linestyle="none", label="no claim (small slice or no interval)",
+                   **NO_CLAIM),
         ], fontsize=6)
         ax.set_xticks(range(len(regimes)))
         ax.set_xticklabels([f"{r['regime']}\n({r['rows']} rows)" for r in regimes],

@@ -263,9 +263,9 @@ def cost_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any
 
 
 def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
-    """Per regime_tag: the primary metric's improvement (model minus the regime's best
-    baseline) with its interval from `slice_intervals`; without intervals on this split, the
-    slices' point figures."""
+    """Per regime_tag: the primary metric's improvement over the regime's best baseline
+    (positive: the model is better) with its interval and evidence word from
+    `slice_intervals`; without intervals on this split, the slices' point figures."""
     from ifns_train.evaluation.promotion import best_in_cell
 
     primary = report["primary_metric"]
@@ -277,17 +277,17 @@ def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
         interval = intervals.get(value)
         if interval is not None:
             baseline, estimate = interval.get("baseline"), interval.get("estimate")
-            low, high, significant = interval.get("low"), interval.get("high"), \
-                interval.get("significant")
+            low, high, word = interval.get("low"), interval.get("high"), \
+                interval.get("evidence")
         else:
             baseline = best_in_cell(cell, primary)
             estimate = (cell.get("improvement", {}).get(baseline, {}).get(primary)
                         if baseline else None)
-            low = high = significant = None
+            low = high = word = None
         regimes.append({"regime": value, "rows": cell.get("rows"),
                         "small_slice": cell.get("small_slice"), "baseline": baseline,
                         "estimate": _num(estimate), "low": _num(low), "high": _num(high),
-                        "significant": significant})
+                        "evidence": word})
     notes = []
     if not cells:
         notes.append(f"no {REGIME} slices on this split")
@@ -307,12 +307,10 @@ def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
 def regime_improvement(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
                        spec: Mapping[str, Any]) -> Picture:
     data = regime_improvement_data(report)
-    direction = {True: "higher is better", False: "lower is better"}.get(
-        data["higher_is_better"], "direction unknown")
     return Picture(f"regime_improvement_{split}", "regime_improvement", {
         "title": f"{split}: {data['metric']} improvement over the best baseline by regime "
-                 f"({direction})",
-        "xlabel": REGIME, "ylabel": f"{data['metric']}: model - best baseline", **data})
+                 "(+: better)",
+        "xlabel": REGIME, "ylabel": f"{data['metric']} improvement", **data})
 
 
 PICTURES: dict[str, tuple[Builder, ...]] = {

@@ -153,11 +153,11 @@ def test_regime_improvement_is_slice_intervals() -> None:
     assert [r["regime"] for r in data["regimes"]] == list(intervals) == ["calm", "storm"]
     for row in data["regimes"]:
         interval = intervals[row["regime"]]
-        for key in ("estimate", "low", "high", "significant", "baseline"):
+        for key in ("estimate", "low", "high", "evidence", "baseline"):
             assert row[key] == interval[key], key
     assert data["metric"] == "qlike" and data["higher_is_better"] is False
     storm = data["regimes"][1]
-    assert storm["small_slice"] is True and storm["significant"] is None  # 3 rows: no claim
+    assert storm["small_slice"] is True and storm["evidence"] is None  # 3 rows: no claim
     # Without intervals (the val split), the slices' point figures.
     no_intervals = evaluate_split(arrays, spec, intervals=False)
     val = regime_improvement_data(no_intervals)

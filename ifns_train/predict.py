@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from ifns_train.cli import user_errors
 from ifns_train.config import CONF_DIR
 from ifns_train.errors import ConfigError, ContractError, RegistryError
-from ifns_train.registry.lifecycle import USABLE_IN
+from ifns_train.registry.records import USABLE_IN
 
 log = logging.getLogger("ifns_train")
 ENVIRONMENTS = tuple(USABLE_IN)

@@ -19,6 +19,7 @@ from ifns_train.predict import ENVIRONMENTS, run_job, score, usable_model
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.jobs import jobs
+from ifns_train.registry.records import USABLE_IN
 from ifns_train.signals import SIGNAL_SCHEMA, VERSION_KEY, SignalError, validate
 from ifns_train.train import train
 from tests.conftest import run_cli
@@ -70,9 +71,9 @@ def test_bad_uses_are_refused_before_scoring(make_cfg, registry: Path) -> None:
 
 
 def test_the_environments_are_defined_once() -> None:
-    assert ENVIRONMENTS == tuple(lifecycle.USABLE_IN) == tuple(e.value for e in Environment)
+    assert ENVIRONMENTS == tuple(USABLE_IN) == tuple(e.value for e in Environment)
     assert all(set(allowed) <= set(lifecycle.STATUSES)
-               for allowed in lifecycle.USABLE_IN.values())
+               for allowed in USABLE_IN.values())
 
 
 def test_the_status_decides_where_a_model_may_be_used(make_cfg, registry: Path,

@@ -73,8 +73,8 @@ def evidence_now(reg: Registry, record: Record, cache: TrialCache | None = None
 
     Returns `as_of`, `recorded_ts`, `recorded` and `current` (each: deflated Sharpe ratio,
     trials, verdict, controls not run), `selection` and `promotion` as they stand now,
-    `changed` (the verdict differs), and `stale` (why the evidence cannot be made current,
-    or None).
+    `changed` (any of those figures differs: what readers show both for), and `stale` (why
+    the evidence cannot be made current, or None).
     """
     metrics = _field(record, "metrics")
     promotion = metrics.get("promotion")
@@ -103,4 +103,4 @@ def evidence_now(reg: Registry, record: Record, cache: TrialCache | None = None
                 current_selection, {"min_deflated_sharpe": check["threshold"]}))
     summary = _summary(current, current_selection)
     return {**out, "current": summary, "selection": current_selection, "promotion": current,
-            "changed": summary["verdict"] != out["recorded"]["verdict"]}
+            "changed": summary != out["recorded"]}

@@ -47,14 +47,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "retired": (),
 }
 GATED = ("canary", "promoted")  # reached only by a compliant, eligible model
-# env -> the statuses a model must have for its signals to be used there (`ifns-predict env=`):
-# live trading only from a promoted model, paper trading from a canary or a promoted one, any
-# compliant model offline. Its keys are the environments.
-USABLE_IN: dict[str, tuple[str, ...]] = {
-    "offline": STATUSES,
-    "paper": ("canary", "promoted"),
-    "live": ("promoted",),
-}
 # What promoting a model does to the model that held the same role in its family.
 PREVIOUS_HOLDER = "retired"
 
@@ -119,7 +111,8 @@ def gate(reg: Registry, model_id: str, to_status: str = "canary",
     """Why the model may not become `to_status` (empty: it may), and the figures that says
     so: its audit, and its promotion checks as they stand now (`current.evidence_now`)."""
     model = model or get_model(reg, model_id)
-    reasons = [f"non-compliant: {r}" for r in audit_model(reg, model).reasons]
+    finding = audit_model(reg, model)
+    reasons = [f"non-compliant: {r}" for r in finding.reasons]
     now = evidence_now(reg, model)
     promotion = now["promotion"]
     if now["stale"]:
@@ -135,8 +128,7 @@ def gate(reg: Registry, model_id: str, to_status: str = "canary",
             f"{name} (run {CONTROL_REMEDIES[name]})" for name in missing)
             + "; a model is promoted only on controls run and passed (canary may go without)")
     figures = {"as_of": now["as_of"], "current": now["current"], "recorded": now["recorded"],
-               "recorded_ts": now["recorded_ts"], "compliant": not any(
-                   r.startswith("non-compliant") for r in reasons)}
+               "recorded_ts": now["recorded_ts"], "compliant": finding.compliant}
     return reasons, figures
 
 

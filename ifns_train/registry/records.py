@@ -9,7 +9,7 @@ newer one is refused (this code cannot know what its new fields mean).
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,6 +21,15 @@ from ifns_train.registry import ids
 #    artifact hashes with each model, status history kept apart from the record.
 RECORD_SCHEMA = 2
 ModelStatus = Literal["candidate", "canary", "promoted", "retired"]
+# env -> the statuses a model must have for its signals to be used there (`ifns-predict env=`):
+# live trading only from a promoted model, paper trading from a canary or a promoted one, any
+# compliant model offline. Its keys are the environments. Kept beside the statuses, not in the
+# lifecycle, so that scoring does not import the lifecycle's gate (half a second).
+USABLE_IN: dict[str, tuple[str, ...]] = {
+    "offline": get_args(ModelStatus),
+    "paper": ("canary", "promoted"),
+    "live": ("promoted",),
+}
 ExperimentStatus = Literal["running", "completed", "failed", "selected", "discarded"]
 ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction", "evaluation"]
 # Runs that register no model: the companions of a run (an earlier walk-forward fold, another

@@ -38,6 +38,7 @@ from ifns_train.sxe.figures import (
     render_promotion,
     render_regimes,
     split_figures,
+    summary_words,
 )
 
 
@@ -309,14 +310,8 @@ def decided_on(figures: dict[str, Any] | None) -> str:
     """What a decision's history row says it was made on: '-' for other changes."""
     if not figures:
         return "-"
-    now = mapping(figures.get("current"))
-    dsr = now.get("deflated_sharpe_ratio")
-    text = verdict_words({"verdict": now.get("verdict"),
-                          "controls_not_run": now.get("controls_not_run")}) \
-        if now.get("verdict") else "no verdict"
-    if isinstance(dsr, (int, float)):
-        text += f", deflated Sharpe ratio {dsr:.3f} over {now.get('trials')} trials"
-    return f"{text} (as of {str(figures.get('as_of'))[:19]})"
+    return (f"{summary_words(mapping(figures.get('current')))} "
+            f"(as of {str(figures.get('as_of'))[:19]})")
 
 
 # --- compare ---------------------------------------------------------------------------------

@@ -201,15 +201,15 @@ def render_promotion(out: Any, promo: dict[str, Any], now: dict[str, Any] | None
                  else ""))
     if now and now.get("stale"):
         out.print(f"  [red]stale evidence[/red]: {r.esc(now['stale'])}")
-    if now and (now["changed"] or now["recorded"]["deflated_sharpe_ratio"]
-                != now["current"]["deflated_sharpe_ratio"]):
-        rec, cur = now["recorded"], now["current"]
-        out.print(f"  recorded {r.ts(now['recorded_ts'])}: {r.esc(_short(rec))}; now: "
-                  f"{r.esc(_short(cur))}")
+    if now and now["changed"]:
+        out.print(f"  recorded {r.ts(now['recorded_ts'])}: "
+                  f"{r.esc(summary_words(now['recorded']))}; now: "
+                  f"{r.esc(summary_words(now['current']))}")
 
 
-def _short(figures: dict[str, Any]) -> str:
-    """'eligible, deflated Sharpe ratio 0.993 over 2 trials'."""
+def summary_words(figures: dict[str, Any]) -> str:
+    """'eligible, deflated Sharpe ratio 0.993 over 2 trials': a `current.evidence_now`
+    summary (recorded or current) in words, as every reader shows it."""
     dsr = figures.get("deflated_sharpe_ratio")
     words = verdict_words({"verdict": figures.get("verdict"),
                            "controls_not_run": figures.get("controls_not_run")}) \

@@ -89,6 +89,9 @@ def test_two_concurrent_promotions_of_one_model(reg: Registry, held: Any) -> Non
 def test_two_models_promoted_to_one_role_at_once(reg: Registry, held: Any) -> None:
     # No holder yet: both decisions find none when they check. Serialised, the later one
     # sees the earlier one's model promoted and retires it as the role's previous holder.
+    # The outcome, not the mechanism: both start together, but nothing holds one between its
+    # write and its read of the holders (a hold there would deadlock against the lock), so
+    # unserialised code may pass by timing; the test above is the one that fails without it.
     a, b = add_model(reg, n=1), add_model(reg, n=2)
     for model in (a, b):
         set_status(reg, model.model_id, "canary")

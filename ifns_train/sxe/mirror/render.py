@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from ifns_train.sxe.common import MODEL_STATUSES
+from ifns_train.sxe.figures import summary_words
 
 ASSETS = ("mirror.css", "mirror.js")
 
@@ -37,8 +38,8 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("ifns_train.sxe.mirror", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=_num, ts=_ts, pretty=_pretty, cell=_cell, evidence=_evidence,
-                       passed=_passed)
+    env.filters.update(summary=summary_words, num=_num, ts=_ts, pretty=_pretty, cell=_cell,
+                       evidence=_evidence, passed=_passed)
     env.globals.update(STATUSES=MODEL_STATUSES)
     return env
 

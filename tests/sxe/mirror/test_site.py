@@ -108,6 +108,11 @@ def test_a_new_run_rewrites_only_what_it_changed(reg: Registry, tmp_path: Path) 
     assert len(rewritten) == 4 and f"models/{new.model_id}.html" not in rewritten
     page = (out / f"models/{trial.model_id}.html").read_text()
     assert "over 4 trial(s) in the experiment log" in page
+    earlier = next(w for w in rewritten if trial.model_id not in w)
+    page = (out / earlier).read_text()
+    assert "As of this build (the trials the log holds now): eligible, deflated Sharpe ratio " \
+        "0.997 over 4 trials." in page
+    assert "eligible, deflated Sharpe ratio 0.997 over 1 trials." in page  # as recorded
 
 
 def test_timeline_shards_keep_old_runs_in_place(reg: Registry, tmp_path: Path,

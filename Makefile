@@ -32,18 +32,21 @@ test: install
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15
 
 ## test-full: the same with every test (what CI runs)
 test-full: install
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
-## lint: ruff over the project
+## lint: ruff, then mypy (its settings in pyproject.toml), over the project
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 
 ## bench: framework vs plain PyTorch loop, default run vs import time
 bench: install
@@ -63,7 +66,7 @@ bench-memory: install
 
 ## mirror: write the Mirror, the registry as a static site, to outputs/mirror/
 mirror: install
-	$(BIN)/python -m ifns_train.admin mirror $(ARGS)
+	$(BIN)/python -m ifns_train.sxe.admin mirror $(ARGS)
 
 ## demo: (re)write the embedded demo dataset into the registry
 demo: install
@@ -71,4 +74,4 @@ demo: install
 
 ## clean: remove .venv, outputs/ and the caches (the registry stays)
 clean:
-	rm -rf $(VENV) outputs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache .mypy_cache *.egg-info

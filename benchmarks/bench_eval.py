@@ -47,6 +47,23 @@ sys.path.insert(0, str(REPO))
 
 from ifns_train.evaluation.report import METRIC_SETS, split_report  # noqa: E402
 
+
+def run_settings() -> dict[str, Any]:
+    """`split_report`'s settings as the default run passes them, from the composed config
+    (their one place): evaluation.min_slice_rows, evaluation.calibration_bins, the label's
+    horizon."""
+    from hydra import compose, initialize_config_dir
+
+    from ifns_train.config import CONF_DIR
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["paths.output_dir=unused"])
+    return {"min_rows": cfg.evaluation.min_slice_rows, "n_bins": cfg.evaluation.calibration_bins,
+            "horizon_days": cfg.labels.horizon_days}
+
+
+SETTINGS = run_settings()
+
 OLD_FILES = ("__init__", "classification", "compare", "cost", "gating", "regression", "report",
              "risk", "slices")
 SYMBOLS = 2000
@@ -115,13 +132,14 @@ def inputs(metric_set: str, rows: int, seed: int = 0) -> dict[str, Any]:
         "baselines": {b: {k: v[cut] for k, v in p.items()} for b, p in baselines.items()},
         "context": {k: v[cut] for k, v in context(n_dates, n_symbols, rng).items()},
         "inputs": {"dates": dates[cut]},
+        **SETTINGS,
     }
 
 
 def pandas_slices(metric_set: str, kw: dict[str, Any]) -> dict[str, Any]:
     """The same per-slice figures with groupby().apply: the set's metric function per slice."""
     ms = METRIC_SETS[metric_set]
-    fn = partial(ms.fn, **({"n_bins": 10} if "n_bins" in ms.options else {}))
+    fn = partial(ms.fn, **{k: kw[k] for k in ms.options})
     shared = {"y": kw["y"], **{k: kw["inputs"][k] for k in ms.inputs}}
     predictors = {"model": kw["model"], **kw["baselines"]}
     out: dict[str, Any] = {}

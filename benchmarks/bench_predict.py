@@ -2,10 +2,10 @@
 
     python benchmarks/bench_predict.py [--symbols 400] [--years 10] [--batch 65536]
 
-Two models are trained quickly on the small demo panel (an MLP, and a GRU with a lookback of
-20 rows), registered, then score a demo dataset of `--symbols` x `--years` (about a million rows
-at the defaults) through `ifns_train.predict.score`, the code `ifns-predict` runs. Reported per
-model: the whole call (read the Parquet table, verify its column fingerprints, check the
+Two models are trained quickly on the small demo panel (an MLP, and a GRU with a lookback of 20
+rows), registered, then score a demo dataset of `--symbols` x `--years` (about a million rows at
+the defaults) through `ifns_train.signals.scoring.score`, the code `ifns-predict` runs. Reported
+per model: the whole call (read the Parquet table, verify its column fingerprints, check the
 contract and the feature columns, build the windows, score) and the scoring loop alone (the
 forward passes in batches without gradients), best of `--repeat`.
 """
@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from ifns_train.data.demo import write_demo  # noqa: E402
-from ifns_train.predict import score, usable_model  # noqa: E402
 from ifns_train.registry import model_registry  # noqa: E402
 from ifns_train.registry.database import Registry  # noqa: E402
+from ifns_train.signals.scoring import score, usable_model  # noqa: E402
 
 MODELS = {"mlp": [], "gru": ["model=gru", "model.lookback=20"]}
 

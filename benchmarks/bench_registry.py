@@ -7,7 +7,7 @@ One real run (the small demo, one epoch) gives a realistic experiment entry and 
 they are cloned with new ids into a registry of `--experiments` log entries (a tenth of them
 failed) and `--models` models over five families, in the database (SQLite in a temporary folder,
 or `--url` for PostgreSQL) and in the JSON documents the registry used to rewrite on every run
-(`model_registry.json`, `experiments_log.json`, under a file lock, as `ifns_train.store` does).
+(`model_registry.json`, `experiments_log.json`, under a file lock, as `ifns_train.core.files` does).
 The JSON store holds `--json-experiments` entries (and models in the same ratio): at 100,000
 entries of today's size its log alone would be over a gigabyte, and every operation on it reads
 all of it, so its times at full scale are its times here multiplied by the ratio of sizes.
@@ -42,6 +42,7 @@ from sqlalchemy import insert
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ifns_train.core.files import read_document, transaction  # noqa: E402
 from ifns_train.registry import ids, log, model_registry  # noqa: E402
 from ifns_train.registry.database import Registry, dumps  # noqa: E402
 from ifns_train.registry.model_registry import flat_metrics  # noqa: E402
@@ -52,7 +53,6 @@ from ifns_train.registry.records import (  # noqa: E402
     ModelRecord,
 )
 from ifns_train.registry.schema import experiments, history, model_inputs, models  # noqa: E402
-from ifns_train.store import read_document, transaction  # noqa: E402
 
 FAMILIES = ("MF_DIR_CORE_V1", "MF_RET_CORE_V1", "MF_RISK_VOL_V1", "MF_STRUCT_AWARE_V1",
             "MF_EXEC_COST_V1")

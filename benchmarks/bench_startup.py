@@ -6,13 +6,13 @@ Each figure is the median wall time of `--repeats` fresh processes, set against 
 run pays, importing torch and lightning:
 
 1. ``python -c "import torch, lightning"``
-2. ``python -c "import ifns_train.train"``, each until the import is done (no teardown)
+2. ``python -c "import ifns_train.run.train"``, each until the import is done (no teardown)
 3. ``python -m ifns_train ...`` (the CLI on a small demo registry made beforehand, one CPU
    device) until Lightning's first ``on_train_batch_start``: a callback of this module prints
    the time then and ends the process, so the run's rest (training, evaluation) is not timed.
 
 Nothing here asserts a time; run it on the machine whose start-up matters (a GPU machine loads
-more CUDA libraries), and compare with ``python -X importtime -c "import ifns_train.train"``.
+more CUDA libraries), and compare with ``python -X importtime -c "import ifns_train.run.train"``.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> None:
 
         cases = {
             "import torch + lightning": lambda: imports("torch, lightning"),
-            "import ifns_train.train": lambda: imports("ifns_train.train"),
+            "import ifns_train.run.train": lambda: imports("ifns_train.run.train"),
             "command to first training step": cli,
         }
         timed(cases["import torch + lightning"](), env)  # warm the file cache

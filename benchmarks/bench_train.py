@@ -32,18 +32,16 @@ from itertools import pairwise
 from pathlib import Path
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from ifns_train.config import CONF_DIR
-from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
+from ifns_train.data.demo import write_demo
 from ifns_train.data.module import PanelDataModule, lookback_windows
-from ifns_train.data.resolve import resolve
 from ifns_train.families.dir_core import DirCoreModule
-from ifns_train.train import SCHEDULE_KEYS, batch_size_for, standardisation
+from ifns_train.run.build import batch_size_for, build_module, resolve_data, vocabulary
 
 BATCH = 0  # set from the default config (or --batch-size) in main()
 PRECISION = "32-true"  # --precision
@@ -58,26 +56,15 @@ def default_config(model: str = "mlp") -> dict:
 
 
 def build(registry: Path, config: dict):
-    data = resolve(
-        registry,
-        dataset_ids=dict.fromkeys(("train", "val", "test"), DEMO_DATASET_ID),
-        windows=None,
-        feature_families=config["features"]["families"],
-        label_family=config["labels"]["target"],
-        horizon_days=config["labels"]["horizon_days"],
-        context_columns=["regime_tag"],
-        embargo_days=config["dataset"]["embargo_days"],
-        lookback=config["model"]["lookback"],
-    )
-    mean, std = standardisation(data)
-    hyper = {k: v for k, v in config["model"].items() if k not in SCHEDULE_KEYS}
-    return data, mean, std, hyper
+    """The default run's data and a builder of its module, wired as a run wires them."""
+    data = resolve_data(registry, config, DirCoreModule)
+    vocab = vocabulary(data, DirCoreModule)
+    return data, partial(build_module, config, DirCoreModule, data, vocab)
 
 
-def new_model(data, mean: np.ndarray, std: np.ndarray, hyper: dict) -> DirCoreModule:
+def new_model(data, make) -> DirCoreModule:
     torch.manual_seed(0)
-    return DirCoreModule(n_features=len(data.feature_columns), feature_mean=mean,
-                         feature_std=std, **hyper)
+    return make()
 
 
 def _sync(device: torch.device) -> None:
@@ -101,9 +88,9 @@ def steady(starts: list[float]) -> float:
     return statistics.median(b - a for a, b in pairwise(starts[1:]))
 
 
-def framework(data, mean, std, hyper, epochs: int, device: torch.device) -> tuple[float, float]:
+def framework(data, make, epochs: int, device: torch.device) -> tuple[float, float]:
     """(whole fit in seconds, steady-state epoch period), without validation or checkpoints."""
-    model = new_model(data, mean, std, hyper)
+    model = new_model(data, make)
     dm = PanelDataModule(data, batch_size=BATCH, seed=0)
     timer = EpochStarts(device)
     trainer = pl.Trainer(
@@ -118,10 +105,10 @@ def framework(data, mean, std, hyper, epochs: int, device: torch.device) -> tupl
     return time.perf_counter() - start, steady(timer.times)
 
 
-def plain(data, mean, std, hyper, epochs: int, device: torch.device,
+def plain(data, make, epochs: int, device: torch.device,
           per_sample: bool = False) -> tuple[float, float]:
     """The same training as a hand-written loop: shuffle, slice (on the device), step."""
-    model = new_model(data, mean, std, hyper).to(device)
+    model = new_model(data, make).to(device)
     opt = model.configure_optimizers()
     train, lookback = data.splits["train"], data.lookback
     table = torch.from_numpy(train.table.features)
@@ -195,7 +182,7 @@ def main() -> None:
         registry = args.registry or Path(tmp) / "registry"
         if args.registry is None:
             write_demo(registry, n_symbols=args.symbols)
-        data, mean, std, hyper = build(registry, config)
+        data, make = build(registry, config)
         BATCH = args.batch_size or batch_size_for(
             len(data.splits["train"].rows), config["model"]["batch_size"],
             config["model"]["min_steps_per_epoch"])
@@ -204,13 +191,13 @@ def main() -> None:
               f"train rows {len(data.splits['train'].rows)}, batch {BATCH}, "
               f"epochs {args.epochs}, {args.repeats} repeats")
         runs = {
-            "lightning + index batches": partial(framework, data, mean, std, hyper,
+            "lightning + index batches": partial(framework, data, make,
                                                  device=device),
-            "plain loop + index batches": partial(plain, data, mean, std, hyper, device=device),
+            "plain loop + index batches": partial(plain, data, make, device=device),
         }
         if not args.skip_dataloader and data.lookback == 1:
             runs["plain loop + DataLoader(TensorDataset)"] = partial(
-                plain, data, mean, std, hyper, device=device, per_sample=True)
+                plain, data, make, device=device, per_sample=True)
         for fn in runs.values():  # warm-up
             fn(4)
         whole: dict[str, list[float]] = {name: [] for name in runs}

@@ -52,6 +52,6 @@ done
   echo "===== gpu_check summary ($((SECONDS - START)) s in all) ====="
   grep -h '^SUMMARY' "$LOG" | sed 's/^SUMMARY //'
   echo "(rows/s: training rows x epochs / seconds of fit, validation included; GPU busy:"
-  echo " mean utilization.gpu over each run, imports excluded; phases: ifns_train.timing)"
+  echo " mean utilization.gpu over each run, imports excluded; phases: ifns_train.run.timing)"
 } | tee "$WORK/summary.txt"
 cat "$WORK/summary.txt" >> "$LOG"

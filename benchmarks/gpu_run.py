@@ -3,12 +3,12 @@
     python3 benchmarks/gpu_run.py --registry DIR --output DIR [--models mlp gru] [--epochs 3]
         [--precision bf16-mixed] [--cpu] [--json FILE] [OVERRIDE ...]
 
-Each model is trained, evaluated and recorded by `ifns_train.train.train` with a config
+Each model is trained, evaluated and recorded by `ifns_train.run.train.train` with a config
 composed as `python -m ifns_train trainer=gpu model=<m> ...` composes it, in this one process
 (imports are paid once and timed from the start of the process). Per model it prints rows per
 second (training rows x epochs / seconds of `fit`, validation included), the GPU's busy share
 over the run (nvidia-smi or NVML samples every 200 ms), its peak allocated memory, and the
-run's phases (`ifns_train.timing`). `--cpu` runs the same on the CPU (a dry run of this script).
+run's phases (`ifns_train.run.timing`). `--cpu` runs the same on the CPU (a dry run of this script).
 Lines starting with `SUMMARY` are the figures, one per model.
 """
 
@@ -101,9 +101,9 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from ifns_train import timing
     from ifns_train.config import CONF_DIR
-    from ifns_train.train import train
+    from ifns_train.run import timing
+    from ifns_train.run.train import train
 
     imports = time.perf_counter() - T0
     cuda = torch.cuda.is_available() and not args.cpu

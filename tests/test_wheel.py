@@ -20,8 +20,9 @@ from tests.registry.docs import models_doc
 
 pytestmark = pytest.mark.slow  # builds a wheel, makes a venv, trains in a new process
 
-# What the wheel is built from: the files a source distribution carries.
-SOURCES = ("pyproject.toml", "README.md", "ifns_train")
+# What the wheel is built from: the files a source distribution carries (hydra_plugins: the
+# plugin that searches the project root's conf/ first).
+SOURCES = ("pyproject.toml", "README.md", "ifns_train", "hydra_plugins")
 # Environment variables that would point the installed package back at the checkout.
 LEAKS = ("PYTHONPATH", "IFNS_CONF_DIR", "IFNS_ROOT", "IFNS_REGISTRY_DIR", "IFNS_REGISTRY_URL",
          "HYDRA_FULL_ERROR")
@@ -72,6 +73,8 @@ def test_an_installed_wheel_trains_with_its_own_configs(registry: Path, tmp_path
     for conf in ("config.yaml", "evaluate.yaml", "paths/default.yaml", "debug/fdr.yaml",
                  "family/dir_core.yaml"):
         assert f"ifns_train/conf/{conf}" in names, conf
+    assert "hydra_plugins/ifns_train_user_conf/user_conf.py" in names
+    assert not any(n.startswith(("conf/", "tests/")) for n in names)  # the checkout's own
     venv = _venv(tmp_path, wheel)
     python = str(venv / "bin" / "python")
     elsewhere = tmp_path / "elsewhere"  # not the checkout, nor inside it
@@ -94,3 +97,12 @@ def test_an_installed_wheel_trains_with_its_own_configs(registry: Path, tmp_path
     sources = yaml.safe_load(hydra_yaml.read_text())["hydra"]["runtime"]["config_sources"]
     main = [s["path"] for s in sources if s["provider"] == "main"]
     assert main and Path(main[0].removeprefix("file://")).is_relative_to(venv), sources
+
+    # The project's own conf/ (here the working directory's: no project marker above it) is
+    # searched first, through the plugin Hydra finds in the installed wheel.
+    experiment = elsewhere / "conf" / "experiment" / "exp_wheel.yaml"
+    experiment.parent.mkdir(parents=True)
+    experiment.write_text("# @package _global_\nexperiment_name: from_the_wheel_project\n")
+    shown = _run([python, "-m", "ifns_train", "experiment=exp_wheel", "--cfg", "job"],
+                 cwd=elsewhere, env=env).stdout
+    assert "experiment_name: from_the_wheel_project" in shown

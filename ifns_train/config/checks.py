@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ifns_train.errors import ConfigError, shown
+from ifns_train.core.errors import ConfigError, shown
 
 
 class Bound(NamedTuple):

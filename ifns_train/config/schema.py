@@ -15,8 +15,19 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+# Each default is set in one place (tests/config/test_defaults.py holds every group to it):
+# - model:, evaluation:, promotion:, labels:, features:, trainer: their values live in the
+#   group's YAML options (ifns_train/conf/<group>/*.yaml); the fields below are MISSING (a
+#   type, no value), except keys no option sets (model.min_steps_per_epoch, ...);
+# - dataset:, family: (its optional keys) and the top-level keys: their defaults are the
+#   fields below; an option file sets a key only to choose another value.
+# Python code that takes one of these values (FamilyModule, the backbones, the evaluation
+# functions, PanelDataModule) has it as a required argument, or defaults to a constant here.
+
 # The default of `dataset.shuffle_buffer_mb` (MiB), also `PanelDataModule`'s.
 SHUFFLE_BUFFER_MB = 1024
+# The default of `dataset.device_resident` (auto, true or false), also `PanelDataModule`'s.
+DEVICE_RESIDENT = "auto"
 
 
 class Role(str, Enum):
@@ -51,6 +62,10 @@ class Backbone(str, Enum):
 class FamilyConfig:
     name: str = MISSING
     family_id: str = MISSING
+    # The family's LightningModule, a dotted class path (`mypkg.families.MyFamily`) for a family
+    # of one's own: a subclass of ifns_train.families.base.FamilyModule whose `family_name` is
+    # `name`, importable where it runs. null: the built-in family called `name`.
+    module: Optional[str] = None
     description: str = ""
     roles: List[Role] = MISSING
     task: Task = MISSING
@@ -108,7 +123,7 @@ class DatasetConfig:
     cache_keep: int = 8
     # Keep the split tensors on the training device and gather batches there (no host-to-device
     # copy per step): auto (on a GPU), true or false. Same batches either way; not hashed.
-    device_resident: Any = "auto"
+    device_resident: Any = DEVICE_RESIDENT
     # The train rows are shuffled in one permutation when the train split's table span fits
     # this many MiB, else in chunked order (groups of chunks that fit it, shuffled within);
     # evaluation splits larger than it are read from the table rather than copied out. Bounds
@@ -131,17 +146,19 @@ class LabelsConfig:
 
 @dataclass
 class ModelConfig:
-    backbone: Backbone = Backbone.mlp
-    hidden_sizes: List[int] = field(default_factory=lambda: [64, 32])
-    dropout: float = 0.1
+    # The values of the keys down to batch_size live in the model group's options only
+    # (ifns_train/conf/model/*.yaml; the default run's: mlp.yaml).
+    backbone: Backbone = MISSING
+    hidden_sizes: List[int] = MISSING
+    dropout: float = MISSING
     # Rows of past history per symbol fed to the backbone; 1 means the current row only.
-    lookback: int = 1
-    optimizer: str = "AdamW"
-    lr: float = 4e-3
-    weight_decay: float = 1e-4
+    lookback: int = MISSING
+    optimizer: str = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
     # The largest training batch; capped so that an epoch has at least `min_steps_per_epoch`
     # optimiser steps (a small dataset is trained, not skipped in one step per epoch).
-    batch_size: int = 8192
+    batch_size: int = MISSING
     min_steps_per_epoch: int = 16
     # Optimiser steps before early stopping may end training (Lightning's Trainer min_steps).
     min_steps: int = 100
@@ -171,12 +188,10 @@ class WalkForwardConfig:
 
 @dataclass
 class EvaluationConfig:
-    slice_by: List[str] = field(
-        default_factory=lambda: ["regime_tag", "structure_state", "vol_band", "symbol_cluster"]
-    )
-    min_slice_rows: int = 200
-    calibration_bins: int = 10
-    # The values of the keys below live in ifns_train/conf/evaluation/default.yaml only.
+    # The values of every key live in ifns_train/conf/evaluation/default.yaml only.
+    slice_by: List[str] = MISSING
+    min_slice_rows: int = MISSING
+    calibration_bins: int = MISSING
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     cost_bps: float = MISSING
     cost_model_id: Optional[str] = MISSING
@@ -263,7 +278,7 @@ class DatasetChoice:
 
 @dataclass
 class EvaluateConfig:
-    """`python -m ifns_train.evaluate`: which registered model, in which registry; with a
+    """`python -m ifns_train.cli.evaluate`: which registered model, in which registry; with a
     dataset id, evaluated on that data (and window) rather than recomputed."""
 
     model_id: str = MISSING
@@ -278,7 +293,7 @@ class EvaluateConfig:
 
 @dataclass
 class PredictConfig:
-    """`python -m ifns_train.predict`: signals of one or several registered models."""
+    """`python -m ifns_train.cli.predict`: signals of one or several registered models."""
 
     model_id: Any = MISSING  # one id, or a list of ids
     dataset: DatasetChoice = field(default_factory=DatasetChoice)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ifns_train.errors import IfnsError
+from ifns_train.core.errors import IfnsError
+from ifns_train.core.root import default_registry_dir
+from ifns_train.data.index import get_entry, index_path, load_index, table_path
 
 
 def _registry_arg(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +134,6 @@ def _parser() -> argparse.ArgumentParser:
 def _run_demo(args: argparse.Namespace) -> None:
     # Imported here so that `--help` stays fast (pandas/numpy are not needed for it).
     from ifns_train.data.demo import write_demo
-    from ifns_train.data.index import table_path
 
     entry = write_demo(
         args.registry_dir,
@@ -178,8 +179,6 @@ def _describe_source(source: dict[str, Any]) -> str:
 
 
 def _run_list(args: argparse.Namespace) -> None:
-    from ifns_train.data.index import index_path, load_index
-
     datasets = load_index(args.registry_dir)["datasets"]
     if not datasets:
         print(f"no datasets in {index_path(args.registry_dir)}")
@@ -198,7 +197,6 @@ def _run_list(args: argparse.Namespace) -> None:
 def _symbol_names(args: argparse.Namespace, entry: dict[str, Any]) -> list[str] | None:
     import pyarrow.parquet as pq
 
-    from ifns_train.data.index import table_path
 
     path = table_path(args.registry_dir, entry)
     if not path.exists():
@@ -208,8 +206,6 @@ def _symbol_names(args: argparse.Namespace, entry: dict[str, Any]) -> list[str] 
 
 
 def _run_show(args: argparse.Namespace) -> None:
-    from ifns_train.data.index import get_entry, table_path
-
     entry = get_entry(args.registry_dir, args.dataset_id)
     if args.json:
         print(json.dumps(entry, indent=2, sort_keys=True))
@@ -261,8 +257,6 @@ def _run_show(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.registry_dir is None:
-        from ifns_train.root import default_registry_dir
-
         args.registry_dir = str(default_registry_dir())
     try:
         if args.command == "demo":

@@ -11,7 +11,7 @@ fingerprint, hence a new key: it misses and is built (and verified) afresh. The 
 and mtime are recorded too, so a file edited in place under an unchanged index is re-verified.
 
 Layout: `<cache_dir>/<dataset_id>-<key>/` holds one `.npy` per array of
-`ifns_train.data.reader.array_shapes` (strings as int32 codes; opened with `mmap_mode="c"`:
+`ifns_train.data.table.array_shapes` (strings as int32 codes; opened with `mmap_mode="c"`:
 pages come from the page cache, and a writer gets a private copy, never the file) and
 `meta.json` (key inputs, the names behind the codes, file sizes), written last. The reader
 writes the arrays straight into the files, chunk by chunk, so a table larger than memory is
@@ -34,13 +34,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from filelock import FileLock
+from numpy.lib.format import open_memmap
 
-if TYPE_CHECKING:
-    from ifns_train.data.reader import Store, Stored
+from ifns_train.config.schema import DatasetConfig
+from ifns_train.data.table import Store, Stored, array_shapes, in_memory
 
 # Bump when the reader's output for the same inputs changes (ordering, dtypes, checks, files).
 CACHE_VERSION = 2
@@ -57,18 +58,19 @@ STATS = {"hits": 0, "builds": 0, "corrupt": 0}
 class CacheOptions:
     """Whether to cache, where (None: `<registry_dir>/cache`), and how many entries to keep."""
 
-    enabled: bool = True
-    dir: str | Path | None = None
-    keep: int = 8
+    enabled: bool = DatasetConfig.cache
+    dir: str | Path | None = DatasetConfig.cache_dir
+    keep: int = DatasetConfig.cache_keep
 
     def folder(self, registry_dir: Path) -> Path:
         return Path(self.dir).expanduser() if self.dir else Path(registry_dir) / DEFAULT_DIR
 
     @classmethod
     def from_config(cls, dataset: dict[str, Any]) -> CacheOptions:
-        """From a run's `dataset` config node (keys `cache`, `cache_dir`, `cache_keep`)."""
-        return cls(bool(dataset.get("cache", False)), dataset.get("cache_dir"),
-                   int(dataset.get("cache_keep", 8)))
+        """From a run's `dataset` config node (keys `cache`, `cache_dir`, `cache_keep`; a config
+        recorded before they existed takes the schema's)."""
+        return cls(bool(dataset.get("cache", cls.enabled)), dataset.get("cache_dir", cls.dir),
+                   int(dataset.get("cache_keep", cls.keep)))
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -83,12 +85,10 @@ def _source_stat(path: Path) -> list[int]:
 
 
 def cached_table(folder: Path, dataset_id: str, parts: dict[str, Any], source: Path,
-                 build: Callable[[Store], Stored], *, write: bool = True, keep: int = 8
+                 build: Callable[[Store], Stored], *, keep: int, write: bool = True
                  ) -> Stored:
     """The table of `parts` from the cache in `folder`, else `build(store)` it, into the cache
     when `write` (only a verified table may be stored), else into memory."""
-    from ifns_train.data.reader import in_memory
-
     entry = folder / f"{dataset_id}-{cache_key(parts)}"
     stat = _source_stat(source)
     table = _open(entry, stat)
@@ -114,8 +114,6 @@ def cached_table(folder: Path, dataset_id: str, parts: dict[str, Any], source: P
 
 def _open(entry: Path, stat: list[int]) -> Stored | None:
     """The entry's arrays, memory-mapped; None if absent, stale or damaged (damage counted)."""
-    from ifns_train.data.reader import Stored, array_shapes
-
     meta_path = entry / META
     if not meta_path.is_file():
         return None
@@ -187,8 +185,6 @@ class NpyFile:
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
-        from numpy.lib.format import open_memmap
-
         header = open_memmap(path, mode="w+", dtype=dtype, shape=shape)  # header and size
         self.offset, self.shape, self.dtype = header.offset, shape, np.dtype(dtype)
         del header

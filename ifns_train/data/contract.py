@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ifns_train.core.errors import ContractError, shown
 from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
-from ifns_train.errors import ContractError, shown
 
 
 def _at(frame: pd.DataFrame, pos: int, offset: int) -> str:

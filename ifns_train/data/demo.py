@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.errors import ConfigError
 from ifns_train.data.features import (
     CONTEXT_COLUMNS,
     FEATURE_COLUMNS,
@@ -57,7 +58,6 @@ from ifns_train.data.features import (
 )
 from ifns_train.data.index import check_dataset_id, register_dataset
 from ifns_train.data.panel import long_table, return_labels
-from ifns_train.errors import ConfigError
 
 __all__ = [
     "CONTEXT_COLUMNS",

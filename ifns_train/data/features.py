@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
-from ifns_train.errors import ConfigError
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.errors import ConfigError
+from ifns_train.data import index
 
 LABEL_HORIZON_DAYS = 20
 # Of the 20 days of a volume statistic, the fewest that must have a volume (a missing volume is
@@ -115,7 +116,7 @@ HL_SPREAD_LABEL_FAMILY: dict[str, Any] = {
     ),
 }
 
-CONTEXT_COLUMNS: list[str] = ["regime_tag", "structure_state", "vol_band", "symbol_cluster"]
+CONTEXT_COLUMNS: list[str] = list(index.CONTEXT_COLUMNS)
 
 
 def _range_position(

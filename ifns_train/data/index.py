@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ifns_train.errors import ContractError, RegistryError, shown
-from ifns_train.store import chmod_like_open, read_document, transaction
+from ifns_train.core.errors import ContractError, RegistryError, shown
+from ifns_train.core.files import chmod_like_open, read_document, transaction
 
 if TYPE_CHECKING:  # pandas is imported where tables are read: reading the index needs none
     import pandas as pd

@@ -17,7 +17,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from ifns_train.config.schema import SHUFFLE_BUFFER_MB
+from ifns_train.config.schema import DEVICE_RESIDENT, SHUFFLE_BUFFER_MB
 from ifns_train.data.chunks import ChunkedOrder
 from ifns_train.data.resolve import ResolvedData, Split
 
@@ -66,6 +66,9 @@ class IndexBatches:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
+        if rows is None and shift:
+            raise ValueError("shift applies to table rows: with rows=None, source already "
+                             "holds the split's own rows")
         self.source, self.rows, self.labels, self.codes = source, rows, labels, codes
         self.batch_size, self.shift, self.shuffle, self.seed = batch_size, shift, shuffle, seed
         self.rank, self.world_size = rank, world_size
@@ -100,9 +103,13 @@ class IndexBatches:
             # In order, a batch is a contiguous slice: no permutation gather.
             end = min(start + self.batch_size, hi)
             pick = slice(start, end) if order is None else order[start:end]
-            rows = pick if self.rows is None else self.rows[pick]
+            if self.rows is None:  # the split's own rows, no shift (see __init__)
+                rows, x = pick, self.source[pick]
+            else:
+                rows = self.rows[pick]
+                x = self.source[rows - self.shift if self.shift else rows]
             cat = None if self.codes is None else self.codes[rows]
-            yield self.source[rows - self.shift if self.shift else rows], cat, self.labels[pick]
+            yield x, cat, self.labels[pick]
 
 
 class ChunkedBatches:
@@ -194,7 +201,7 @@ class PanelDataModule(pl.LightningDataModule):
         seed: int,
         vocab: dict[str, list[str]] | None = None,
         eval_batch_size: int = 16384,
-        device_resident: bool | str = "auto",
+        device_resident: bool | str = DEVICE_RESIDENT,
         device: torch.device | str | None = None,
         shuffle_buffer_mb: int = SHUFFLE_BUFFER_MB,
     ) -> None:
@@ -289,7 +296,7 @@ class PanelDataModule(pl.LightningDataModule):
         device = self._split_device(name, compact)
         self.placement[name] = str(device or "cpu")
         feats, codes = self._table_tensors(split, device)
-        rows: torch.Tensor | None = torch.from_numpy(split.rows)
+        rows = torch.from_numpy(split.rows)
         labels = torch.from_numpy(split.label.copy())
         if device is not None:
             rows, labels = rows.to(device), labels.to(device)
@@ -297,10 +304,9 @@ class PanelDataModule(pl.LightningDataModule):
             # The split's own rows, copied out once: gathering a batch from a compact table is
             # about twice as fast as gathering it from the whole table through `rows`.
             feats, codes = feats[rows], None if codes is None else codes[rows]
-            rows = None
         return IndexBatches(
             feats,
-            rows,
+            None if compact else rows,
             labels,
             self.batch_size if train else self.eval_batch_size,
             codes=codes,
@@ -327,7 +333,10 @@ class PanelDataModule(pl.LightningDataModule):
         # Batches of resident splits are already there.
         if device.type == "cpu" or batch[0].device == device:
             return batch
-        return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
+        x, cat, y = batch
+        return (x.to(device, non_blocking=True),
+                None if cat is None else cat.to(device, non_blocking=True),
+                y.to(device, non_blocking=True))
 
     def train_dataloader(self) -> IndexBatches | ChunkedBatches:
         return self._batches("train", train=True)

@@ -22,7 +22,7 @@ symbol. Strings (symbols, context) are stored as int32 codes and names.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +31,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ifns_train.core.errors import ContractError
 from ifns_train.data import contract
 from ifns_train.data.index import ColumnDigest, combine_fingerprints
-from ifns_train.errors import ContractError
+from ifns_train.data.table import Store, Stored, array_shapes, in_memory
 
 # Rows per chunk are chosen so that a chunk of all the columns read is about this many bytes.
 CHUNK_BYTES = 64 << 20
 # Parquet reads through a buffer of this size (without one a whole row group is pre-read).
 READ_BUFFER = 1 << 20
 KEYS = ("date", "symbol")
-
-Store = Callable[[str, tuple[int, ...], Any], Any]  # an array, or `cache.NpyFile`
-
-
-def in_memory(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A `Store` that keeps the arrays in memory."""
-    return np.empty(shape, dtype=dtype)
-
 
 @dataclass(frozen=True)
 class Wanted:
@@ -85,48 +78,6 @@ class Wanted:
     @property
     def columns(self) -> list[str]:
         return list(dict.fromkeys([*KEYS, *self.numeric, *self.context]))
-
-
-@dataclass
-class Stored:
-    """A table's arrays (symbol-major) and the names behind its string codes."""
-
-    arrays: dict[str, np.ndarray]
-    symbols: list[str]
-    context: dict[str, list[str]] = field(default_factory=dict)
-    extras: list[str] = field(default_factory=list)
-
-    def table(self, dataset_id: str, fingerprint: str) -> Any:
-        from ifns_train.data.resolve import Table
-
-        a = self.arrays
-        return Table(
-            dataset_id=dataset_id, fingerprint=fingerprint, features=a["features"],
-            label=a["label"], dates=a["dates"], symbols=_objects(self.symbols, a["symbol"]),
-            context={c: _objects(names, a[f"context{i}"])
-                     for i, (c, names) in enumerate(self.context.items())},
-            extras={c: a[f"extra{i}"] for i, c in enumerate(self.extras)},
-            history=a["history"], last_row=a["last_row"],
-        )
-
-
-def _objects(names: list[str], codes: np.ndarray) -> np.ndarray:
-    """Codes -> an object array whose rows share one str per distinct value (slicing then
-    encodes a column by object identity, not by hashing every string)."""
-    return np.asarray(names, dtype=object)[codes] if len(codes) else np.empty(0, dtype=object)
-
-
-def array_shapes(rows: int, features: int, extras: int, context: int) -> dict[str, Any]:
-    """Name -> (shape, dtype) of every array a table is stored as."""
-    shapes: dict[str, Any] = {
-        "features": ((rows, features), np.float32),
-        "label": ((rows,), np.float32), "dates": ((rows,), "datetime64[ns]"),
-        "history": ((rows,), np.int64), "last_row": ((rows,), np.int64),
-        "symbol": ((rows,), np.int32),
-    }
-    shapes |= {f"extra{i}": ((rows,), np.float32) for i in range(extras)}
-    shapes |= {f"context{i}": ((rows,), np.int32) for i in range(context)}
-    return shapes
 
 
 def read_table(dataset_id: str, entry: dict[str, Any], path: Path, wanted: Wanted, *,
@@ -247,7 +198,7 @@ class _Reading:
 
     def keys(self) -> dict[str, int]:
         """Pass 1: the key checks; each symbol's row count."""
-        order, known = contract.KeyOrder(self.dataset_id), set()
+        order, known = contract.KeyOrder(self.dataset_id), set[str]()
         counts: dict[str, int] = {}
 
         def check(frame: pd.DataFrame, offset: int) -> None:

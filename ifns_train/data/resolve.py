@@ -6,6 +6,7 @@ window of past rows per symbol is a strided view), and each split as row positio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from ifns_train.config.schema import DatasetConfig
+from ifns_train.core.errors import ConfigError, ContractError
+from ifns_train.data import demo
 from ifns_train.data.cache import CacheOptions, cached_table
 from ifns_train.data.index import get_entry, load_index, table_path
 from ifns_train.data.reader import Wanted, read_table
@@ -23,24 +27,7 @@ from ifns_train.data.splits import (
     purge_gap,
     split_masks,
 )
-from ifns_train.errors import ConfigError, ContractError
-
-
-@dataclass
-class Table:
-    """One dataset's rows, sorted by symbol then date."""
-
-    dataset_id: str
-    fingerprint: str
-    features: np.ndarray  # float32 (rows, n_features), C-contiguous
-    label: np.ndarray  # float32 (rows,), NaN where not yet known
-    dates: np.ndarray  # datetime64[ns]
-    symbols: np.ndarray  # object
-    context: dict[str, np.ndarray]
-    extras: dict[str, np.ndarray]
-    history: np.ndarray  # rows of the same symbol before this one
-    last_row: np.ndarray  # index of the last row of the same symbol
-    split_meta: dict[str, Any] | None = None  # the index entry's split windows, if any
+from ifns_train.data.table import Table
 
 
 @dataclass
@@ -90,8 +77,6 @@ class ResolvedData:
 
 
 def _entry(registry_dir: Path, dataset_id: str, generate_demo: bool) -> dict[str, Any]:
-    from ifns_train.data import demo  # the generator is only needed on a first run
-
     if generate_demo and dataset_id == demo.DEMO_DATASET_ID:
         entry = load_index(registry_dir)["datasets"].get(dataset_id)
         if entry is None or not table_path(registry_dir, entry).exists():
@@ -186,13 +171,13 @@ def resolve(
     label_family: str,
     horizon_days: int,
     context_columns: list[str],
-    extra_columns: list[str] = (),
-    evaluation_columns: list[str] = (),
+    extra_columns: Sequence[str] = (),
+    evaluation_columns: Sequence[str] = (),
     purge_days: int | None = None,
-    embargo_days: int = 0,
-    lookback: int = 1,
-    verify: bool = True,
-    generate_demo: bool = True,
+    embargo_days: int = DatasetConfig.embargo_days,
+    lookback: int = 1,  # each row alone, no window: what a caller reading rows means by default
+    verify: bool = DatasetConfig.verify_fingerprint,
+    generate_demo: bool = DatasetConfig.generate_demo_if_missing,
     cache: CacheOptions | None = None,
 ) -> ResolvedData:
     """Read, check and split a run's datasets; `cache` (off when None) keeps the resolved

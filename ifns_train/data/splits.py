@@ -13,12 +13,13 @@ calendar of all the run's tables, the best estimate of days the table does not h
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ifns_train.errors import ConfigError
+from ifns_train.core.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 
@@ -29,7 +30,8 @@ class Window:
     end: pd.Timestamp
 
 
-def parse_windows(raw: dict[str, dict[str, str] | list[str]], where: str) -> dict[str, Window]:
+def parse_windows(raw: Mapping[str, dict[str, str] | list[str]], where: str
+                  ) -> dict[str, Window]:
     """Windows from config or index metadata; refuses missing, unparsable, empty or unordered."""
     windows: dict[str, Window] = {}
     for name in SPLITS:

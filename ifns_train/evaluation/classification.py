@@ -41,16 +41,18 @@ def binary_metrics(
     prob: np.ndarray,
     y: np.ndarray,
     pred: np.ndarray | None = None,
-    n_bins: int = 10,
+    *,
+    n_bins: int,
 ) -> dict[str, Any]:
-    """Score P(up) forecasts ``prob`` against outcomes ``y`` (1 = up, 0 = down).
+    """Score P(up) forecasts ``prob`` against outcomes ``y`` (1 = up, 0 = down); the ECE and
+    the reliability curve in ``n_bins`` bins (``evaluation.calibration_bins``, no default here).
 
     ``pred`` is the predicted class; it defaults to ``prob >= 0.5`` but a baseline may
     pass its own (e.g. the sign of past momentum) while still being scored on ``prob``.
     Returns plain Python floats/ints, ``None`` where a metric is undefined.
     """
     rows = np.asarray(prob).shape[0] if np.ndim(prob) == 1 else 0
-    return binary_scores(Layout.single(rows), prob, y, pred, n_bins).overall()
+    return binary_scores(Layout.single(rows), prob, y, pred, n_bins=n_bins).overall()
 
 
 def binary_scores(
@@ -58,7 +60,8 @@ def binary_scores(
     prob: np.ndarray,
     y: np.ndarray,
     pred: np.ndarray | None = None,
-    n_bins: int = 10,
+    *,
+    n_bins: int,
 ) -> Scores:
     """``binary_metrics`` for every group of every grouping of ``layout``; the reliability
     bins are the aggregate's (grouping 0) only."""

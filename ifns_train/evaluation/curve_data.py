@@ -3,7 +3,7 @@
 Pure: a split's prediction arrays and its report (the `metrics.json` content of that split)
 in, one `Picture` per picture out, whose `data` is what the picture's JSON holds (the numbers
 drawn, the title and the axis labels; JSON-ready, None where a figure is undefined). The
-drawing (`callbacks.curves`) adds nothing but ink. Per metric set (`PICTURES`):
+drawing (`run.curves`) adds nothing but ink. Per metric set (`PICTURES`):
 
 * directional, overlay: `reliability_<split>`: the reliability curves of the model and each
   baseline (the report's bins), the model's rows per bin, and its calibration error (ECE)
@@ -36,7 +36,9 @@ import pandas as pd
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER
 from ifns_train.evaluation.evidence import per_date_ic
+from ifns_train.evaluation.intervals import metric_interval
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.promotion import best_in_cell
 from ifns_train.evaluation.regression import IC_MIN_NAMES
 
 N_BUCKETS = 10
@@ -133,20 +135,21 @@ def decile_data(pred: np.ndarray, y: np.ndarray, dates: np.ndarray) -> dict[str,
 
 def reliability(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
                 spec: Mapping[str, Any]) -> Picture:
-    from ifns_train.evaluation.intervals import metric_interval
-
-    boot = spec.get("bootstrap") or {}
+    # `spec`: the recorded `EvaluationSpec` (as_dict), whose bootstrap and bins are the run's.
+    boot = spec["bootstrap"]
     model = report["model"]
     note = None
     ece: dict[str, Any] = {"estimate": _num(model.get("ece")), "low": None, "high": None,
-                           "level": boot.get("level", 0.95)}
+                           "level": boot["level"]}
     try:
         interval = metric_interval(
             "ece", arrays.y, arrays.model["prob"], arrays.dates,
-            horizon=int(spec["horizon_days"]), n_bins=int(spec.get("n_bins", 10)),
-            **{k: boot[k] for k in ("level", "reps", "seed", "block", "method") if k in boot})
-        ece.update({k: interval["model"][k] for k in ("estimate", "low", "high", "level",
-                                                       "block", "reps", "skipped")})
+            horizon=int(spec["horizon_days"]), n_bins=int(spec["n_bins"]),
+            **{k: boot[k] for k in ("level", "reps", "seed", "block", "method")})
+        model_interval = interval["model"]
+        assert model_interval is not None  # only "improvement" can be None
+        ece.update({k: model_interval[k] for k in ("estimate", "low", "high", "level",
+                                                    "block", "reps", "skipped")})
         if ece["low"] is None:
             note = "no ECE interval: too few dates (or replicates) to resample"
     except ValueError as exc:
@@ -266,8 +269,6 @@ def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
     """Per regime_tag: the primary metric's improvement over the regime's best baseline
     (positive: the model is better) with its interval and evidence word from
     `slice_intervals`; without intervals on this split, the slices' point figures."""
-    from ifns_train.evaluation.promotion import best_in_cell
-
     primary = report["primary_metric"]
     cells = report.get("slices", {}).get(REGIME, {})
     has_intervals = "slice_intervals" in report

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ifns_train.evaluation import intervals, proxies
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.promotion import best_in_cell
 from ifns_train.evaluation.regression import IC_MIN_NAMES
 
 # Per metric set: the headline metrics that get intervals, and the prediction array each scores.
@@ -106,8 +107,6 @@ def slice_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
                     boot: Mapping[str, Any], horizon: int) -> dict[str, Any]:
     """Per slice of `INTERVAL_SLICES`: the primary metric's improvement over the slice's best
     baseline, with its interval (no claim of significance for a small slice)."""
-    from ifns_train.evaluation.promotion import best_in_cell
-
     primary = report["primary_metric"]
     key = HEADLINE[report["metric_set"]][primary]
     out: dict[str, Any] = {}
@@ -206,7 +205,7 @@ def trading(arrays: PredictionArrays, metric_set: str, *, horizon: int, cost_bps
     else:
         return None
     cost = arrays.inputs.get("cost_bps", cost_bps)
-    options = {"horizon": horizon, "cost": cost, "band": band, "series": series}
+    options: dict[str, Any] = {"horizon": horizon, "cost": cost, "band": band, "series": series}
     out: dict[str, Any] = {
         "cost_bps": cost_bps if np.ndim(cost) == 0 else "per row (cost model)",
         "band": band,

@@ -21,7 +21,7 @@ def gating_effect(
     primary_up: np.ndarray,
     y: np.ndarray,
     overlay_prob: np.ndarray,
-    threshold: float = 0.5,
+    threshold: float,
 ) -> dict[str, Any]:
     """Hit rate of the primary call overall and on the rows the overlay lets through.
 
@@ -32,7 +32,8 @@ def gating_effect(
     with 0.9 does, whereas ``1 - 0.9`` is 0.09999999999999998 in floating point). Both
     bounds are inclusive, so at 0.5 a prob of exactly 0.5 passes either call.
 
-    ``threshold`` must lie in [0.5, 1]: below 0.5 the gate would pass rows where the
+    ``threshold`` (the family's ``baseline_params.gate_threshold``; no default here) must lie
+    in [0.5, 1]: below 0.5 the gate would pass rows where the
     overlay leans against the call. ``gated_hit_rate`` and ``hit_rate_change`` (gated
     minus primary) are None when no row passes.
     """
@@ -45,7 +46,7 @@ def gating_scores(
     primary_up: np.ndarray,
     y: np.ndarray,
     overlay_prob: np.ndarray,
-    threshold: float = 0.5,
+    threshold: float,
 ) -> Scores:
     """``gating_effect`` for every group of every grouping of ``layout``."""
     up, y_a, prob = _validate(primary_up, y, overlay_prob, threshold)

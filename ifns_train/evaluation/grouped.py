@@ -208,7 +208,9 @@ def _factorize(arr: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     if arr.dtype == object and arr.size > 1 << 16:
         arr = np.ascontiguousarray(arr)
         buffer = (ctypes.c_char * arr.nbytes).from_address(arr.ctypes.data)
-        codes, addresses = pd.factorize(np.frombuffer(buffer, dtype=np.uintp))
+        # Any buffer works; numpy's stubs name only a few types before Python 3.12.
+        addresses_of = np.frombuffer(buffer, dtype=np.uintp)  # type: ignore[call-overload]
+        codes, addresses = pd.factorize(addresses_of)
         if len(addresses) <= 1 << 12:
             one = np.zeros(len(addresses), dtype=np.intp)
             one[codes] = np.arange(codes.size)  # a row holding each object
@@ -251,6 +253,10 @@ class Moments(NamedTuple):
     def varies(self) -> np.ndarray:
         """Not all values of the group equal (and the group not empty)."""
         return self.lo < self.hi
+
+    def largest_deviation(self) -> np.ndarray:
+        """The largest absolute deviation from the mean, per group."""
+        return np.maximum(self.hi - self.mean, self.mean - self.lo)
 
 
 def spread(layout: Layout, x: np.ndarray) -> Spread:
@@ -318,7 +324,7 @@ def pearson(sxy: np.ndarray, x: Moments, y: Moments) -> np.ndarray:
     near-zero-variance rule (``tm_variance_ok``)."""
     ok = (x.n >= 2) & x.varies & y.varies
     for m in (x, y):
-        ok &= tm_variance_ok(m.n, m.m2, lambda m=m: np.maximum(m.hi - m.mean, m.mean - m.lo))
+        ok &= tm_variance_ok(m.n, m.m2, m.largest_deviation)
     return correlation(sxy, x.m2, y.m2, ok)
 
 

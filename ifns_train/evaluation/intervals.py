@@ -24,6 +24,11 @@ too short (< ``PW_MIN_DATES``) or constant for that estimate; ``"fixed"`` for an
 Intervals are *percentile* intervals: the (1 - level)/2 and (1 + level)/2 quantiles
 (numpy's default linear interpolation) of the replicate statistics. ``arch`` is imported
 inside the functions that use it: importing ``arch.bootstrap`` alone takes ~2.5 s.
+
+The bootstrap settings (``level``, ``reps``, ``seed``, ``block``, ``method``) and ``n_bins``
+have no default here: their values are the config's ``evaluation.bootstrap`` and
+``evaluation.calibration_bins`` (ifns_train/conf/evaluation/default.yaml, the one place),
+passed by the evaluator.
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ import pandas as pd
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER, evidence_of
 from ifns_train.evaluation.weighted_stats import (
-    ECE_BINS,
     ROW_METRICS,
     WeightedStat,
     as_pred,
@@ -49,8 +53,6 @@ from ifns_train.evaluation.weighted_stats import (
 HEADLINE_ROW_METRICS = ROW_METRICS
 """Metrics of rows that ``metric_interval`` knows (each a figure of an existing metric function)."""
 
-DEFAULT_LEVEL = 0.95
-DEFAULT_REPS = 1000
 METHODS = {"stationary": "stationary_bootstrap", "circular": "circular_block_bootstrap"}
 """``method=`` argument -> the name recorded in each interval."""
 
@@ -78,9 +80,7 @@ def date_codes(dates: np.ndarray) -> tuple[np.ndarray, int]:
     return np.asarray(codes, dtype=np.int64), len(uniques)
 
 
-def block_length(
-    series: np.ndarray, horizon: int, *, method: str = "stationary"
-) -> tuple[int, str]:
+def block_length(series: np.ndarray, horizon: int, *, method: str) -> tuple[int, str]:
     """(block length, rule) for ``block="auto"``: ceil(Politis-White) but at least ``horizon``.
 
     ``series`` is the statistic's per-date contribution in date order (NaNs are dropped).
@@ -104,7 +104,7 @@ def block_length(
 
 
 def date_weights(
-    dates: np.ndarray, *, block: int, reps: int, seed: int, method: str = "stationary"
+    dates: np.ndarray, *, block: int, reps: int, seed: int, method: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """(code per row, weights): ``weights[r, d]`` = how often replicate ``r`` drew date ``d``.
 
@@ -128,22 +128,23 @@ def metric_interval(
     *,
     baseline_pred: np.ndarray | None = None,
     horizon: int,
-    level: float = DEFAULT_LEVEL,
-    reps: int = DEFAULT_REPS,
-    seed: int = 0,
-    block: int | str = "auto",
-    method: str = "stationary",
+    level: float,
+    reps: int,
+    seed: int,
+    block: int | str,
+    method: str,
     small: bool = False,
-    n_bins: int = ECE_BINS,
+    n_bins: int | None = None,
 ) -> dict[str, Interval | None]:
     """Bootstrap interval of a row metric, and of the paired improvement over a baseline.
 
     ``metric`` is one of ``HEADLINE_ROW_METRICS``; the predictions are what the metric
     function scores: the predicted class (0/1) for ``hit_rate``, P(up) for ``auc``,
     ``brier``, ``log_loss`` and ``ece`` (``y`` 0/1; the ECE in ``n_bins`` calibration bins, as
-    ``classification.binary_metrics``), forecast volatility for ``qlike`` (``y`` the
-    realised volatility, both > 0; QLIKE = mean(r - log r - 1), r = y² / pred²), any
-    forecast for ``mae``/``rmse``/``mae_bps`` (``mae_bps`` is MAE on figures in bps).
+    ``classification.binary_metrics``; ``n_bins`` is required for ``ece`` only), forecast
+    volatility for ``qlike`` (``y`` the realised volatility, both > 0;
+    QLIKE = mean(r - log r - 1), r = y² / pred²), any forecast for ``mae``/``rmse``/``mae_bps``
+    (``mae_bps`` is MAE on figures in bps).
 
     Returns ``{"model": interval, "improvement": interval | None}``; an interval is
     ``{"estimate", "low", "high", "level", "method", "block", "block_rule", "reps", "seed",
@@ -185,11 +186,11 @@ def series_interval(
     *,
     baseline_values: np.ndarray | None = None,
     horizon: int,
-    level: float = DEFAULT_LEVEL,
-    reps: int = DEFAULT_REPS,
-    seed: int = 0,
-    block: int | str = "auto",
-    method: str = "stationary",
+    level: float,
+    reps: int,
+    seed: int,
+    block: int | str,
+    method: str,
     small: bool = False,
 ) -> dict[str, Interval | None]:
     """Bootstrap interval of the mean of a per-date series (the IC or rank IC), and paired.

@@ -1,7 +1,8 @@
-"""The prediction table: what a model said on each row, saved with the model, read by the evaluator.
+"""The prediction table: what a model said on each row, saved with the model, read by the
+evaluation standard.
 
 Why a table: every figure of a model's record is computed from it, so any figure can be
-recomputed later (`python -m ifns_train.evaluate model_id=...`) without retraining, and a new
+recomputed later (`python -m ifns_train.cli.evaluate model_id=...`) without retraining, and a new
 metric can be added to old models. One table per evaluation split, one row per (date, symbol)
 of the split, in the split's row order. Columns:
 

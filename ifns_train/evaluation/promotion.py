@@ -110,6 +110,7 @@ def regime_check(report: Mapping[str, Any], rules: Mapping[str, Any],
         if cell["small_slice"] or best is None or model is None:
             continue
         gap = favourable(primary, model - cell["baselines"][best][primary])
+        assert gap is not None  # a difference of two present values
         if worst is None or gap < worst[0]:
             worst = (gap, value, best)
     if worst is None:

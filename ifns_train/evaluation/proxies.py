@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 
 # Values within this of each other are a constant series: float noise from the sums would
 # otherwise turn an exact constant into a Sharpe of ~1e13.
@@ -53,7 +53,7 @@ _FIGURES = ("expectancy", "hit_rate", "sharpe", "max_drawdown", "mean_period_ret
 EXCESS_FIGURES = ("sharpe", "mean_period_return", "hit_rate")
 
 
-def positions_from_probability(prob: np.ndarray, band: float = 0.0) -> np.ndarray:
+def positions_from_probability(prob: np.ndarray, band: float) -> np.ndarray:
     """Directional P(up) -> +1 if p >= 0.5 else -1; 0 (no trade) where |p - 0.5| < ``band``."""
     p = _finite_1d(prob, "prob")
     if np.any((p < 0.0) | (p > 1.0)):
@@ -65,7 +65,7 @@ def positions_from_probability(prob: np.ndarray, band: float = 0.0) -> np.ndarra
     return pos
 
 
-def positions_from_call(call_up: np.ndarray, prob: np.ndarray, band: float = 0.0) -> np.ndarray:
+def positions_from_call(call_up: np.ndarray, prob: np.ndarray, band: float) -> np.ndarray:
     """A directional call (1 up, 0 down) -> +1 / -1; 0 (no trade) where its P(up) lies within
     ``band`` of 0.5. The side is the predictor's own call, not ``prob >= 0.5``: a baseline such
     as the momentum sign calls down on a negative sign even where the up-rate it learnt for
@@ -81,7 +81,7 @@ def positions_from_call(call_up: np.ndarray, prob: np.ndarray, band: float = 0.0
     return pos
 
 
-def positions_from_forecast(forecast: np.ndarray, band: float = 0.0) -> np.ndarray:
+def positions_from_forecast(forecast: np.ndarray, band: float) -> np.ndarray:
     """Return forecast -> its sign (+1, -1; 0 for an exact 0, which has no view); 0 where
     |forecast| < ``band`` (in the forecast's units)."""
     f = _finite_1d(forecast, "forecast")
@@ -120,8 +120,8 @@ def trading_proxies(
     position: np.ndarray,
     realised: np.ndarray,
     *,
-    horizon_days: int = 20,
-    cost_bps: float | np.ndarray = 0.0,
+    horizon_days: int,
+    cost_bps: float | np.ndarray,
     market_neutral: bool = False,
 ) -> dict[str, Any]:
     """Sign/threshold strategy figures on non-overlapping holdings (see the module docstring).
@@ -292,7 +292,7 @@ def quantile_spread(
     forecast: np.ndarray,
     realised: np.ndarray,
     *,
-    horizon_days: int = 20,
+    horizon_days: int,
     quantile: float = 0.2,
     min_names: int = 5,
 ) -> dict[str, Any]:

@@ -328,8 +328,8 @@ def grouped_percentile(layout: Layout, values: np.ndarray, q: float) -> list[np.
                 positions.append((g.of_cell == grp, b, k - (int(cum[grp, b - 1]) if b else 0)))
     values_at = _values_at(layout, values, bucket, n_buckets, cell_bucket, positions)
     results = [np.full(g.size, np.nan) for g in layout.groupings]
-    for j, (i, grp, vi, prev, _nxt) in enumerate(wanted):
-        results[i][grp] = _lerp(values_at[2 * j], values_at[2 * j + 1], vi - prev)
+    for j, (i, group, vi, prev, _nxt) in enumerate(wanted):
+        results[i][group] = _lerp(values_at[2 * j], values_at[2 * j + 1], vi - prev)
     return results
 
 

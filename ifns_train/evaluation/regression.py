@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation.grouped import (
     Layout,
     Scores,
@@ -69,7 +69,8 @@ def return_metrics(
     y: np.ndarray,
     dates: np.ndarray | None = None,
     min_names: int = IC_MIN_NAMES,
-    horizon_days: int = 20,
+    *,
+    horizon_days: int,
 ) -> dict[str, Any]:
     """Score return forecasts ``pred`` against realised returns ``y``, pooled and per date.
 
@@ -95,7 +96,8 @@ def return_metrics(
     Returns plain Python floats/ints, ``None`` where a metric is undefined.
     """
     rows = np.asarray(pred).shape[0] if np.ndim(pred) == 1 else 0
-    return return_scores(Layout.single(rows), pred, y, dates, min_names, horizon_days).overall()
+    return return_scores(Layout.single(rows), pred, y, dates, min_names,
+                         horizon_days=horizon_days).overall()
 
 
 def return_scores(
@@ -104,7 +106,8 @@ def return_scores(
     y: np.ndarray,
     dates: np.ndarray | None = None,
     min_names: int = IC_MIN_NAMES,
-    horizon_days: int = 20,
+    *,
+    horizon_days: int,
 ) -> Scores:
     """``return_metrics`` for every group of every grouping of ``layout`` (the per-date ICs
     of a group are taken over the group's names on each date)."""

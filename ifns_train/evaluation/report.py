@@ -97,13 +97,18 @@ def split_report(
     baselines: Mapping[str, Mapping[str, np.ndarray]],
     context: Mapping[str, np.ndarray],
     inputs: Mapping[str, np.ndarray] | None = None,
-    min_rows: int = 200,
-    n_bins: int = 10,
-    horizon_days: int = 20,
-    gate_threshold: float = 0.5,
+    min_rows: int,
+    n_bins: int,
+    horizon_days: int,
+    gate_threshold: float | None = None,
 ) -> dict[str, Any]:
     """The model and each baseline on the split's rows, overall and per value of each
-    context column (cells flagged ``small_slice`` under ``min_rows`` rows)."""
+    context column (cells flagged ``small_slice`` under ``min_rows`` rows).
+
+    No defaults: ``min_rows`` and ``n_bins`` are ``evaluation.min_slice_rows`` and
+    ``evaluation.calibration_bins``, ``horizon_days`` the label's, ``gate_threshold`` the
+    overlay family's ``baseline_params.gate_threshold`` (the config holds each, once); the
+    gate threshold is required for the overlay metric set only."""
     ms = METRIC_SETS[metric_set]
     settings = {"n_bins": n_bins, "horizon_days": horizon_days}
     options = {k: settings[k] for k in ms.options}
@@ -132,6 +137,9 @@ def split_report(
         "slices": _slices(layout, scores, list(baselines), min_rows),
     }
     if metric_set == "overlay":
+        if gate_threshold is None:
+            raise ValueError("the overlay metric set needs gate_threshold "
+                             "(family.baseline_params.gate_threshold)")
         report["gating"] = _gating(layout, model["prob"], y, inputs["primary_up"],
                                    min_rows, gate_threshold)
     return report

@@ -17,14 +17,13 @@ times larger: ``per_period_sharpe`` and ``per_period_variance`` convert (P defau
 ``TRADING_DAYS_PER_YEAR`` for daily returns; the trading proxies' non-overlapping h-day
 periods have 252 / h a year). Kurtosis is raw (3 for a normal distribution).
 
-**What is deflated, and when.** The evaluator deflates the Sharpe ratio of what a model adds
-over its best baseline (the net excess of its trading proxy, ``proxies.excess_proxies``), not
-of its own proxy, which on a rising market rewards any long book. The trials are read from the
-experiment log, so the figure depends on when it is computed: the search goes on after a
-model is recorded. ``deflate`` is therefore one function of recorded per-offset moments and
-the trials known at the time, called at record time and again whenever the figure is used
-for a decision (``ifns_train.registry.current``).
-"""
+**What is deflated, and when.** The evaluation standard deflates the Sharpe ratio of what a
+model adds over its best baseline (the net excess of its trading proxy,
+``proxies.excess_proxies``), not of its own proxy, which on a rising market rewards any long
+book. The trials are read from the experiment log, so the figure depends on when it is computed:
+the search goes on after a model is recorded. ``deflate`` is therefore one function of recorded
+per-offset moments and the trials known at the time, called at record time and again whenever
+the figure is used for a decision (``ifns_train.registry.current``). """
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 
 EULER_MASCHERONI = 0.5772156649015329
 CONSTANT_TOL = 1e-12
@@ -155,7 +154,7 @@ def offset_stats(per_date: Sequence[float], horizon_days: int) -> list[dict[str,
     """``sharpe_stats`` of each of the h non-overlapping sequences of a per-date series of
     h-day period returns (``proxies.offset_sequences``): one path of returns per start
     offset, none of them privileged."""
-    from ifns_train.evaluation.proxies import offset_sequences
+    from ifns_train.evaluation.proxies import offset_sequences  # pandas: see cli/lazy.py
 
     return [sharpe_stats(seq) for seq in offset_sequences(per_date, horizon_days)]
 

@@ -22,9 +22,11 @@ def by_slice(
     metric_fn: Callable[..., Mapping[str, Any]],
     arrays: Mapping[str, np.ndarray],
     context: Mapping[str, np.ndarray],
-    min_rows: int = 100,
+    *,
+    min_rows: int,
 ) -> dict[str, dict[Any, dict[str, Any]]]:
-    """``{column: {value: {**metric_fn(masked arrays), "rows": n, "small_slice": n < min_rows}}}``.
+    """``{column: {value: {**metric_fn(masked arrays), "rows": n, "small_slice": n < min_rows}}}``
+    (``min_rows``: ``evaluation.min_slice_rows`` in a run; no default here).
 
     Values are sorted and converted to plain Python scalars; missing values (None, NaN)
     form one slice keyed ``None``, placed last, so no rows silently drop out. Small

@@ -1,7 +1,7 @@
 """Stability (spec 7.2): how much a model's figure moves with the training window and the seed.
 
 Pure: the primary figures of the main run and of its companion runs (walk-forward folds, other
-seeds; `ifns_train.companions`) in, their spread out. A model whose test figure changes sign
+seeds; `ifns_train.run.companions`) in, their spread out. A model whose test figure changes sign
 from one fold or seed to the next is telling its reader that the figure is mostly noise.
 """
 

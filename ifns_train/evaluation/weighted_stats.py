@@ -28,7 +28,6 @@ import numpy as np
 ROW_METRICS = ("hit_rate", "auc", "brier", "log_loss", "mae", "rmse", "qlike", "mae_bps",
                "ece")
 _PROBABILITY_METRICS = ("auc", "brier", "log_loss", "ece")
-ECE_BINS = 10  # classification.binary_metrics' default
 _BLOCK_PER_DATE = 0.15  # cells in an AUC pair block per date in the sample (auc_pairs)
 _BLOCK_MIN = 32  # ... and at least this many
 _PAIRS_PER_FLUSH = 1 << 22  # within-block pairs buffered before one bincount (~64 MB)
@@ -57,10 +56,11 @@ class WeightedStat:
 
 def row_metric_stat(
     metric: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_dates: int,
-    n_bins: int = ECE_BINS,
+    n_bins: int | None = None,
 ) -> WeightedStat:
     """The ``WeightedStat`` of one row metric (AUC, ECE in ``n_bins`` calibration bins, or a
-    mean of per-row values)."""
+    mean of per-row values). ``n_bins`` (``evaluation.calibration_bins``) is required for the
+    ECE and unused otherwise."""
     if metric == "auc":
         return _auc_stat(pred, y, codes, n_dates)
     if metric == "ece":
@@ -94,7 +94,7 @@ def _row_values(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     if metric == "brier":
         return (pred - y) ** 2
     if metric == "log_loss":
-        from ifns_train.evaluation.classification import LOG_LOSS_EPS
+        from ifns_train.evaluation.classification import LOG_LOSS_EPS  # torch: see cli/lazy.py
 
         p = np.clip(pred, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
         return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
@@ -139,7 +139,7 @@ def _auc_stat(score: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int)
 
 
 def _ece_stat(prob: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
-              n_bins: int) -> WeightedStat:
+              n_bins: int | None) -> WeightedStat:
     """The expected calibration error (L1) as ``classification.binary_metrics`` bins it.
 
     ``G[d, b]`` sums ``prob - y`` over the rows of date d in bin b (bin ``n_bins`` holds
@@ -149,13 +149,13 @@ def _ece_stat(prob: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
     block length is the date's gap signed by its bin's overall gap, ``(G @ sign(g)) / n``,
     which averages (weighted by rows) to the ECE.
     """
-    from ifns_train.evaluation.classification import calibration_bins, calibration_edges
-
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
     if prob.size == 0:
         return WeightedStat(None, np.full(n_dates, np.nan), lambda w: np.full(w.shape[0], np.nan))
     width = n_bins + 1
+    from ifns_train.evaluation.classification import calibration_bins, calibration_edges
+
     bins = calibration_bins(prob, calibration_edges(n_bins))
     diff = prob - y
     gaps = np.bincount(bins, diff, minlength=width)

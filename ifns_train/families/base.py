@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ifns_train.config.schema import FamilyConfig, ModelConfig
+from ifns_train.core.errors import ConfigError, DegenerateRunError
 from ifns_train.data.module import Batch
 from ifns_train.data.resolve import Split
-from ifns_train.errors import ConfigError, DegenerateRunError
 from ifns_train.nets.backbones import build_backbone
 
 
@@ -30,26 +31,35 @@ class FamilyModule(pl.LightningModule):
     baseline_names: ClassVar[tuple[str, ...]] = ()
     losses: ClassVar[tuple[str, ...]]  # the first is the default
     categorical_inputs: ClassVar[tuple[str, ...]] = ()
+    # The standardisation, registered as buffers in __init__ (saved with the weights).
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
 
     def __init__(
         self,
         *,
         n_features: int,
-        backbone: str = "mlp",
-        hidden_sizes: list[int] | tuple[int, ...] = (64, 32),
-        dropout: float = 0.1,
-        lookback: int = 1,
-        optimizer: str = "AdamW",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        loss: str | None = None,
-        huber_delta: float = 1.0,
+        # The `model` group's keys: no default here, the values live in the config only
+        # (conf/model/*.yaml); a run passes them all, a checkpoint holds them all.
+        backbone: str,
+        hidden_sizes: list[int] | tuple[int, ...],
+        dropout: float,
+        lookback: int,
+        optimizer: str,
+        lr: float,
+        weight_decay: float,
+        # Keys newer than the first checkpoints: a checkpoint saved before a key existed is
+        # loaded with the key's one default, the schema's (None: the family's first loss).
+        loss: str | None = FamilyConfig.loss,
+        huber_delta: float = FamilyConfig.huber_delta,
         vocab: Mapping[str, list[str]] | None = None,
         feature_mean: np.ndarray | None = None,
         feature_std: np.ndarray | None = None,
         target_mean: float = 0.0,
         target_std: float = 1.0,
-        compile: bool = False,
+        compile: bool = ModelConfig.compile,
     ) -> None:
         super().__init__()
         loss = loss or self.losses[0]
@@ -169,7 +179,7 @@ class FamilyModule(pl.LightningModule):
                 raise DegenerateRunError(
                     f"the training loss is not finite ({float(epoch_loss)}) in epoch "
                     f"{self.current_epoch + 1}: the model diverged; lower model.lr "
-                    f"(now {self.hparams.lr:g})"
+                    f"(now {self.hparams['lr']:g})"
                 )
             self.log("train_loss", epoch_loss, sync_dist=True)
 
@@ -206,15 +216,16 @@ class FamilyModule(pl.LightningModule):
         return self.outputs_to_predictions(output)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        opt = getattr(torch.optim, self.hparams.optimizer)
-        return opt(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        opt = getattr(torch.optim, self.hparams["optimizer"])
+        return opt(self.parameters(), lr=self.hparams["lr"],
+                   weight_decay=self.hparams["weight_decay"])
 
 
 class RegressionFamily(FamilyModule):
     """A continuous target, learnt in standardised units (train mean and std)."""
 
     task = "regression"
-    losses = ("huber", "mse")
+    losses: ClassVar[tuple[str, ...]] = ("huber", "mse")
 
     @classmethod
     def target_scaling(cls, y_train: np.ndarray) -> tuple[float, float]:
@@ -225,10 +236,10 @@ class RegressionFamily(FamilyModule):
         return (target - self.target_mean) / self.target_std
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.hparams.loss == "mse":
+        if self.hparams["loss"] == "mse":
             return torch.nn.functional.mse_loss(output, self._scaled(target))
         return torch.nn.functional.huber_loss(
-            output, self._scaled(target), delta=self.hparams.huber_delta
+            output, self._scaled(target), delta=self.hparams["huber_delta"]
         )
 
     def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:

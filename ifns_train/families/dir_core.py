@@ -8,7 +8,7 @@ trailing 20-day return with the up-rate of each sign taken from the training row
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ class DirCoreModule(FamilyModule):
     task = "classification"
     metric_set = "directional"
     losses = ("cross_entropy",)
-    baseline_names = ("class_prior", "momentum_sign")
+    baseline_names: ClassVar[tuple[str, ...]] = ("class_prior", "momentum_sign")
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(output, target)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.data.resolve import Split
 from ifns_train.families.base import RegressionFamily, trailing_label_stat
 
@@ -39,7 +39,7 @@ class ExecCostModule(RegressionFamily):
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         pred_bps = output * self.target_std + self.target_mean
-        return torch.nn.functional.huber_loss(pred_bps, target, delta=self.hparams.huber_delta)
+        return torch.nn.functional.huber_loss(pred_bps, target, delta=self.hparams["huber_delta"])
 
     @classmethod
     def baseline_columns(cls, params: Mapping[str, Any]) -> list[str]:

@@ -4,11 +4,12 @@ against the recorded hash before a byte of it is unpickled, and unpickled with
 
 from __future__ import annotations
 
-from ifns_train.errors import RegistryError
-from ifns_train.families import family_class
+from ifns_train.core.errors import ConfigError, RegistryError
+from ifns_train.families import FAMILIES, family_class_of
 from ifns_train.families.base import FamilyModule
-from ifns_train.registry import artifacts, model_registry
+from ifns_train.registry import artifacts, log, model_registry
 from ifns_train.registry.database import Registry
+from ifns_train.registry.records import ModelRecord
 
 CHECKPOINT = "model.ckpt"
 
@@ -37,8 +38,25 @@ def load_registered(reg: Registry, model_id: str) -> FamilyModule:
     if record.model_family not in names:
         raise RegistryError(f"model {model_id}: family {record.model_family} is not in the "
                             "registry")
-    cls = family_class(names[record.model_family])
+    cls = registered_family_class(reg, record, names[record.model_family])
     module = cls.load_from_checkpoint(folder / CHECKPOINT, map_location="cpu",
                                       weights_only=True)
     module.eval()
     return module
+
+
+def registered_family_class(reg: Registry, record: ModelRecord, name: str) -> type[FamilyModule]:
+    """The class of a registered model's family `name`: a built-in family's by its name; for a
+    family of one's own, the class its run's config names (`family.module`, as recorded in the
+    experiment log with the run), imported again: so its package must be importable here."""
+    if name in FAMILIES:  # family.module never names another class under a built-in's name
+        return FAMILIES[name]
+    family = (log.get(reg, record.experiment_id).config or {}).get("family") or {}
+    if not family.get("module"):
+        raise RegistryError(f"model {record.model_id}: family {name!r} "
+                            f"({record.model_family}) is not built in, and its experiment "
+                            f"{record.experiment_id} recorded no family.module naming its class")
+    try:
+        return family_class_of({**family, "name": name})
+    except ConfigError as exc:
+        raise RegistryError(f"model {record.model_id}: {exc}") from None

@@ -43,7 +43,7 @@ class RiskVolModule(RegressionFamily):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         realised_var = target.clamp_min(1e-8) ** 2
         log_var = self._log_var(output)
-        if self.hparams.loss == "qlike":
+        if self.hparams["loss"] == "qlike":
             # y²/σ² - log(y²/σ²) - 1: zero at σ² = y², up to noise in the proxy.
             ratio = realised_var * torch.exp(-log_var)
             return (ratio - torch.log(ratio) - 1.0).mean()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from torch import nn
 
-from ifns_train.errors import ConfigError
+from ifns_train.core.errors import ConfigError
 from ifns_train.nets.sequence import GRUBackbone, TCNBackbone
 
 BACKBONES = ("linear", "mlp", "gru", "tcn")
 # Backbones that read the window as a sequence and so need model.lookback >= 2.
 SEQUENCE_BACKBONES = frozenset({"gru", "tcn"})
 
-GRU_DEFAULT_HIDDEN = 32
-TCN_DEFAULT_CHANNELS = (32, 32)
 TCN_KERNEL_SIZE = 3
 
 
@@ -22,16 +20,18 @@ def build_backbone(
     n_features: int,
     n_outputs: int,
     *,
-    lookback: int = 1,
-    hidden_sizes: list[int] | tuple[int, ...] = (),
-    dropout: float = 0.0,
+    lookback: int,
+    hidden_sizes: list[int] | tuple[int, ...],
+    dropout: float,
 ) -> nn.Module:
     """The backbone named by `model.backbone`; inputs are (batch, features) or
-    (batch, lookback, features), outputs (batch, n_outputs).
+    (batch, lookback, features), outputs (batch, n_outputs). `lookback`, `hidden_sizes` and
+    `dropout` are the `model` keys (no default here: the config holds them).
 
-    gru: hidden size hidden_sizes[0] (32 if empty), one layer per entry (later entries only
-    count layers). tcn: one causal block per entry of hidden_sizes (channels; [32, 32] if
-    empty), kernel 3, dilation 1, 2, 4, ...; see `TCNBackbone` for its receptive field.
+    mlp: one hidden layer per entry of hidden_sizes. gru: hidden size hidden_sizes[0], one
+    layer per entry (later entries only count layers). tcn: one causal block per entry of
+    hidden_sizes (channels), kernel `TCN_KERNEL_SIZE`, dilation 1, 2, 4, ...; see
+    `TCNBackbone` for its receptive field. linear ignores hidden_sizes and dropout.
     """
     if name not in BACKBONES:
         raise ConfigError(f"unknown model.backbone {name!r} (known: {', '.join(BACKBONES)})")
@@ -45,9 +45,9 @@ def build_backbone(
     n_in = n_features * lookback
     if name == "linear":
         return nn.Sequential(nn.Flatten(), nn.Linear(n_in, n_outputs))
+    if not sizes:
+        raise ConfigError(f"model.hidden_sizes must name at least one layer for backbone {name}")
     if name == "mlp":
-        if not sizes:
-            raise ConfigError("model.hidden_sizes must name at least one layer for backbone mlp")
         layers: list[nn.Module] = [nn.Flatten()]
         width = n_in
         for size in sizes:
@@ -59,14 +59,14 @@ def build_backbone(
         return GRUBackbone(
             n_features,
             n_outputs,
-            hidden_size=sizes[0] if sizes else GRU_DEFAULT_HIDDEN,
-            num_layers=len(sizes) or 1,
+            hidden_size=sizes[0],
+            num_layers=len(sizes),
             dropout=dropout,
         )
     return TCNBackbone(
         n_features,
         n_outputs,
-        channels=sizes or TCN_DEFAULT_CHANNELS,
+        channels=sizes,
         kernel_size=TCN_KERNEL_SIZE,
         dropout=dropout,
     )

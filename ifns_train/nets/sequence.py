@@ -97,11 +97,12 @@ class TCNBackbone(nn.Module):
 
         receptive_field = 1 + 2 * (k - 1) * (2**n_blocks - 1)
 
-    rows (13 for the default k=3 and two blocks; 29 for three; 61 for four). Rows of the window
-    older than that are IGNORED: a lookback above the receptive field only costs compute, and
-    a longer memory needs more blocks, not a longer lookback. A lookback below it is fine: each
-    conv zero-pads its own input on the left (hidden activations included), so the output is
-    simply that of a shorter history, not that of the window preceded by zero rows.
+    rows (13 for k=3, the kernel `build_backbone` gives, and two blocks; 29 for three; 61 for
+    four). Rows of the window older than that are IGNORED: a lookback above the receptive field
+    only costs compute, and a longer memory needs more blocks, not a longer lookback. A lookback
+    below it is fine: each conv zero-pads its own input on the left (hidden activations
+    included), so the output is simply that of a shorter history, not that of the window
+    preceded by zero rows.
     """
 
     def __init__(
@@ -110,8 +111,8 @@ class TCNBackbone(nn.Module):
         n_outputs: int,
         *,
         channels: list[int] | tuple[int, ...],
-        kernel_size: int = 3,
-        dropout: float = 0.0,
+        kernel_size: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         blocks: list[nn.Module] = []

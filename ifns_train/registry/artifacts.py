@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 
 CHUNK = 1 << 20
 STAGING_PREFIX = ".staging-"

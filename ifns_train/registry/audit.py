@@ -21,13 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from ifns_train.core.errors import ContractError, IfnsError, RegistryError
 from ifns_train.data.index import load_index, table_path
-from ifns_train.errors import ContractError, IfnsError, RegistryError
 from ifns_train.registry import artifacts, log
 from ifns_train.registry.database import Registry
 from ifns_train.registry.model_registry import get as get_model
 from ifns_train.registry.records import ModelRecord
-from ifns_train.registry.schema import history, models
+from ifns_train.registry.schema import as_tuples, history, models
 
 VERSIONED = re.compile(r".+_V\d+$")
 SPLITS = ("train", "val", "test")
@@ -102,7 +102,7 @@ def last_statuses(conn: Connection, model_id: str | None = None) -> dict[str, st
         history.c.subject == "model").order_by(history.c.seq)
     if model_id is not None:
         query = query.where(history.c.subject_id == model_id)
-    return {mid: status for mid, status in conn.execute(query)}  # the last row's wins
+    return {mid: status for mid, status in as_tuples(conn.execute(query))}  # the last row's wins
 
 
 def history_problem(status: str, last: str | None) -> str | None:

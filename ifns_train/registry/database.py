@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import ids
 from ifns_train.registry.schema import MIGRATIONS, SCHEMA_VERSION, current_version, schema_info
 

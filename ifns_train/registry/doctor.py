@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
+from ifns_train.data import cache as data_cache
 from ifns_train.registry import artifacts, ids, log, views
 from ifns_train.registry.audit import (
     COMPLETED,
@@ -43,7 +44,7 @@ from ifns_train.registry.audit import (
 )
 from ifns_train.registry.database import Registry
 from ifns_train.registry.records import NO_MODEL_KINDS, ModelRecord
-from ifns_train.registry.schema import append_only_guards, experiments, models
+from ifns_train.registry.schema import append_only_guards, as_tuples, experiments, models
 
 ACTOR = "ifns-admin doctor"
 
@@ -108,8 +109,6 @@ def alive(host: str | None, pid: int | None, started_ts: str) -> bool | None:
 
 def diagnose(reg: Registry, check_hashes: bool = True) -> Report:
     """`check_hashes`: hash the artifacts and the dataset tables (the costly part)."""
-    from ifns_train.data import cache as data_cache  # numpy/pyarrow: only when diagnosing
-
     report = Report(cache=data_cache.summary(reg.dir / data_cache.DEFAULT_DIR))
     records = _records(reg, report)
     with reg.read() as conn:
@@ -179,8 +178,8 @@ def _records(reg: Registry, report: Report) -> dict[str, ModelRecord]:
 def _status_disagreements(conn: Connection) -> list[dict[str, Any]]:
     last = last_statuses(conn)
     out = []
-    for model_id, status in conn.execute(select(models.c.model_id, models.c.status)
-                                         .order_by(models.c.model_id)):
+    for model_id, status in as_tuples(conn.execute(select(models.c.model_id, models.c.status)
+                                                   .order_by(models.c.model_id))):
         problem = history_problem(status, last.get(model_id))
         if problem:
             out.append({"model_id": model_id, "status": status,
@@ -202,13 +201,13 @@ def _without_model(conn: Connection) -> list[dict[str, Any]]:
 def _triggers(conn: Connection) -> dict[str, tuple[str, bool]]:
     """The triggers of the database: name -> (table, enabled)."""
     if conn.dialect.name == "sqlite":
-        rows = conn.execute(text("SELECT name, tbl_name FROM sqlite_master "
-                                 "WHERE type = 'trigger'"))
+        rows = as_tuples(conn.execute(text("SELECT name, tbl_name FROM sqlite_master "
+                                           "WHERE type = 'trigger'")))
         return {name: (table, True) for name, table in rows}
-    rows = conn.execute(text(
+    rows = as_tuples(conn.execute(text(
         "SELECT t.tgname, c.relname, t.tgenabled FROM pg_trigger t "
         "JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE NOT t.tgisinternal AND pg_table_is_visible(c.oid)"))
+        "WHERE NOT t.tgisinternal AND pg_table_is_visible(c.oid)")))
     return {name: (table, enabled != "D") for name, table, enabled in rows}
 
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
+from ifns_train.core.files import atomic_write_json
 from ifns_train.registry import artifacts, ids, lifecycle, log, model_registry, views
 from ifns_train.registry.database import Registry, dumps
-from ifns_train.registry.model_registry import flat_metrics
+from ifns_train.registry.key_metrics import flat_metrics
 from ifns_train.registry.records import (
     RECORD_SCHEMA,
     ExperimentEntry,
@@ -33,7 +34,6 @@ from ifns_train.registry.records import (
     validated,
 )
 from ifns_train.registry.schema import experiments, families, history, model_inputs, models
-from ifns_train.store import atomic_write_json
 
 MODELS_FILE = "model_registry.json"
 EXPERIMENTS_FILE = "experiments_log.json"
@@ -46,14 +46,18 @@ def export(reg: Registry, out_dir: Path | None = None) -> list[Path]:
     out_dir = Path(out_dir) if out_dir is not None else reg.dir
     if out_dir.exists() and not out_dir.is_dir():
         raise RegistryError(f"export folder {out_dir} is a file")
-    fams = views.checked_families(reg)
-    entries = list(views.checked_experiments(reg))
-    records = views.checked_models(reg)
-    invalid = views.invalid_of([*fams, *entries, *records])
+    checked_fams = views.checked_families(reg)
+    checked_entries = list(views.checked_experiments(reg))
+    checked_records = views.checked_models(reg)
+    invalid = views.invalid_of([*checked_fams, *checked_entries, *checked_records])
     if invalid:
         raise RegistryError(
             f"export refused: {len(invalid)} invalid record(s) the documents would leave out "
             f"(see ifns-admin doctor): " + " | ".join(x.reason for x in invalid))
+    # Every record is valid from here: the same lists, typed as such.
+    fams = [f for f in checked_fams if isinstance(f, FamilyRecord)]
+    entries = [e for e in checked_entries if isinstance(e, ExperimentEntry)]
+    records = [r for r in checked_records if isinstance(r, ModelRecord)]
     exported = {"exported_ts": ids.iso(ids.utc_now()), "exported_from": reg.shown_url()}
     links = log.links_of(reg)
     models_doc = {
@@ -131,7 +135,7 @@ def migrate(reg: Registry, src_dir: Path | None = None) -> dict[str, int]:
     now = ids.iso(ids.utc_now())
     reason = f"imported from {src_dir} by ifns-admin migrate"
     with reg.write() as conn:
-        known = set(conn.execute(select(experiments.c.experiment_id)).scalars())
+        known: set[str] = set(conn.execute(select(experiments.c.experiment_id)).scalars())
         clash = [e.experiment_id for e in entries if e.experiment_id in known]
         if clash:
             raise RegistryError(f"experiment {clash[0]} is already in the registry: "

@@ -11,7 +11,7 @@ import re
 import secrets
 from datetime import datetime, timezone
 
-from ifns_train.errors import RegistryError, shown
+from ifns_train.core.errors import RegistryError, shown
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,159}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

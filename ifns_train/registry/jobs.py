@@ -13,7 +13,7 @@ from ifns_train.registry.schema import prediction_jobs
 
 
 def record_job(reg: Registry, job: dict[str, Any]) -> None:
-    """Log a job (`ifns_train.predict.run_job`'s document)."""
+    """Log a job (`ifns_train.signals.scoring.run_job`'s document)."""
     start, end = job["window"]
     with reg.write() as conn:
         conn.execute(insert(prediction_jobs).values(

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any, get_args
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.promotion import CONTROL_REMEDIES
 from ifns_train.registry import faults, ids
 from ifns_train.registry.audit import audit_model
@@ -209,7 +210,7 @@ def _move(conn: Connection, model_id: str, old: str, new: str, actor: str, reaso
 
 def _replace_holders(conn: Connection, model: ModelRecord, role: str, actor: str,
                      evidence: list[str], now: str) -> list[dict[str, str]]:
-    holders = conn.execute(select(models.c.model_id).where(and_(
+    holders: Sequence[str] = conn.execute(select(models.c.model_id).where(and_(
         models.c.model_family == model.model_family, models.c.status == "promoted",
         models.c.model_id != model.model_id,
         models.c.model_id.in_(select(model_inputs.c.model_id).where(and_(

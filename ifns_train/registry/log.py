@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import faults, ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.records import (
@@ -101,7 +101,7 @@ def begin_run(reg: Registry, entry: ExperimentEntry) -> None:
     if entry.status != "running":
         raise ValueError("a run is entered as running")
     with reg.write() as conn:
-        write_entry(conn, entry, actor="ifns_train.train", reason="run started")
+        write_entry(conn, entry, actor="ifns_train.run.train", reason="run started")
 
 
 def _guarded(conn: Connection, experiment_id: str, old: str, values: dict[str, Any]) -> None:
@@ -243,7 +243,7 @@ def trials(reg: Registry, family_id: str, label: str, train_dataset_id: str
         experiments.c.kind.notin_(NO_MODEL_KINDS),
     )).order_by(experiments.c.started_ts, experiments.c.experiment_id)
     with reg.read() as conn:
-        values = list(conn.execute(query).scalars())
+        values: list[float | None] = list(conn.execute(query).scalars())
     return {"count": len(values), "sharpes": [float(v) for v in values if v is not None]}
 
 

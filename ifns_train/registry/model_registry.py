@@ -9,15 +9,15 @@ completed experiment can lack its model.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ifns_train.errors import RegistryError
-from ifns_train.evaluation.compare import FAVOURABLE_SINCE, as_favourable
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import faults, ids
 from ifns_train.registry.database import Registry, dumps
+from ifns_train.registry.key_metrics import flat_metrics
 from ifns_train.registry.log import append_history, history_of, write_entry
 from ifns_train.registry.records import (
     ExperimentEntry,
@@ -27,40 +27,7 @@ from ifns_train.registry.records import (
     stored,
     validated,
 )
-from ifns_train.registry.schema import families, model_inputs, models
-
-SPLITS = ("val", "test")
-
-
-def flat_metrics(metrics: dict[str, Any], metrics_version: int = FAVOURABLE_SINCE
-                 ) -> dict[str, float]:
-    """Key figures as flat names to sort and filter by: `test.auc`, `test.improvement.auc`
-    (positive: the model is better; an earlier version's turned, `compare.as_favourable`),
-    `test.primary`, `sharpe`, `dsr`, `eligible` (as recorded)."""
-    out: dict[str, float] = {}
-
-    def put(name: str, value: Any) -> None:
-        if isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            out[name] = float(value)
-
-    for split in SPLITS:
-        report = metrics.get(split) or {}
-        for key, value in (report.get("model") or {}).items():
-            put(f"{split}.{key}", value)
-        for key, value in (report.get("improvement") or {}).items():
-            put(f"{split}.improvement.{key}",
-                as_favourable(key, value, None, None, metrics_version)["improvement"])
-        primary = report.get("primary_metric")
-        if primary:
-            put(f"{split}.primary", (report.get("model") or {}).get(primary))
-    selection = metrics.get("selection") or {}
-    put("sharpe", selection.get("sharpe_annualised"))
-    put("dsr", selection.get("deflated_sharpe_ratio"))
-    if "promotion" in metrics:
-        put("eligible", bool(metrics["promotion"].get("eligible")))
-    return out
+from ifns_train.registry.schema import as_tuples, families, model_inputs, models
 
 
 def _inputs(model: ModelDraft) -> list[dict[str, str]]:
@@ -75,7 +42,6 @@ def _upsert_family(conn: Connection, family: FamilyRecord) -> None:
     """Write the family's definition; on PostgreSQL the row stays locked to the transaction's
     end, which serialises the version numbers of one family."""
     # Imported here: loading the PostgreSQL dialect costs a SQLite run's start-up ~60 ms.
-    from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     record = dumps(family.model_dump(mode="json"))
@@ -194,7 +160,7 @@ def status_counts(reg: Registry) -> dict[str, dict[str, int]]:
         models.c.model_family, models.c.status)
     out: dict[str, dict[str, int]] = {}
     with reg.read() as conn:
-        for family, status, count in conn.execute(query):
+        for family, status, count in as_tuples(conn.execute(query)):
             out.setdefault(family, {})[status] = count
     return out
 

@@ -10,10 +10,14 @@ run and its model, in one transaction).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from ifns_train.registry.records import ExperimentEntry, ModelDraft
+from ifns_train.registry.records import (
+    ExperimentEntry,
+    ExperimentKind,
+    ExperimentStatus,
+    ModelDraft,
+)
 
 
 @dataclass
@@ -41,8 +45,8 @@ class Run:
     sweep_dir: str | None = None  # the Hydra multirun folder of a sweep's job
 
 
-def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: dict[str, Any],
-                     error: str | None = None) -> ExperimentEntry:
+def experiment_entry(run: Run, status: ExperimentStatus, finished_ts: str | None,
+                     metrics: dict[str, Any], error: str | None = None) -> ExperimentEntry:
     """The log entry of a run: `running` at its start, then its outcome; only a completed run
     links artifacts, a failed one has an error."""
     completed = status == "completed"
@@ -81,7 +85,7 @@ def experiment_entry(run: Run, status: str, finished_ts: str | None, metrics: di
         },
         code_version=run.code_version,
         error=error,
-        kind=run.kind,
+        kind=cast(ExperimentKind, run.kind),  # a plain str upstream; the record validates it
         parent_experiment_id=run.parent_experiment_id,
         links=run.links or {},
         tags=list(cfg.get("tags") or []),

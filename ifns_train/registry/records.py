@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import ids
 
 # 1: the JSON registry (model_registry.json, experiments_log.json) before the database.
@@ -36,7 +36,7 @@ ExperimentKind = Literal["model", "fold", "seed", "placebo", "reproduction", "ev
 # seed, a placebo control: evidence the main model's record holds, `stability` and `controls`),
 # a check of a recorded run, a test on new data. They are no trials for the deflated Sharpe
 # ratio, and their folders (under controls/ or evaluations/) are claimed by their entries.
-COMPANION_KINDS = ("fold", "seed", "placebo")  # `ifns_train.companions`
+COMPANION_KINDS = ("fold", "seed", "placebo")  # `ifns_train.run.companions`
 NO_MODEL_KINDS = (*COMPANION_KINDS, "reproduction", "evaluation")
 ID_PATTERN = ids.ID_RE.pattern
 
@@ -91,7 +91,7 @@ class ModelDraft(_Record):
     dataset_fingerprints: dict[str, str]
     features_used: list[str]
     # The feature columns, in the order the model reads them: what a dataset must carry to be
-    # scored by it (`ifns_train.predict`).
+    # scored by it (`ifns_train.cli.predict`).
     feature_columns: list[str] = Field(default_factory=list)
     labels_used: list[str]
     prediction_type: str

@@ -9,7 +9,8 @@ deletes (triggers refuse it), so the lifecycle of every model can be audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -24,9 +25,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     insert,
+    inspect,
     select,
     text,
+    update,
 )
+from sqlalchemy.schema import CreateColumn
+
+from ifns_train.registry.key_metrics import flat_metrics
 
 SCHEMA_VERSION = 3
 ID = String(160)
@@ -189,6 +195,13 @@ prediction_jobs = Table(
 APPEND_ONLY = ("history",)
 
 
+def as_tuples(result: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """A query's rows as plain tuples of Any: the tables are Core tables without Python types,
+    so this is what their values are to the type checker (SQLAlchemy 2.1 deprecates
+    `Result.tuples()`, which said the same)."""
+    return [tuple(row) for row in result]
+
+
 def append_only_guards(dialect: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     """The triggers that keep the APPEND_ONLY tables append-only, by name: (table, the
     operations it refuses). `_append_only` creates them and `ifns-admin doctor` checks that
@@ -231,8 +244,8 @@ def _v2(conn: Connection) -> None:
     experiment_tags.create(conn)
     prediction_jobs.create(conn)
     rows = []
-    for experiment_id, record in conn.execute(select(experiments.c.experiment_id,
-                                                     experiments.c.record)):
+    for experiment_id, record in as_tuples(conn.execute(select(experiments.c.experiment_id,
+                                                               experiments.c.record))):
         try:
             tags = json.loads(record).get("tags")
         except (ValueError, AttributeError):  # left to the record's own check on read
@@ -254,11 +267,6 @@ def _v3(conn: Connection) -> None:
     """The trial statistic of the deflated Sharpe ratio, the figures of a decision, the
     details of a prediction job; and the sort keys (`key_metrics`, derived from each record)
     of models recorded before improvements had one sign convention, derived again."""
-    from sqlalchemy import inspect, update
-    from sqlalchemy.schema import CreateColumn
-
-    from ifns_train.registry.model_registry import flat_metrics
-
     inspector = inspect(conn)
     for table, names in V3_COLUMNS.items():
         present = {c["name"] for c in inspector.get_columns(table.name)}
@@ -266,7 +274,8 @@ def _v3(conn: Connection) -> None:
             if name not in present:
                 column = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
                 conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column}"))
-    for model_id, record in conn.execute(select(models.c.model_id, models.c.record)).all():
+    for model_id, record in as_tuples(conn.execute(select(models.c.model_id,
+                                                          models.c.record))):
         try:
             raw = json.loads(record)
             keys = flat_metrics(raw["metrics"], int(raw.get("metrics_version", 1)))

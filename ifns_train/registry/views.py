@@ -23,7 +23,7 @@ from typing import Any, Optional, Union
 import msgspec
 from sqlalchemy import select
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.records import (
@@ -35,7 +35,14 @@ from ifns_train.registry.records import (
     stored,
     validated,
 )
-from ifns_train.registry.schema import experiment_tags, experiments, families, history, models
+from ifns_train.registry.schema import (
+    as_tuples,
+    experiment_tags,
+    experiments,
+    families,
+    history,
+    models,
+)
 
 EXPERIMENT_COLUMNS = ("experiment_id", "experiment_name", "model_family", "status", "kind",
                       "parent_experiment_id", "proposed_model_id", "label_family",
@@ -181,8 +188,8 @@ def experiment_rows(reg: Registry, batch: int = 5_000) -> Iterator[dict[str, Any
     streamed in batches; `invalid`: why its record could not be read (else None)."""
     tags: dict[str, list[str]] = {}
     with reg.read() as conn:
-        for exp_id, tag in conn.execute(select(experiment_tags.c.experiment_id,
-                                               experiment_tags.c.tag)):
+        for exp_id, tag in as_tuples(conn.execute(select(experiment_tags.c.experiment_id,
+                                                         experiment_tags.c.tag))):
             tags.setdefault(exp_id, []).append(tag)
         query = select(*(experiments.c[c] for c in EXPERIMENT_COLUMNS),
                        experiments.c.record, experiments.c.record_schema).order_by(

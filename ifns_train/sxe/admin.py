@@ -1,4 +1,4 @@
-"""`ifns-admin` / `python -m ifns_train.admin`: the Admin console of Stage 03 (spec 9.2).
+"""`ifns-admin` / `python -m ifns_train.sxe.admin`: the Admin console of Stage 03 (spec 9.2).
 
   families                      families, roles and the count of models per status
   models list|show|compare      the Model Registry Console (ifns_train.sxe.admin_models)
@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ifns_train.core.errors import RegistryError
 from ifns_train.sxe import admin_experiments, admin_models
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
@@ -113,7 +114,7 @@ def cmd_families(args: argparse.Namespace) -> int:
         reg.close()
     statuses = list(MODEL_STATUSES) + sorted({s for c in counts.values() for s in c}
                                              - set(MODEL_STATUSES))
-    doc = []
+    doc: list[dict[str, Any]] = []
     for family_id in sorted(set(families) | set(counts)):
         fam = families.get(family_id)
         doc.append({
@@ -168,19 +169,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 # --- reproduce -------------------------------------------------------------------------------
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ifns_train.errors import RegistryError
     from ifns_train.registry import log
 
     reg = open_registry(args)
     try:
         log.get(reg, args.experiment_id)  # a quick error before the heavy imports
         try:
-            from ifns_train.reproduce import reproduce
+            from ifns_train.run.reproduce import reproduce
         except ModuleNotFoundError as exc:
-            if exc.name != "ifns_train.reproduce":
+            if exc.name != "ifns_train.run.reproduce":
                 raise
             raise RegistryError("reproduce is not available: this installation has no "
-                                "ifns_train.reproduce") from None
+                                "ifns_train.run.reproduce") from None
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         out_dir = args.out or REPRODUCE_DIR / f"{args.experiment_id}_{stamp}"
         # The run's progress and logs go to stderr: stdout is the result (one JSON document
@@ -353,3 +353,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
         f"{doc['pages_skipped']} model page(s) up to date, in {doc['seconds']} s: "
         f"{r.esc((out / 'index.html').as_uri())}")
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

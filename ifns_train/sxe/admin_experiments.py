@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from ifns_train.errors import IfnsError
+from ifns_train.core.errors import IfnsError
 from ifns_train.evaluation.promotion import verdict_words
 from ifns_train.registry.records import NO_MODEL_KINDS
 from ifns_train.sxe import render as r
@@ -78,7 +78,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def in_sample(datasets: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An evaluation's in-sample rows (`ifns_train.new_data.overlap`), None for any other."""
+    """An evaluation's in-sample rows (`run.evaluation_run.overlap`), None for any other."""
     seen = (datasets or {}).get("in_sample")
     return seen if isinstance(seen, dict) else None
 
@@ -97,7 +97,9 @@ def in_sample_text(seen: dict[str, Any]) -> str:
 
 
 def _primary(metrics: dict[str, Any]) -> tuple[str | None, Any]:
-    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
+    test = metrics.get("test")
+    if not isinstance(test, dict):
+        test = {}
     name = test.get("primary_metric")
     return name, (test.get("model") or {}).get(name) if name else None
 

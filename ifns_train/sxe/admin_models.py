@@ -8,9 +8,10 @@ import argparse
 import sys
 from typing import Any
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.compare import as_favourable
 from ifns_train.evaluation.promotion import verdict_words
+from ifns_train.registry.key_metrics import flat_metrics
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
     MODEL_STATUSES,
@@ -329,7 +330,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         now = [current.evidence_now(reg, rec, cache) for rec in records]
     finally:
         reg.close()
-    flat = [model_registry.flat_metrics(rec.metrics, rec.metrics_version) for rec in records]
+    flat = [flat_metrics(rec.metrics, rec.metrics_version) for rec in records]
     rows: list[tuple[str, list[Any]]] = [
         ("family", [rec.model_family for rec in records]),
         ("version", [rec.model_version for rec in records]),

@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, NoReturn, get_args
 
-from ifns_train.errors import IfnsError
+from ifns_train.core.errors import IfnsError
+from ifns_train.core.root import default_registry_dir
 
 DIR_ENV = "IFNS_REGISTRY_DIR"
 URL_ENV = "IFNS_REGISTRY_URL"
@@ -124,8 +125,6 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 
 def registry_dir(args: argparse.Namespace) -> Path:
-    from ifns_train.root import default_registry_dir
-
     return Path(getattr(args, "registry_dir", None) or default_registry_dir())
 
 

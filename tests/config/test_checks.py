@@ -11,7 +11,7 @@ import pytest
 from omegaconf import DictConfig, OmegaConf
 
 from ifns_train.config.checks import RANGES, check_ranges, check_tags
-from ifns_train.errors import ConfigError
+from ifns_train.core.errors import ConfigError
 
 REFUSED = {
     "model.lr=-1": "model.lr must be > 0, got -1.0",

@@ -9,7 +9,8 @@ import pytest
 from omegaconf import DictConfig
 
 from ifns_train.config import CONF_DIR
-from ifns_train.train import smoke_test_keys, train
+from ifns_train.run.plan import smoke_test_keys
+from ifns_train.run.train import train
 from tests.registry.docs import log_doc, models_doc
 
 PRESETS = ("fdr", "overfit", "limit", "profiler")

@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from ifns_train.config import CONF_DIR
-from ifns_train.root import ROOT_MARKER, default_registry_dir, project_root
+from ifns_train.core.root import ROOT_MARKER, default_registry_dir, project_root
 from tests.conftest import FAST, run_cli
 from tests.registry.docs import models_doc
 
@@ -89,7 +89,7 @@ def test_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert _paths()["registry_dir"] == _paths("evaluate")["registry_dir"] == "/shared/registry"
 
 
-@pytest.mark.slow  # the CLI in a new process
+@pytest.mark.slow  # the CLI end to end, twice (in this process: tests/inprocess.py)
 def test_a_run_from_inside_the_project_writes_into_the_project(
     registry: Path, tmp_path: Path
 ) -> None:

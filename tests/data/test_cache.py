@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ifns_train import repro
 from ifns_train.data import cache as data_cache
 from ifns_train.data import resolve as resolve_mod
 from ifns_train.data.cache import CacheOptions
 from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
 from ifns_train.data.index import index_path
 from ifns_train.data.resolve import ResolvedData, resolve
-from ifns_train.train import train
+from ifns_train.run import provenance
+from ifns_train.run.train import train
 
 ARGS: dict[str, Any] = dict(
     dataset_ids={s: DEMO_DATASET_ID for s in ("train", "val", "test")},
@@ -144,20 +144,22 @@ def test_prune_keeps_the_newest_entries(registry: Path) -> None:
     assert data_cache.prune(registry / "cache", keep=1, tmp_age_s=0) == [".tmp-killed"]
 
 
+# ARGS as JSON on the command line: importing this module would import the training (~6 s).
 JOB = """
-import sys
+import json, sys
 from ifns_train.data import cache
 from ifns_train.data.resolve import resolve
-from tests.data.test_cache import ARGS
-resolve(sys.argv[1], **ARGS, cache=cache.CacheOptions())
+resolve(sys.argv[1], **json.loads(sys.argv[2]), cache=cache.CacheOptions())
 print(cache.STATS["builds"], cache.STATS["hits"])
 """
 
 
 def test_two_jobs_starting_together_build_once(registry: Path) -> None:
+    # Two processes: the cache's lock between processes is what is tested.
     root = Path(__file__).resolve().parents[2]
-    jobs = [subprocess.Popen([sys.executable, "-c", JOB, str(registry)], cwd=root,
-                             stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [sys.executable, "-c", JOB, str(registry), json.dumps(ARGS)]
+    jobs = [subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
     outs = [job.communicate(timeout=300)[0].split() for job in jobs]
     assert all(job.returncode == 0 for job in jobs)
     assert sorted(outs) == [["0", "1"], ["1", "0"]]
@@ -177,5 +179,5 @@ def test_the_cache_settings_are_not_hashed() -> None:
     base = {"dataset": {"id": "DS_X", "cache": True, "cache_dir": None, "cache_keep": 8}}
     other = {"dataset": {"id": "DS_X", "cache": False, "cache_dir": "/tmp/c", "cache_keep": 1}}
     before = {"dataset": {"id": "DS_X"}}  # a config from before the cache existed
-    hashes = {repro.config_hash(repro.definition(c)) for c in (base, other, before)}
+    hashes = {provenance.config_hash(provenance.definition(c)) for c in (base, other, before)}
     assert len(hashes) == 1

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ContractError, RegistryError
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.data.resolve import resolve
-from ifns_train.errors import ContractError, RegistryError
 
 LABEL = "Label_Direction_Horizon_20d_V1"
 FEATURE = FEATURE_FAMILIES["Feature_TREND_MTF_V1"][0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.data import demo
 from ifns_train.data.__main__ import main
 from ifns_train.data.index import fingerprint, load_index, table_path

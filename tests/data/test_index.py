@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ifns_train import store
+from ifns_train.core import files as store
+from ifns_train.core.errors import ContractError
 from ifns_train.data.__main__ import main as data_main
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import (
@@ -22,7 +23,6 @@ from ifns_train.data.index import (
     table_path,
 )
 from ifns_train.data.resolve import resolve
-from ifns_train.errors import ContractError
 
 DATASET = "DS_SMALL_V1"
 

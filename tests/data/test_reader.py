@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ContractError
 from ifns_train.data import reader
 from ifns_train.data.cache import CacheOptions
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.data.resolve import load_table
-from ifns_train.errors import ContractError
 
 LABEL = "Label_RealizedVol_Horizon_20d_V1"
 FAMILIES = ["Feature_TREND_MTF_V1", "Feature_STRUCTURE_MTF_V1"]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ConfigError
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.data.resolve import resolve
@@ -18,7 +19,6 @@ from ifns_train.data.splits import (
     symbol_last_rows,
     walk_forward_windows,
 )
-from ifns_train.errors import ConfigError
 
 # 30 trading days (business days from 2024-01-01), one symbol.
 DATES = np.array(np.busday_offset("2024-01-01", np.arange(30), roll="forward"),

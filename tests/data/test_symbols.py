@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ConfigError, ContractError
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.data.ohlcv import ImportOptions, KnownSplit, import_ohlcv
 from ifns_train.data.ohlcv.options import read_splits_file
 from ifns_train.data.resolve import resolve
 from ifns_train.data.symbols import is_symbol
-from ifns_train.errors import ConfigError, ContractError
 from tests.data.ohlcv.helpers import folder, ohlcv, write
 
 REAL = ["BRK.B", "BRK-B", "^GSPC", "EURUSD=X", "RDS-A", "ES=F", "7203.T", "BTC-USD", "A",

@@ -12,7 +12,10 @@ from scipy.stats import rankdata
 from torchmetrics.functional.classification import binary_auroc, binary_calibration_error
 
 from ifns_train.evaluation.classification import binary_metrics
+from tests.defaults import evaluation
 from tests.evaluation.plain import assert_plain_json
+
+N_BINS = evaluation()["calibration_bins"]  # the run's calibration bins
 
 # Main example, 8 rows. Default pred = prob >= 0.5 (0.5 itself counts as "up").
 #   idx   0    1    2    3    4    5    6    7
@@ -25,7 +28,7 @@ Y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
 
 
 def test_counts_based_metrics() -> None:
-    m = binary_metrics(PROB, Y)
+    m = binary_metrics(PROB, Y, n_bins=N_BINS)
     assert m["rows"] == 8
     assert m["base_rate"] == pytest.approx(4 / 8)  # y = 1 at idx 0, 1, 4, 5
     assert m["hit_rate"] == pytest.approx(5 / 8)  # (TP + TN) / 8 = (3 + 2) / 8
@@ -36,7 +39,7 @@ def test_counts_based_metrics() -> None:
 
 
 def test_brier_and_log_loss() -> None:
-    m = binary_metrics(PROB, Y)
+    m = binary_metrics(PROB, Y, n_bins=N_BINS)
     # (prob - y)^2: .01 .04 .49 .36 .25 .36 .16 .01 -> sum 1.68 -> / 8 = 0.21
     assert m["brier"] == pytest.approx(0.21)
     # -log(p) where y = 1, -log(1 - p) where y = 0:
@@ -62,13 +65,13 @@ def test_brier_and_log_loss() -> None:
 def test_log_loss_clips_certain_misses() -> None:
     # prob 1.0 with y = 0 and prob 0.0 with y = 1 are clipped to 1 - 1e-7 / 1e-7:
     # each costs -log(1e-7) = 16.1181, so the mean is 16.1181 (finite, not inf).
-    m = binary_metrics(np.array([1.0, 0.0]), np.array([0, 1]))
+    m = binary_metrics(np.array([1.0, 0.0]), np.array([0, 1]), n_bins=N_BINS)
     assert m["log_loss"] == pytest.approx(-math.log(1e-7), rel=1e-6)
     assert m["log_loss"] == pytest.approx(16.1181, abs=1e-4)
 
 
 def test_auc_counts_concordant_pairs_with_a_tie() -> None:
-    m = binary_metrics(PROB, Y)
+    m = binary_metrics(PROB, Y, n_bins=N_BINS)
     # positives (y=1): .9 .8 .5 .4     negatives (y=0): .7 .6 .4 .1     4 x 4 = 16 pairs
     #   .9 beats all 4 -> 4;  .8 beats all 4 -> 4
     #   .5 beats .4, .1 (loses to .7, .6) -> 2
@@ -121,7 +124,7 @@ def test_main_example_ece_with_ten_bins() -> None:
     #   [.1,.2): .1 y0 -> .1   [.4,.5): .4 .4 y 1 0 -> |1 - .8| = .2   [.5,.6): .5 y1 -> .5
     #   [.6,.7): .6 y0 -> .6   [.7,.8): .7 y0 -> .7   [.8,.9): .8 y1 -> .2   [.9,1): .9 y1 -> .1
     #   ECE = (.1 + .2 + .5 + .6 + .7 + .2 + .1) / 8 = 2.4 / 8 = 0.3
-    m = binary_metrics(PROB, Y)
+    m = binary_metrics(PROB, Y, n_bins=10)
     assert m["ece"] == pytest.approx(0.3)
     assert [b["count"] for b in m["reliability"]] == [1, 2, 1, 1, 1, 1, 1]
     assert [b["bin_lower"] for b in m["reliability"]] == pytest.approx(
@@ -138,7 +141,7 @@ def test_float_rounded_edge_follows_torchmetrics() -> None:
     #   ECE = (.45 + .35) / 3 = 0.26667   (with 0.3 in the upper bin it would be 1.4 / 3)
     prob = np.array([0.25, 0.3, 0.35])
     y = np.array([1, 0, 0])
-    m = binary_metrics(prob, y)
+    m = binary_metrics(prob, y, n_bins=10)
     assert [b["count"] for b in m["reliability"]] == [2, 1]
     assert m["reliability"][0]["bin_lower"] == pytest.approx(0.2)
     assert m["ece"] == pytest.approx(0.8 / 3)
@@ -148,7 +151,8 @@ def test_float_rounded_edge_follows_torchmetrics() -> None:
 
 def test_no_predicted_ups_gives_none_precision() -> None:
     # prob .1 .2 .3 .4 -> pred all 0;  y 0 1 0 1.  TP = FP = 0, FN = 2, TN = 2
-    m = binary_metrics(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]))
+    m = binary_metrics(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]),
+                       n_bins=N_BINS)
     assert m["precision_up"] is None  # 0 / 0
     assert m["recall_up"] == 0.0  # 0 / (0 + 2)
     assert m["precision_down"] == pytest.approx(0.5)  # 2 / (2 + 2)
@@ -160,7 +164,8 @@ def test_no_predicted_ups_gives_none_precision() -> None:
 
 def test_single_class_gives_none_auc_and_down_recall() -> None:
     # y all up; prob .2 .6 .7 .9 -> pred 0 1 1 1. TP = 3, FN = 1, TN = FP = 0
-    m = binary_metrics(np.array([0.2, 0.6, 0.7, 0.9]), np.array([1, 1, 1, 1]))
+    m = binary_metrics(np.array([0.2, 0.6, 0.7, 0.9]), np.array([1, 1, 1, 1]),
+                       n_bins=N_BINS)
     assert m["auc"] is None  # no negatives to rank against
     assert m["recall_down"] is None  # TN / (TN + FP) = 0 / 0
     assert m["precision_down"] == 0.0  # TN / (TN + FN) = 0 / 1
@@ -174,7 +179,7 @@ def test_explicit_pred_overrides_threshold() -> None:
     #   y 1 1 0 0: TP = 1 (idx 0), FN = 1 (idx 1), TN = 2 (idx 2, 3), FP = 0
     prob = np.array([0.6, 0.6, 0.6, 0.6])
     y = np.array([1, 1, 0, 0])
-    m = binary_metrics(prob, y, pred=np.array([1, 0, 0, 0]))
+    m = binary_metrics(prob, y, pred=np.array([1, 0, 0, 0]), n_bins=N_BINS)
     assert m["hit_rate"] == pytest.approx(0.75)  # (1 + 2) / 4
     assert m["precision_up"] == pytest.approx(1.0)  # 1 / (1 + 0)
     assert m["recall_up"] == pytest.approx(0.5)  # 1 / (1 + 1)
@@ -187,14 +192,14 @@ def test_explicit_pred_overrides_threshold() -> None:
 
 
 def test_output_is_plain_json() -> None:
-    m = binary_metrics(PROB.astype(np.float32), Y.astype(bool))
+    m = binary_metrics(PROB.astype(np.float32), Y.astype(bool), n_bins=N_BINS)
     assert_plain_json(m)
     assert isinstance(m["rows"], int) and isinstance(m["reliability"][0]["count"], int)
     json.dumps(m, allow_nan=False)
 
 
 def test_empty_input_is_all_none() -> None:
-    m = binary_metrics(np.array([]), np.array([]))
+    m = binary_metrics(np.array([]), np.array([]), n_bins=N_BINS)
     assert m["rows"] == 0
     assert m["reliability"] == []
     assert all(v is None for k, v in m.items() if k not in ("rows", "reliability"))
@@ -213,7 +218,8 @@ def test_empty_input_is_all_none() -> None:
 )
 def test_rejects_malformed_input(prob: list, y: list, pred: list | None) -> None:
     with pytest.raises(ValueError):
-        binary_metrics(np.array(prob), np.array(y), None if pred is None else np.array(pred))
+        binary_metrics(np.array(prob), np.array(y), None if pred is None else np.array(pred),
+                       n_bins=N_BINS)
 
 
 def test_random_inputs_against_independent_references() -> None:
@@ -223,14 +229,14 @@ def test_random_inputs_against_independent_references() -> None:
     rng = np.random.default_rng(7)
     prob = np.round(rng.random(3000), 2)
     y = (rng.random(3000) < prob).astype(np.int64)
-    m = binary_metrics(prob, y)
+    m = binary_metrics(prob, y, n_bins=N_BINS)
     ranks = rankdata(prob)
     n1, n0 = y.sum(), (1 - y).sum()
     assert m["auc"] == pytest.approx((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0),
                                      rel=1e-14)
     assert m["auc"] == pytest.approx(float(binary_auroc(torch.tensor(prob), torch.tensor(y))),
                                      abs=1e-6)
-    tm_ece = float(binary_calibration_error(torch.tensor(prob), torch.tensor(y), n_bins=10))
+    tm_ece = float(binary_calibration_error(torch.tensor(prob), torch.tensor(y), n_bins=N_BINS))
     assert m["ece"] == pytest.approx(tm_ece, rel=1e-12, abs=1e-14)
     assert m["brier"] == pytest.approx(np.mean((prob - y) ** 2), rel=1e-12)
     clipped = np.clip(prob, 1e-7, 1 - 1e-7)

@@ -18,9 +18,10 @@ from ifns_train.evaluation.curve_data import (
     regime_improvement_data,
     scatter_data,
 )
-from ifns_train.evaluation.evaluator import EvaluationSpec, evaluate_split
 from ifns_train.evaluation.evidence import per_date_ic
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.standard import EvaluationSpec, evaluate_split
+from tests.defaults import bootstrap, spec_settings
 from tests.evaluation.plain import assert_plain_json
 
 # The pictures each metric set must get (file stems before `_<split>`).
@@ -32,7 +33,7 @@ PICTURE_NAMES: dict[str, tuple[str, ...]] = {
     "cost": ("cost_forecast", "regime_improvement"),
 }
 
-BOOT = {"reps": 50, "level": 0.95, "block": "auto", "method": "stationary", "seed": 0}
+BOOT = bootstrap(reps=50)  # the run's settings, fewer replicates
 
 
 def test_deciles_of_a_panel_with_a_known_answer() -> None:
@@ -132,7 +133,8 @@ def test_odd_data_gives_pictures_not_errors(metric_set: str, case: str) -> None:
     if metric_set == "risk":
         arrays.y[0] = 0.01  # QLIKE needs a positive realised volatility
     spec = EvaluationSpec(metric_set=metric_set, baselines=("naive",), slice_by=("regime_tag",),
-                          min_rows=20, n_bins=10, horizon_days=2, bootstrap=BOOT)
+                          **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
+                             "bootstrap": BOOT})
     report = evaluate_split(arrays, spec)
     pictures = [build("test", arrays, report, spec.as_dict()) for build in PICTURES[metric_set]]
     assert [p.name for p in pictures] == [f"{n}_test" for n in PICTURE_NAMES[metric_set]]
@@ -146,7 +148,8 @@ def test_regime_improvement_is_slice_intervals() -> None:
     arrays = _arrays("risk", n_dates=40, names=10)
     arrays.y[0] = 0.01
     spec = EvaluationSpec(metric_set="risk", baselines=("naive",), slice_by=("regime_tag",),
-                          min_rows=20, n_bins=10, horizon_days=2, bootstrap=BOOT)
+                          **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
+                             "bootstrap": BOOT})
     report = evaluate_split(arrays, spec)
     data = regime_improvement_data(report)
     intervals = report["slice_intervals"]["regime_tag"]

@@ -9,8 +9,10 @@ from ifns_train.evaluation import evidence
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.regression import return_metrics
 from ifns_train.evaluation.report import split_report
+from tests.defaults import bootstrap, horizon_days, report_settings
 
-BOOT = {"reps": 200, "level": 0.9, "block": "auto", "method": "stationary", "seed": 3}
+BOOT = bootstrap(reps=200, level=0.9, seed=3)  # the run's block rule and method
+SETTINGS = report_settings()  # min_rows, n_bins, horizon_days, gate_threshold of a run
 
 
 def _panel(n_dates: int = 60, n_symbols: int = 8, seed: int = 0):
@@ -27,7 +29,7 @@ def test_per_date_ic_matches_the_return_metrics() -> None:
     dates, _, signal, realised = _panel()
     signal[:8] = 1.0  # a constant forecast on the first date: no IC there
     d, ic, rank_ic = evidence.per_date_ic(signal, realised, dates)
-    metrics = return_metrics(signal, realised, dates)
+    metrics = return_metrics(signal, realised, dates, horizon_days=horizon_days())
     assert np.isnan(ic[0]) and len(d) == 60
     assert np.nanmean(ic) == pytest.approx(metrics["ic_mean"], rel=1e-12)
     assert np.nanmean(rank_ic) == pytest.approx(metrics["rank_ic_mean"], rel=1e-12)
@@ -43,7 +45,7 @@ def test_return_evidence() -> None:
         inputs={}, context={"regime_tag": np.where(np.arange(signal.size) % 2, "a", "b")})
     report = split_report("return", y=realised, model=arrays.model,
                           baselines=arrays.baselines, context=arrays.context,
-                          inputs={"dates": dates}, min_rows=100)
+                          inputs={"dates": dates}, **{**SETTINGS, "min_rows": 100})
     out = evidence.split_intervals(arrays, report, BOOT, horizon=5)
     # The zero forecast has no IC: the IC's best baseline is the noise one.
     assert out["improvement"]["rank_ic_mean"]["baseline"] == "noise"
@@ -88,7 +90,7 @@ def test_a_small_regime_slice_claims_no_significance() -> None:
                                                    "pred": np.ones(y.size)}},
                               inputs={}, context={"regime_tag": regime})
     report = split_report("directional", y=y, model=arrays.model, baselines=arrays.baselines,
-                          context=arrays.context, min_rows=100)
+                          context=arrays.context, **{**SETTINGS, "min_rows": 100})
     out = evidence.slice_intervals(arrays, report, BOOT, horizon=5)["regime_tag"]
     assert report["slices"]["regime_tag"]["small"]["small_slice"]
     assert out["small"]["significant"] is None and out["small"]["low"] is not None

@@ -11,6 +11,7 @@ import pytest
 from ifns_train.evaluation.gating import gating_effect
 from ifns_train.evaluation.report import split_report
 from ifns_train.evaluation.slices import by_slice
+from tests.defaults import report_settings
 from tests.evaluation.plain import assert_plain_json
 
 #   idx       0    1    2    3    4    5    6    7
@@ -39,10 +40,10 @@ def test_gate_at_075_keeps_confident_agreement_including_boundaries() -> None:
     }
 
 
-def test_default_threshold_passes_every_agreeing_row() -> None:
+def test_half_threshold_passes_every_agreeing_row() -> None:
     # .5: up calls need prob >= .5 (all of .8 .75 .6 .9), down calls prob <= .5 (all of
     # .25 .3 .5 .1; .5 itself passes) -> all 8 rows, gated hit rate = primary = .5
-    m = gating_effect(PRIMARY, Y, PROB)
+    m = gating_effect(PRIMARY, Y, PROB, threshold=0.5)
     assert m["gated_rows"] == 8 and m["coverage"] == 1.0
     assert m["gated_hit_rate"] == 0.5
     assert m["hit_rate_change"] == 0.0
@@ -51,7 +52,7 @@ def test_default_threshold_passes_every_agreeing_row() -> None:
 
 def test_disagreeing_overlay_blocks_the_row() -> None:
     # up call with overlay .3 and down call with overlay .7: the overlay leans the other way
-    m = gating_effect(np.array([1, 0]), np.array([1, 0]), np.array([0.3, 0.7]))
+    m = gating_effect(np.array([1, 0]), np.array([1, 0]), np.array([0.3, 0.7]), threshold=0.5)
     assert m["gated_rows"] == 0
     assert m["primary_hit_rate"] == 1.0  # both calls right
     assert m["gated_hit_rate"] is None and m["hit_rate_change"] is None
@@ -77,7 +78,8 @@ def test_down_side_boundary_rounds_like_the_up_side() -> None:
 
 
 def test_empty_input() -> None:
-    m = gating_effect(np.array([], dtype=int), np.array([], dtype=int), np.array([]))
+    m = gating_effect(np.array([], dtype=int), np.array([], dtype=int), np.array([]),
+                      threshold=0.5)
     assert m == {
         "rows": 0,
         "primary_hit_rate": None,
@@ -128,7 +130,8 @@ def test_overlay_report_gating_equals_gating_effect_on_each_regime() -> None:
     regime[:5] = None  # missing regimes form their own slice, last
     rep = split_report("overlay", y=y, model={"prob": prob}, baselines={},
                        context={"regime_tag": regime, "vol": rng.integers(0, 3, n)},
-                       inputs={"primary_up": primary}, min_rows=500, gate_threshold=0.6)
+                       inputs={"primary_up": primary},
+                       **{**report_settings(), "min_rows": 500, "gate_threshold": 0.6})
     arrays = {"primary_up": primary, "y": y, "overlay_prob": prob}
     effect = partial(gating_effect, threshold=0.6)
     expected = {**effect(**arrays),

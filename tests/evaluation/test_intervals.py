@@ -33,7 +33,11 @@ from ifns_train.evaluation.intervals import (
 from ifns_train.evaluation.regression import return_metrics
 from ifns_train.evaluation.risk import volatility_metrics
 from ifns_train.evaluation.weighted_stats import auc_pairs, row_metric_stat
+from tests.defaults import bootstrap, evaluation
 from tests.evaluation.plain import assert_plain_json
+
+METHOD = bootstrap()["method"]  # the run's resampling scheme (evaluation.bootstrap.method)
+N_BINS = evaluation()["calibration_bins"]  # the run's ECE bins
 
 INTERVAL_KEYS = {
     "estimate",
@@ -88,8 +92,9 @@ def _reference(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
     """The figure as the existing metric functions compute it."""
     if metric in ("hit_rate", "auc", "brier", "log_loss", "ece"):
         if metric == "hit_rate":
-            return binary_metrics(np.where(pred == 1, 0.9, 0.1), y, pred=pred)["hit_rate"]
-        return binary_metrics(pred, y)[metric]
+            return binary_metrics(np.where(pred == 1, 0.9, 0.1), y, pred=pred,
+                                  n_bins=N_BINS)["hit_rate"]
+        return binary_metrics(pred, y, n_bins=N_BINS)[metric]
     if metric == "mae_bps":
         return cost_metrics(pred, y)["mae_bps"]
     return volatility_metrics(pred, y)[metric]
@@ -111,7 +116,8 @@ def _brute_auc(score: np.ndarray, y: np.ndarray, weight: np.ndarray) -> float:
 def test_estimate_equals_the_metric_functions(metric: str) -> None:
     p = _panel()
     y, pred, base = _inputs(metric, p)
-    out = metric_interval(metric, y, pred, p["dates"], baseline_pred=base, horizon=5, reps=50)
+    out = metric_interval(metric, y, pred, p["dates"], baseline_pred=base, horizon=5,
+                          n_bins=N_BINS, **bootstrap(reps=50))
     # torchmetrics' AUC is float32; the others agree to rounding.
     tol = 1e-6 if metric == "auc" else 1e-12
     assert out["model"]["estimate"] == pytest.approx(_reference(metric, y, pred), rel=tol)
@@ -131,7 +137,7 @@ def test_series_estimate_is_the_mean_ic_of_return_metrics() -> None:
     pred = rng.standard_normal(dates.size)
     y = 0.3 * pred + rng.standard_normal(dates.size)
     ic = np.array([np.corrcoef(pred[dates == d], y[dates == d])[0, 1] for d in range(30)])
-    out = series_interval(ic, np.arange(30), horizon=5, reps=50)
+    out = series_interval(ic, np.arange(30), horizon=5, **bootstrap(reps=50))
     assert out["model"]["estimate"] == pytest.approx(
         return_metrics(pred, y, dates, horizon_days=5)["ic_mean"], rel=1e-12
     )
@@ -145,8 +151,8 @@ def test_series_estimate_is_the_mean_ic_of_return_metrics() -> None:
 def test_replicates_equal_the_metric_on_resampled_rows(metric: str) -> None:
     p = _panel(n_dates=25, seed=1)
     y, pred, _ = _inputs(metric, p)
-    codes, weights = date_weights(p["dates"], block=3, reps=4, seed=7)
-    stat = row_metric_stat(metric, y.astype(float), pred.astype(float), codes, 25)
+    codes, weights = date_weights(p["dates"], block=3, reps=4, seed=7, method=METHOD)
+    stat = row_metric_stat(metric, y.astype(float), pred.astype(float), codes, 25, N_BINS)
     got = stat.replicates(weights)
     for r in range(4):
         # Each date's rows repeated as often as the date was drawn.
@@ -166,7 +172,8 @@ def test_weighted_auc_with_unit_weights_is_the_plain_auc() -> None:
     plain = _brute_auc(prob, y, np.ones(y.size))
     assert stat.estimate == pytest.approx(plain, rel=1e-14)
     assert stat.replicates(np.ones((1, n_dates)))[0] == pytest.approx(plain, rel=1e-14)
-    assert stat.estimate == pytest.approx(binary_metrics(prob, y.astype(int))["auc"], abs=1e-6)
+    assert stat.estimate == pytest.approx(binary_metrics(prob, y.astype(int), n_bins=N_BINS)["auc"],
+                                          abs=1e-6)
     # Integer weights per date = the pairwise AUC with each row weighted by its date's weight.
     w = np.random.default_rng(0).integers(0, 4, n_dates).astype(float)
     assert stat.replicates(w[None, :])[0] == pytest.approx(_brute_auc(prob, y, w[codes]))
@@ -236,7 +243,8 @@ def test_blocks_of_one_date_give_the_binomial_interval(method: str) -> None:
     y = np.ones(60, dtype=int)
     pred = (dates % 2 == 0).astype(int)
     out = metric_interval(
-        "hit_rate", y, pred, dates, horizon=1, block=1, reps=20_000, method=method
+        "hit_rate", y, pred, dates, horizon=1,
+        **bootstrap(level=0.95, block=1, reps=20_000, method=method),
     )["model"]
     assert out["estimate"] == 0.5
     assert (out["low"], out["high"]) == (0.3, 0.7)
@@ -252,7 +260,7 @@ def test_stationary_bootstrap_variance_of_a_mean() -> None:
     n, block, reps = 40, 5, 20_000
     t = np.arange(n)
     x = np.sin(t / 3.0) + 0.3 * (t % 4)
-    _, weights = date_weights(t, block=block, reps=reps, seed=1)
+    _, weights = date_weights(t, block=block, reps=reps, seed=1, method="stationary")
     np.testing.assert_array_equal(weights.sum(axis=1), n)
     means = weights @ x / n
     e = x - x.mean()
@@ -265,12 +273,13 @@ def test_stationary_bootstrap_variance_of_a_mean() -> None:
 
 
 def test_constant_series_gives_a_zero_width_interval() -> None:
-    out = series_interval(np.full(50, 0.03), np.arange(50), horizon=5, reps=200)["model"]
+    out = series_interval(np.full(50, 0.03), np.arange(50), horizon=5,
+                          **bootstrap(reps=200))["model"]
     assert out["low"] == out["high"] == pytest.approx(0.03, rel=1e-14)
     # Every row the same error: MAE is the same on every resample.
     dates = np.repeat(np.arange(30), 4)
     y = np.arange(120, dtype=float)
-    m = metric_interval("mae", y, y + 2.0, dates, horizon=5, reps=200)["model"]
+    m = metric_interval("mae", y, y + 2.0, dates, horizon=5, **bootstrap(reps=200))["model"]
     assert m["low"] == m["high"] == pytest.approx(2.0)
     assert m["block_rule"] == "horizon"  # a constant series has no Politis-White estimate
 
@@ -279,7 +288,8 @@ def test_one_circular_block_of_every_date_is_a_rotation() -> None:
     # A circular block as long as the sample draws every date once (a rotation): width 0.
     p = _panel(n_dates=20)
     out = metric_interval(
-        "brier", p["y"], p["prob"], p["dates"], horizon=1, block=20, reps=100, method="circular"
+        "brier", p["y"], p["prob"], p["dates"], horizon=1,
+        **bootstrap(block=20, reps=100, method="circular"),
     )["model"]
     assert out["low"] == pytest.approx(out["estimate"], rel=1e-12)
     assert out["high"] == pytest.approx(out["estimate"], rel=1e-12)
@@ -293,16 +303,16 @@ def test_one_circular_block_of_every_date_is_a_rotation() -> None:
 def test_identical_model_and_baseline_improve_by_exactly_zero(metric: str) -> None:
     p = _panel()
     y, pred, _ = _inputs(metric, p)
-    imp = metric_interval(metric, y, pred, p["dates"], baseline_pred=pred, horizon=5, reps=200)[
-        "improvement"
-    ]
+    imp = metric_interval(metric, y, pred, p["dates"], baseline_pred=pred, horizon=5,
+                          n_bins=N_BINS, **bootstrap(reps=200))["improvement"]
     assert (imp["estimate"], imp["low"], imp["high"]) == (0.0, 0.0, 0.0)
     assert imp["significant"] is False
 
 
 def test_identical_series_improve_by_exactly_zero() -> None:
     ic = np.random.default_rng(0).normal(0.05, 0.1, 80)
-    imp = series_interval(ic, np.arange(80), baseline_values=ic, horizon=5, reps=200)
+    imp = series_interval(ic, np.arange(80), baseline_values=ic, horizon=5,
+                          **bootstrap(reps=200))
     assert (imp["improvement"]["low"], imp["improvement"]["high"]) == (0.0, 0.0)
     assert imp["improvement"]["significant"] is False
 
@@ -312,7 +322,8 @@ def test_pairing_cancels_the_common_date_noise() -> None:
     # difference is exactly 0.01 on every resample, while each side's interval is wide.
     rng = np.random.default_rng(5)
     base = rng.normal(0.0, 0.2, 100)
-    out = series_interval(base + 0.01, np.arange(100), baseline_values=base, horizon=5, reps=500)
+    out = series_interval(base + 0.01, np.arange(100), baseline_values=base, horizon=5,
+                          **bootstrap(reps=500))
     imp = out["improvement"]
     assert imp["low"] == pytest.approx(0.01) and imp["high"] == pytest.approx(0.01)
     assert imp["significant"] is True
@@ -327,7 +338,7 @@ def test_a_loss_improves_by_baseline_minus_model_and_says_which_way() -> None:
     dates = np.repeat(np.arange(60), 5)
     y = np.zeros(dates.size)
     base = rng.uniform(0.05, 0.2, dates.size)
-    kwargs = {"horizon": 5, "reps": 300}
+    kwargs = {"horizon": 5, **bootstrap(reps=300)}
     better = metric_interval("mae", y, base - 0.01, dates, baseline_pred=base, **kwargs)
     worse = metric_interval("mae", y, base, dates, baseline_pred=base - 0.01, **kwargs)
     imp = better["improvement"]
@@ -342,7 +353,7 @@ def test_a_loss_improves_by_baseline_minus_model_and_says_which_way() -> None:
 def test_a_small_slice_gets_no_claim_of_significance() -> None:
     rng = np.random.default_rng(5)
     base = rng.normal(0.0, 0.2, 100)
-    kwargs = {"baseline_values": base, "horizon": 5, "reps": 200}
+    kwargs = {"baseline_values": base, "horizon": 5, **bootstrap(reps=200)}
     big = series_interval(base + 0.01, np.arange(100), **kwargs)["improvement"]
     small = series_interval(base + 0.01, np.arange(100), small=True, **kwargs)["improvement"]
     assert big["significant"] is True
@@ -354,7 +365,8 @@ def test_series_with_undefined_dates() -> None:
     # NaN = no IC that date (too few names): each side's mean is over its own dates.
     model = np.array([0.1, np.nan, 0.3, 0.2] * 10)
     base = np.array([0.0, 0.1, np.nan, 0.1] * 10)
-    out = series_interval(model, np.arange(40), baseline_values=base, horizon=2, reps=100)
+    out = series_interval(model, np.arange(40), baseline_values=base, horizon=2,
+                          **bootstrap(reps=100))
     assert out["model"]["estimate"] == pytest.approx(0.2)  # (0.1 + 0.3 + 0.2) / 3
     assert out["improvement"]["estimate"] == pytest.approx(0.2 - 0.2 / 3)
     assert_plain_json(out)
@@ -368,8 +380,9 @@ def test_auc_replicates_with_one_class_are_skipped_and_counted() -> None:
     dates = np.repeat(np.arange(4), 5)
     y = (dates == 0).astype(int)
     prob = np.linspace(0.1, 0.9, 20)
-    out = metric_interval("auc", y, prob, dates, horizon=1, block=1, reps=1000, seed=3)["model"]
-    _, weights = date_weights(dates, block=1, reps=1000, seed=3)
+    out = metric_interval("auc", y, prob, dates, horizon=1,
+                          **bootstrap(block=1, reps=1000, seed=3))["model"]
+    _, weights = date_weights(dates, block=1, reps=1000, seed=3, method=METHOD)
     one_class = (weights[:, 0] == 0) | (weights[:, 1:].sum(axis=1) == 0)
     assert out["skipped"] == int(one_class.sum())
     assert 200 < out["skipped"] < 450  # P(date 0 never drawn) = (3/4)^4 = 0.32
@@ -383,7 +396,7 @@ def test_undefined_figures_give_none_not_nan() -> None:
         np.linspace(0, 1, 10),
         np.repeat(np.arange(5), 2),
         horizon=1,
-        reps=50,
+        **bootstrap(reps=50),
     )["model"]
     assert one_class["estimate"] is None and one_class["low"] is None
     one_date = metric_interval(
@@ -392,7 +405,7 @@ def test_undefined_figures_give_none_not_nan() -> None:
         np.array([0.2, 0.7]),
         np.array(["2024-01-02"] * 2),
         horizon=1,
-        reps=50,
+        **bootstrap(reps=50),
     )["model"]
     assert one_date["estimate"] == pytest.approx((0.04 + 0.09) / 2)
     assert one_date["low"] is None and one_date["high"] is None  # nothing to resample
@@ -407,20 +420,20 @@ def test_block_length_rules() -> None:
     rng = np.random.default_rng(0)
     noise = rng.standard_normal(500)
     persistent = np.cumsum(noise) * 0.1 + noise  # strongly autocorrelated
-    block, rule = block_length(noise, 20)
+    block, rule = block_length(noise, 20, method=METHOD)
     assert (block, rule) == (20, "politis_white>=horizon")  # white noise: PW ~1, floor 20
-    block, rule = block_length(persistent, 1)
+    block, rule = block_length(persistent, 1, method=METHOD)
     assert rule == "politis_white>=horizon" and block > 5
-    assert block_length(noise[:10], 3) == (3, "horizon")  # too short for an estimate
-    assert block_length(np.ones(100), 4) == (4, "horizon")
+    assert block_length(noise[:10], 3, method=METHOD) == (3, "horizon")  # too short
+    assert block_length(np.ones(100), 4, method=METHOD) == (4, "horizon")
     with pytest.raises(ValueError, match="horizon"):
-        block_length(noise, 0)
+        block_length(noise, 0, method=METHOD)
 
 
 def test_seeded_calls_are_identical_to_the_last_digit() -> None:
     p = _panel()
     args = ("auc", p["y"], p["prob"], p["dates"])
-    kwargs = {"baseline_pred": p["prob_b"], "horizon": 5, "reps": 300, "seed": 11}
+    kwargs = {"baseline_pred": p["prob_b"], "horizon": 5, **bootstrap(reps=300, seed=11)}
     first = metric_interval(*args, **kwargs)
     _weights.cache_clear()  # redraw the dates rather than reuse the memoised weights
     assert metric_interval(*args, **kwargs) == first
@@ -433,7 +446,7 @@ def test_dates_are_taken_in_time_order_whatever_the_row_order() -> None:
     p = _panel(n_dates=30)
     iso = np.array([f"2024-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in p["dates"]])
     shuffle = np.random.default_rng(0).permutation(iso.size)
-    kwargs = {"horizon": 3, "reps": 200, "seed": 2}
+    kwargs = {"horizon": 3, **bootstrap(reps=200, seed=2)}
     ordered = metric_interval("log_loss", p["y"], p["prob"], iso, **kwargs)
     shuffled = metric_interval(
         "log_loss", p["y"][shuffle], p["prob"][shuffle], iso[shuffle], **kwargs
@@ -455,20 +468,21 @@ def test_importing_loads_no_heavy_statistics_package() -> None:
 def test_refuses_malformed_inputs() -> None:
     dates = np.repeat(np.arange(5), 2)
     y = np.array([0, 1] * 5)
+    boot = bootstrap()
     with pytest.raises(ValueError, match="metric"):
-        metric_interval("sharpe", y, y, dates, horizon=1)
+        metric_interval("sharpe", y, y, dates, horizon=1, **boot)
     with pytest.raises(ValueError, match="probabilities"):
-        metric_interval("brier", y, y * 2.0, dates, horizon=1)
+        metric_interval("brier", y, y * 2.0, dates, horizon=1, **boot)
     with pytest.raises(ValueError, match="missing"):
-        metric_interval("brier", y, y * 0.5, np.array([None] * 10), horizon=1)
+        metric_interval("brier", y, y * 0.5, np.array([None] * 10), horizon=1, **boot)
     with pytest.raises(ValueError, match="positive"):
-        metric_interval("qlike", y + 1.0, y * 1.0, dates, horizon=1)
+        metric_interval("qlike", y + 1.0, y * 1.0, dates, horizon=1, **boot)
     with pytest.raises(ValueError, match="distinct"):
-        series_interval(np.zeros(10), dates, horizon=1)
+        series_interval(np.zeros(10), dates, horizon=1, **boot)
     with pytest.raises(ValueError, match="level"):
-        metric_interval("brier", y, y * 0.5, dates, horizon=1, level=95)
+        metric_interval("brier", y, y * 0.5, dates, horizon=1, **bootstrap(level=95))
     with pytest.raises(ValueError, match="method"):
-        metric_interval("brier", y, y * 0.5, dates, horizon=1, method="moving")
+        metric_interval("brier", y, y * 0.5, dates, horizon=1, **bootstrap(method="moving"))
 
 
 # --- HAC t-statistic -----------------------------------------------------------------------

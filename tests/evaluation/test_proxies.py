@@ -9,7 +9,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation import proxies
 from ifns_train.evaluation.proxies import (
     excess_proxies,
@@ -49,7 +49,9 @@ ROOT126 = math.sqrt(126.0)  # sqrt(252 / 2)
 
 
 def _hand(**kw: object) -> dict:
-    return trading_proxies(DATES, SYMS, POS, np.log1p(SIMPLE), horizon_days=2, **kw)
+    """The hand panel's proxies, without costs unless `cost_bps` is given."""
+    return trading_proxies(DATES, SYMS, POS, np.log1p(SIMPLE), horizon_days=2,
+                           **{"cost_bps": 0.0, **kw})
 
 
 def test_hand_panel_periods_turnover_and_costs() -> None:
@@ -147,7 +149,8 @@ def test_excess_over_a_baseline_by_hand() -> None:
     #   model gross per date: .06 .03 -.04 .02 .05 .08 (GROSS, interleaved)
     #   excess: 0, .04, -.035, -.02, .10, 0 -> k=0 [0, -.035, .10], k=1 [.04, -.02, 0]
     model = _hand()
-    base = trading_proxies(DATES, SYMS, np.ones(10), np.log1p(SIMPLE), horizon_days=2)
+    base = trading_proxies(DATES, SYMS, np.ones(10), np.log1p(SIMPLE), horizon_days=2,
+                           cost_bps=0.0)
     out = excess_proxies(model, base, "always_long")
     assert_plain_json(out)
     assert out["baseline"] == "always_long"
@@ -164,7 +167,7 @@ def test_excess_over_a_baseline_by_hand() -> None:
     same = excess_proxies(base, base, "always_long")
     assert same["net"]["sharpe"]["mean"] is None
     assert same["net"]["mean_period_return"]["mean"] == 0.0
-    other = trading_proxies(DATES, SYMS, POS, np.log1p(SIMPLE), horizon_days=3)
+    other = trading_proxies(DATES, SYMS, POS, np.log1p(SIMPLE), horizon_days=3, cost_bps=0.0)
     with pytest.raises(ValueError, match="same dates"):
         excess_proxies(model, other, "x")
 
@@ -173,7 +176,7 @@ def test_market_neutral_removes_the_dates_mean() -> None:
     # Each row earns its simple return less its date's mean: an always-long book of every
     # name earns exactly 0 each date, whatever the market did.
     long_all = trading_proxies(DATES, SYMS, np.ones(10), np.log1p(SIMPLE), horizon_days=2,
-                               market_neutral=True)
+                               cost_bps=0.0, market_neutral=True)
     assert long_all["market_neutral"] is True
     assert long_all["series"]["gross"] == pytest.approx([0.0] * 6)
     # The hand panel's d1: A long .02, B short -.04, mean -.01: A earns .02 + .01 = .03, B
@@ -187,11 +190,11 @@ def test_each_predictor_trades_its_own_call() -> None:
     # market; it still calls (and trades) down on a negative sign.
     call = np.array([1.0, 0.0, 0.0, 1.0])
     prob = np.array([0.58, 0.53, 0.53, 0.58])
-    assert positions_from_call(call, prob).tolist() == [1, -1, -1, 1]
-    assert positions_from_probability(prob).tolist() == [1, 1, 1, 1]  # what was wrong
+    assert positions_from_call(call, prob, band=0.0).tolist() == [1, -1, -1, 1]
+    assert positions_from_probability(prob, band=0.0).tolist() == [1, 1, 1, 1]  # what was wrong
     assert positions_from_call(call, prob, band=0.05).tolist() == [1, 0, 0, 1]
     with pytest.raises(ValueError, match="call_up"):
-        positions_from_call(np.array([0.5]), np.array([0.5]))
+        positions_from_call(np.array([0.5]), np.array([0.5]), band=0.0)
 
 
 def test_turnover_of_a_flip() -> None:
@@ -202,6 +205,7 @@ def test_turnover_of_a_flip() -> None:
         np.array([1, 1, -1, 1.0]),
         np.zeros(4),
         horizon_days=1,
+        cost_bps=0.0,
     )
     assert out["series"]["turnover"] == [1.0, 1.0]  # entering from zero, then the flip
 
@@ -312,46 +316,48 @@ def test_degenerate_no_trades_one_date_constant() -> None:
     assert one["net"]["max_drawdown"]["mean"] == pytest.approx(0.0)  # .005 - .001 > 0
 
     const = trading_proxies(
-        np.arange(6), np.zeros(6), np.ones(6), np.full(6, np.log1p(0.01)), horizon_days=1
+        np.arange(6), np.zeros(6), np.ones(6), np.full(6, np.log1p(0.01)), horizon_days=1,
+        cost_bps=0.0,
     )
     assert const["gross"]["sharpe"]["mean"] is None
     assert sharpe_annualised(np.full(5, 0.01), 20) is None
     assert sharpe_annualised(np.array([0.01]), 20) is None
 
-    empty = trading_proxies(np.array([]), np.array([]), np.array([]), np.array([]))
+    empty = trading_proxies(np.array([]), np.array([]), np.array([]), np.array([]),
+                            horizon_days=2, cost_bps=0.0)
     assert_plain_json(empty)
     assert (empty["rows"], empty["offsets"], empty["series"]["gross"]) == (0, 0, [])
     assert offset_sequences([], 5) == []
-    nothing = quantile_spread(np.array(["d"] * 3), np.arange(3.0), np.zeros(3))
+    nothing = quantile_spread(np.array(["d"] * 3), np.arange(3.0), np.zeros(3), horizon_days=2)
     assert_plain_json(nothing)
     assert nothing["dates"] == 0 and nothing["mean"] is None and nothing["std"] is None
 
 
 def test_positions() -> None:
     p = np.array([0.2, 0.5, 0.52, 0.7, 0.44])
-    assert positions_from_probability(p).tolist() == [-1, 1, 1, 1, -1]
+    assert positions_from_probability(p, band=0.0).tolist() == [-1, 1, 1, 1, -1]
     assert positions_from_probability(p, band=0.05).tolist() == [-1, 0, 0, 1, -1]
     f = np.array([-0.02, 0.0, 0.001, 0.03])
-    assert positions_from_forecast(f).tolist() == [-1, 0, 1, 1]
+    assert positions_from_forecast(f, band=0.0).tolist() == [-1, 0, 1, 1]
     assert positions_from_forecast(f, band=0.005).tolist() == [-1, 0, 0, 1]
     with pytest.raises(ValueError, match="prob"):
-        positions_from_probability(np.array([1.2]))
+        positions_from_probability(np.array([1.2]), band=0.0)
 
 
 def test_refuses_bad_input() -> None:
     log = np.log1p(SIMPLE)
     with pytest.raises(ValueError, match="at most once"):
-        trading_proxies(DATES, np.full(10, "A"), POS, log, horizon_days=2)
+        trading_proxies(DATES, np.full(10, "A"), POS, log, horizon_days=2, cost_bps=0.0)
     with pytest.raises(ValueError, match="position"):
-        trading_proxies(DATES, SYMS, POS * 2, log, horizon_days=2)
+        trading_proxies(DATES, SYMS, POS * 2, log, horizon_days=2, cost_bps=0.0)
     with pytest.raises(ValueError, match="cost_bps"):
         trading_proxies(DATES, SYMS, POS, log, horizon_days=2, cost_bps=-1.0)
     with pytest.raises(ValueError, match="cost_bps"):
         trading_proxies(DATES, SYMS, POS, log, horizon_days=2, cost_bps=np.ones(3))
     with pytest.raises(ValueError, match="realised"):
-        trading_proxies(DATES, SYMS, POS, np.r_[log[:-1], np.nan], horizon_days=2)
+        trading_proxies(DATES, SYMS, POS, np.r_[log[:-1], np.nan], horizon_days=2, cost_bps=0.0)
     with pytest.raises(ValueError, match="horizon_days"):
-        trading_proxies(DATES, SYMS, POS, log, horizon_days=0)
+        trading_proxies(DATES, SYMS, POS, log, horizon_days=0, cost_bps=0.0)
 
 
 def _reference(dates, syms, pos, realised, h, bps) -> dict[int, dict[str, list[float]]]:

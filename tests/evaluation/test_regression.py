@@ -10,7 +10,10 @@ import pytest
 from scipy.stats import pearsonr, rankdata, spearmanr
 
 from ifns_train.evaluation.regression import average_ranks, return_metrics
+from tests.defaults import horizon_days
 from tests.evaluation.plain import assert_plain_json
+
+H = horizon_days()  # the default run's label horizon
 
 # Pooled example, 4 rows.
 #   idx    0   1   2   3
@@ -22,7 +25,7 @@ Y = np.array([1.0, 3.0, 2.0, 6.0])
 
 
 def test_pooled_accuracy() -> None:
-    m = return_metrics(PRED, Y)
+    m = return_metrics(PRED, Y, horizon_days=H)
     assert m["rows"] == 4
     # mean y = 12 / 4 = 3; y - 3 = -2 0 -1 3 -> SST = 4 + 0 + 1 + 9 = 14
     # SSE = 1 + 1 + 1 + 1 = 4 -> r2 = 1 - 4 / 14 = 5 / 7
@@ -33,7 +36,7 @@ def test_pooled_accuracy() -> None:
 
 
 def test_pearson_and_spearman_with_a_tie() -> None:
-    m = return_metrics(PRED, Y)
+    m = return_metrics(PRED, Y, horizon_days=H)
     # Pearson: mean pred = 14 / 4 = 3.5; pred - 3.5 = -1.5 -1.5 -.5 3.5; y - 3 = -2 0 -1 3
     #   cov sum = 3 + 0 + .5 + 10.5 = 14;  Spp = 2.25 + 2.25 + .25 + 12.25 = 17;  Syy = 14
     #   r = 14 / sqrt(17 * 14) = sqrt(14 / 17) = 0.90749
@@ -54,19 +57,21 @@ def test_average_ranks_share_ties() -> None:
 def test_r2_is_scale_free_for_return_sized_values() -> None:
     # The pooled example / 1000: SSE = 4e-6, SST = 14e-6 -> r2 still 5 / 7. (torchmetrics'
     # r2_score treats sums below an absolute 1e-4 as zero and would report 1.0 here.)
-    m = return_metrics(PRED / 1000, Y / 1000)
+    m = return_metrics(PRED / 1000, Y / 1000, horizon_days=H)
     assert m["r2"] == pytest.approx(5 / 7)
     assert m["rmse"] == pytest.approx(1e-3)
 
 
 def test_negative_r2_and_undefined_correlations() -> None:
     # y constant 1 1 1 1: SST = 0 -> r2 undefined; constant side -> no correlation
-    m = return_metrics(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0, 1.0]))
+    m = return_metrics(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0, 1.0]),
+                       horizon_days=H)
     assert m["r2"] is None and m["pearson"] is None and m["spearman"] is None
     assert m["bias"] == pytest.approx(0.5)  # (-1 + 0 + 1 + 2) / 4
     # pred 3 2 1 0 vs y 0 1 2 3: SSE = 9 + 1 + 1 + 9 = 20, SST = 2.25 + .25 + .25 + 2.25 = 5
     #   r2 = 1 - 20 / 5 = -3 (worse than predicting the mean); r = rho = -1
-    m = return_metrics(np.array([3.0, 2.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0, 3.0]))
+    m = return_metrics(np.array([3.0, 2.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0, 3.0]),
+                       horizon_days=H)
     assert m["r2"] == pytest.approx(-3.0)
     assert m["pearson"] == pytest.approx(-1.0)
     assert m["spearman"] == pytest.approx(-1.0)
@@ -97,7 +102,7 @@ XS_Y = np.array([v for _, _, y in _BLOCKS for v in y])[::-1]
 
 
 def test_cross_sectional_ic_skips_small_and_constant_dates() -> None:
-    m = return_metrics(XS_PRED, XS_Y, XS_DATES)
+    m = return_metrics(XS_PRED, XS_Y, XS_DATES, horizon_days=20)
     assert m["rows"] == 28  # 5 + 5 + 5 + 3 + 5 + 5
     # used: D1 .8, D2 .4, D3 0 -> mean .4; deviations .4 0 -.4 -> var = .32 / 2 = .16
     #   std = .4 (ddof 1), IR = .4 / .4 = 1; IC > 0 on D1, D2 (0 is not > 0) -> 2 / 3
@@ -121,7 +126,7 @@ def test_min_names_lets_the_small_date_in() -> None:
     # min_names = 3 adds D4 (IC = rank IC = -1): ICs .8 .4 0 -1 -> mean .2 / 4 = .05
     #   deviations .75 .35 -.05 -1.05 -> squares .5625 .1225 .0025 1.1025 = 1.79
     #   std = sqrt(1.79 / 3) = 0.77244;  IC > 0 on 2 of 4 dates
-    m = return_metrics(XS_PRED, XS_Y, XS_DATES, min_names=3)
+    m = return_metrics(XS_PRED, XS_Y, XS_DATES, min_names=3, horizon_days=H)
     assert m["ic_dates"] == 4
     assert m["ic_mean"] == pytest.approx(0.05)
     assert m["ic_std"] == pytest.approx(math.sqrt(1.79 / 3))
@@ -137,7 +142,7 @@ def test_rank_ic_differs_with_tie_and_single_date_has_no_ir() -> None:
     #       cov sum = 3 + 1.5 + 0 + 1 + 4 = 9.5 -> 9.5 / sqrt(9.5 * 10) = sqrt(.95) = 0.97468
     pred = np.array([0.0, 0.0, 1.0, 2.0, 7.0])
     y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    m = return_metrics(pred, y, np.array(["d1"] * 5))
+    m = return_metrics(pred, y, np.array(["d1"] * 5), horizon_days=H)
     assert m["ic_dates"] == 1
     assert m["ic_mean"] == pytest.approx(16 / math.sqrt(340))
     assert m["rank_ic_mean"] == pytest.approx(math.sqrt(0.95))
@@ -157,7 +162,7 @@ def test_interleaved_dates_rank_within_their_own_date() -> None:
     pred = np.array([1.0, 0.0, 2.0, 0.0, 3.0, 1.0, 4.0, 2.0, 5.0, 7.0])
     y = np.array([2.0, 1.0, 1.0, 2.0, 4.0, 3.0, 3.0, 4.0, 5.0, 5.0])
     dates = np.array([1, 2] * 5)
-    m = return_metrics(pred, y, dates)
+    m = return_metrics(pred, y, dates, horizon_days=H)
     ic2, rank_ic2 = 16 / math.sqrt(340), math.sqrt(0.95)
     assert m["ic_dates"] == 2
     assert m["ic_mean"] == pytest.approx((0.8 + ic2) / 2)
@@ -171,7 +176,7 @@ def test_identical_ics_give_zero_std_and_no_ir() -> None:
     # D1's rows on two dates, in the same order: IC .8 on both -> std 0 -> IR undefined
     pred = np.array(_P5 * 2)
     y = np.array([2.0, 1.0, 4.0, 3.0, 5.0] * 2)
-    m = return_metrics(pred, y, np.array([1] * 5 + [2] * 5))
+    m = return_metrics(pred, y, np.array([1] * 5 + [2] * 5), horizon_days=H)
     assert m["ic_dates"] == 2
     assert m["ic_mean"] == pytest.approx(0.8)
     assert m["ic_std"] == 0.0
@@ -180,31 +185,34 @@ def test_identical_ics_give_zero_std_and_no_ir() -> None:
 
 def test_no_usable_date() -> None:
     # D4 alone: 3 names < 5 -> no IC at all, but the date count is a real 0
-    m = return_metrics(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]), np.array([7, 7, 7]))
+    m = return_metrics(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]), np.array([7, 7, 7]),
+                       horizon_days=H)
     assert m["ic_dates"] == 0
     assert m["ic_mean"] is None and m["ic_hit_rate"] is None and m["rank_ic_mean"] is None
     assert m["pearson"] == pytest.approx(-1.0)  # pooled metrics are unaffected
 
 
 def test_without_dates_all_ic_keys_are_none() -> None:
-    m = return_metrics(XS_PRED, XS_Y)
+    m = return_metrics(XS_PRED, XS_Y, horizon_days=H)
     ic_keys = [k for k in m if k.startswith(("ic_", "rank_ic_"))]
     assert len(ic_keys) == 9
     assert all(m[k] is None for k in ic_keys)
 
 
 def test_output_is_plain_json() -> None:
-    m = return_metrics(XS_PRED.astype(np.float32), XS_Y.astype(np.float32), XS_DATES)
+    m = return_metrics(XS_PRED.astype(np.float32), XS_Y.astype(np.float32), XS_DATES,
+                       horizon_days=H)
     assert_plain_json(m)
     assert type(m["rows"]) is int and type(m["ic_dates"]) is int
     json.dumps(m, allow_nan=False)
 
 
 def test_empty_input_is_all_none() -> None:
-    m = return_metrics(np.array([]), np.array([]))
+    m = return_metrics(np.array([]), np.array([]), horizon_days=H)
     assert m["rows"] == 0
     assert all(v is None for k, v in m.items() if k != "rows")
-    m = return_metrics(np.array([]), np.array([]), np.array([], dtype="datetime64[D]"))
+    m = return_metrics(np.array([]), np.array([]), np.array([], dtype="datetime64[D]"),
+                       horizon_days=H)
     assert m["ic_dates"] == 0
     json.dumps(m, allow_nan=False)
 
@@ -225,7 +233,7 @@ def test_empty_input_is_all_none() -> None:
 def test_rejects_malformed_input(pred: list, y: list, dates: list | None, kwargs: dict) -> None:
     d = None if dates is None else np.array(dates, dtype=object)
     with pytest.raises(ValueError):
-        return_metrics(np.array(pred), np.array(y), d, **kwargs)
+        return_metrics(np.array(pred), np.array(y), d, **{"horizon_days": H, **kwargs})
 
 
 def test_random_inputs_against_scipy_and_a_loop_over_dates() -> None:
@@ -237,7 +245,7 @@ def test_random_inputs_against_scipy_and_a_loop_over_dates() -> None:
     pred = np.round(rng.normal(size=dates.size), 1)
     y = np.round(0.3 * pred + rng.normal(size=dates.size), 1)
     y[dates == 3] = 0.5  # a date with constant y: skipped
-    m = return_metrics(pred, y, dates)
+    m = return_metrics(pred, y, dates, horizon_days=H)
     assert m["pearson"] == pytest.approx(pearsonr(pred, y)[0], rel=1e-12)
     assert m["spearman"] == pytest.approx(spearmanr(pred, y)[0], rel=1e-12)
     ics, rank_ics = [], []

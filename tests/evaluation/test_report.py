@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from ifns_train.evaluation.report import METRIC_SETS, key_metrics, split_report
 from ifns_train.evaluation.slices import by_slice
+from tests.defaults import report_settings
+
+SETTINGS = report_settings()  # min_rows, n_bins, horizon_days, gate_threshold of a run
 
 
 def test_cost_report_picks_the_best_baseline_and_slices_every_predictor() -> None:
@@ -18,7 +23,7 @@ def test_cost_report_picks_the_best_baseline_and_slices_every_predictor() -> Non
     }
     context = {"regime_tag": np.array(["a", "a", "b", "b"], dtype=object)}
     rep = split_report("cost", y=y, model=model, baselines=baselines, context=context,
-                       min_rows=2)
+                       **{**SETTINGS, "min_rows": 2})
     assert rep["model"]["mae_bps"] == 2.0
     assert rep["best_baseline"]["mae_bps"] == "close"  # lower MAE is better
     # RMSE: flat sqrt((225 + 25 + 25 + 225) / 4) = 11.18, close sqrt(25 / 4) = 2.5.
@@ -41,7 +46,7 @@ def test_constant_forecast_without_ic_cannot_be_the_best_baseline() -> None:
     y = np.array([1, 2, 3, 4, 5, 5, 4, 3, 2, 1], dtype=float)
     model = {"pred": y.copy()}  # rank IC 1 on both dates
     rep = split_report("return", y=y, model=model, baselines={"zero": {"pred": np.zeros(10)}},
-                       context={}, inputs={"dates": dates})
+                       context={}, inputs={"dates": dates}, **SETTINGS)
     assert rep["model"]["rank_ic_mean"] == pytest.approx(1.0)
     assert rep["baselines"]["zero"]["rank_ic_mean"] is None
     assert "rank_ic_mean" not in rep["best_baseline"]
@@ -55,7 +60,7 @@ def test_the_best_baseline_is_chosen_per_metric() -> None:
     y = np.array([0.0, 0.0, 0.0, 10.0])
     baselines = {"median": {"pred": np.zeros(4)}, "mean": {"pred": np.full(4, 2.5)}}
     rep = split_report("cost", y=y, model={"pred": np.full(4, 1.0)}, baselines=baselines,
-                       context={}, min_rows=1)
+                       context={}, **{**SETTINGS, "min_rows": 1})
     # MAE: median 10 / 4 = 2.5, mean (2.5 * 3 + 7.5) / 4 = 3.75, model (1 * 3 + 9) / 4 = 3.
     # RMSE: median sqrt(100 / 4) = 5, mean sqrt((6.25 * 3 + 56.25) / 4) = 4.33, model
     # sqrt((3 + 81) / 4) = 4.58.
@@ -138,15 +143,16 @@ def test_grouped_slices_equal_the_metric_function_on_each_masked_slice(
     metric_set: str, seed: int
 ) -> None:
     kw = _random_split(metric_set, seed)
-    rep = split_report(metric_set, **kw, min_rows=50)
+    rep = split_report(metric_set, **kw, **{**SETTINGS, "min_rows": 50})
     ms = METRIC_SETS[metric_set]
+    fn = partial(ms.fn, **{k: SETTINGS[k] for k in ms.options})
     shared = {"y": kw["y"], **{k: kw["inputs"][k] for k in ms.inputs}}
     predictors = {"model": kw["model"], **kw["baselines"]}
     for name, preds in predictors.items():
-        overall = ms.fn(**shared, **preds)
+        overall = fn(**shared, **preds)
         got_overall = rep["model"] if name == "model" else rep["baselines"][name]
         _close(got_overall, overall, f"{name}.overall")
-        reference = by_slice(ms.fn, {**shared, **preds}, kw["context"], min_rows=50)
+        reference = by_slice(fn, {**shared, **preds}, kw["context"], min_rows=50)
         for column, cells in reference.items():
             assert list(rep["slices"][column]) == [str(k) for k in cells]
             for key, want in cells.items():

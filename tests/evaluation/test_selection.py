@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
 from ifns_train.evaluation.selection import (
     annualised_sharpe,
     deflate,

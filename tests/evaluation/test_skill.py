@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from ifns_train.evaluation import evidence
-from ifns_train.evaluation.evaluator import EvaluationSpec, earlier_trials, evaluate
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.standard import EvaluationSpec, earlier_trials, evaluate
+from tests.defaults import bootstrap, spec_settings
 
 RULES = {"name": "dir_core", "min_improvement": 0.0, "require_significant": False,
          "regime_floor": 1.0, "max_calibration_error": None, "max_walk_forward_std": 0.03,
          "min_deflated_sharpe": 0.95}
-BOOT = {"reps": 50, "level": 0.9, "block": "auto", "method": "stationary", "seed": 0}
+BOOT = bootstrap(reps=50, level=0.9)  # the run's block rule, method and seed
 H = 5
 
 
@@ -46,8 +47,8 @@ def _directional(panel: dict[str, np.ndarray], prob: np.ndarray) -> PredictionAr
 
 def _spec() -> EvaluationSpec:
     return EvaluationSpec(metric_set="directional", baselines=("class_prior", "momentum_sign"),
-                          slice_by=(), min_rows=50, n_bins=10, horizon_days=H,
-                          bootstrap=BOOT, promotion=RULES)
+                          slice_by=(), **{**spec_settings(), "min_rows": 50, "horizon_days": H,
+                                          "bootstrap": BOOT}, promotion=RULES)
 
 
 def _dsr_check(out: dict) -> dict:

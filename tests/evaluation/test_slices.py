@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 
-from ifns_train.evaluation.classification import binary_metrics
+from ifns_train.evaluation.classification import binary_metrics as _binary_metrics
 from ifns_train.evaluation.slices import by_slice
+from tests.defaults import evaluation
+
+binary_metrics = partial(_binary_metrics, n_bins=evaluation()["calibration_bins"])
 
 #   idx     0     1     2     3     4     5
 #   prob    .8    .3    .6    .4    .7    .2
@@ -61,9 +65,10 @@ def test_binary_metrics_per_regime_and_vol_band() -> None:
     json.dumps(out, allow_nan=False)
 
 
-def test_default_min_rows_flags_everything_tiny() -> None:
-    out = by_slice(binary_metrics, ARRAYS, {"vol_band": CONTEXT["vol_band"]})
-    assert [s["small_slice"] for s in out["vol_band"].values()] == [True, True]  # 3 < 100
+def test_the_runs_min_rows_flags_everything_tiny() -> None:
+    min_rows = evaluation()["min_slice_rows"]  # what a run flags small slices under
+    out = by_slice(binary_metrics, ARRAYS, {"vol_band": CONTEXT["vol_band"]}, min_rows=min_rows)
+    assert [s["small_slice"] for s in out["vol_band"].values()] == [True, True]  # 3 rows each
 
 
 def test_generic_metric_function_gets_masked_named_arrays() -> None:
@@ -106,4 +111,4 @@ def test_missing_context_values_form_a_none_slice_last() -> None:
 
 def test_misaligned_lengths_are_rejected() -> None:
     with pytest.raises(ValueError, match="same number of rows"):
-        by_slice(binary_metrics, ARRAYS, {"vol_band": np.array([1, 2, 1])})
+        by_slice(binary_metrics, ARRAYS, {"vol_band": np.array([1, 2, 1])}, min_rows=1)

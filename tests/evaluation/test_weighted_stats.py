@@ -9,6 +9,10 @@ import pytest
 from ifns_train.evaluation.classification import binary_metrics
 from ifns_train.evaluation.intervals import date_codes, date_weights, metric_interval
 from ifns_train.evaluation.weighted_stats import row_metric_stat
+from tests.defaults import bootstrap, evaluation
+
+N_BINS = evaluation()["calibration_bins"]  # the run's calibration bins
+METHOD = bootstrap()["method"]
 
 
 def _sample(seed: int = 0, n_dates: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,30 +29,32 @@ def _sample(seed: int = 0, n_dates: int = 30) -> tuple[np.ndarray, np.ndarray, n
 def test_the_estimate_is_binary_metrics_ece() -> None:
     dates, y, prob = _sample()
     codes, n_dates = date_codes(dates)
-    stat = row_metric_stat("ece", y, prob, codes, n_dates)
-    assert stat.estimate == binary_metrics(prob, y)["ece"]  # to the last digit
+    stat = row_metric_stat("ece", y, prob, codes, n_dates, n_bins=N_BINS)
+    assert stat.estimate == binary_metrics(prob, y, n_bins=N_BINS)["ece"]  # to the last digit
     for n_bins in (3, 15):
         stat = row_metric_stat("ece", y, prob, codes, n_dates, n_bins=n_bins)
         assert stat.estimate == pytest.approx(binary_metrics(prob, y, n_bins=n_bins)["ece"],
                                               rel=1e-14)
-    out = metric_interval("ece", y, prob, dates, horizon=3, reps=200)
-    assert out["model"]["estimate"] == binary_metrics(prob, y)["ece"]
+    out = metric_interval("ece", y, prob, dates, horizon=3, n_bins=N_BINS, **bootstrap(reps=200))
+    assert out["model"]["estimate"] == binary_metrics(prob, y, n_bins=N_BINS)["ece"]
     assert out["model"]["low"] <= out["model"]["high"]
 
 
 def test_a_replicate_is_the_ece_of_the_dates_rows_repeated() -> None:
     dates, y, prob = _sample(seed=1, n_dates=20)
-    codes, weights = date_weights(dates, block=3, reps=5, seed=4)
-    got = row_metric_stat("ece", y, prob, codes, 20).replicates(weights)
+    codes, weights = date_weights(dates, block=3, reps=5, seed=4, method=METHOD)
+    got = row_metric_stat("ece", y, prob, codes, 20, n_bins=N_BINS).replicates(weights)
     for r in range(5):
         # Each date's rows repeated as often as the replicate drew the date.
         rows = np.concatenate([np.flatnonzero(codes == d).repeat(int(weights[r, d]))
                                for d in range(20)])
-        assert got[r] == pytest.approx(binary_metrics(prob[rows], y[rows])["ece"], rel=1e-12)
+        assert got[r] == pytest.approx(binary_metrics(prob[rows], y[rows], n_bins=N_BINS)["ece"],
+                                       rel=1e-12)
 
 
 def test_ece_by_hand() -> None:
-    # Date 0: P(up) 0.15 (down), 0.18 (up), both in bin [0.1, 0.2): gap 0.15 + 0.18 - 1 = -0.67.
+    # Ten bins. Date 0: P(up) 0.15 (down), 0.18 (up), both in bin [0.1, 0.2):
+    # gap 0.15 + 0.18 - 1 = -0.67.
     # Date 1: 0.62 (up) in [0.6, 0.7): gap -0.38; 1.0 (up) alone in the 1.0 bin: gap 0.
     # ECE = (|-0.67| + |-0.38| + 0) / 4 rows = 1.05 / 4 = 0.2625.
     # Date 0 drawn twice, date 1 never: |2 x -0.67| / 4 rows = 0.335.
@@ -56,7 +62,7 @@ def test_ece_by_hand() -> None:
     prob = np.array([0.15, 0.18, 0.62, 1.0])
     y = np.array([0.0, 1.0, 1.0, 1.0])
     codes = np.array([0, 0, 1, 1])
-    stat = row_metric_stat("ece", y, prob, codes, 2)
+    stat = row_metric_stat("ece", y, prob, codes, 2, n_bins=10)
     assert stat.estimate == pytest.approx(0.2625, abs=1e-15)
     got = stat.replicates(np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 2.0]]))
     np.testing.assert_allclose(got, [0.2625, 0.335, 0.19], rtol=1e-14)
@@ -66,9 +72,14 @@ def test_ece_by_hand() -> None:
 
 def test_ece_refuses_what_it_cannot_score() -> None:
     dates = np.repeat(np.arange(3), 2)
+    boot = bootstrap()
     with pytest.raises(ValueError, match="0 and 1"):
-        metric_interval("ece", np.full(6, 0.5), np.full(6, 0.5), dates, horizon=1)
+        metric_interval("ece", np.full(6, 0.5), np.full(6, 0.5), dates, horizon=1,
+                        n_bins=N_BINS, **boot)
     with pytest.raises(ValueError, match="probabilities"):
-        metric_interval("ece", np.ones(6), np.full(6, 1.5), dates, horizon=1)
+        metric_interval("ece", np.ones(6), np.full(6, 1.5), dates, horizon=1, n_bins=N_BINS,
+                        **boot)
     with pytest.raises(ValueError, match="n_bins"):
-        metric_interval("ece", np.ones(6), np.full(6, 0.5), dates, horizon=1, n_bins=0)
+        metric_interval("ece", np.ones(6), np.full(6, 0.5), dates, horizon=1, n_bins=0, **boot)
+    with pytest.raises(ValueError, match="n_bins"):  # the ECE has no default number of bins
+        metric_interval("ece", np.ones(6), np.full(6, 0.5), dates, horizon=1, **boot)

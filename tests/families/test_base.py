@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from ifns_train.families.dir_core import DirCoreModule
+from tests.defaults import module_kwargs
 
 
 def test_train_loss_is_the_row_weighted_mean_of_the_epoch() -> None:
-    module = DirCoreModule(n_features=2, backbone="linear")
+    module = DirCoreModule(n_features=2, **module_kwargs("model=linear"))
     logged: dict[str, float] = {}
     module.log = lambda name, value, **kwargs: logged.update({name: float(value)})
     module.on_train_epoch_start()
@@ -23,7 +24,7 @@ def test_train_loss_is_the_row_weighted_mean_of_the_epoch() -> None:
 
 
 def test_fast_attribute_path_still_registers_modules_and_buffers() -> None:
-    module = DirCoreModule(n_features=2)
+    module = DirCoreModule(n_features=2, **module_kwargs())
     module._current_fx_name = "training_step"
     assert module._current_fx_name == "training_step"
     module.extra = torch.nn.Linear(2, 2)

@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from ifns_train.core.errors import ConfigError
 from ifns_train.data.resolve import Split, Table
 from ifns_train.data.splits import symbol_last_rows
-from ifns_train.errors import ConfigError
 from ifns_train.families.base import trailing_label_stat
 from ifns_train.families.dir_core import DirCoreModule
 from ifns_train.families.exec_cost import ExecCostModule
 from ifns_train.families.ret_core import RetCoreModule
 from ifns_train.families.risk_vol import RiskVolModule, qlike_scale
 from ifns_train.families.struct_aware import StructAwareModule
+from tests.defaults import module_kwargs
 
 
 def _split(label, *, symbols=None, extras=None, context=None, rows=None) -> Split:
@@ -139,7 +140,8 @@ def test_sqrt_impact_baseline_is_fitted_on_training_rows() -> None:
 
 
 def test_risk_vol_qlike_loss_and_positive_forecasts() -> None:
-    model = RiskVolModule(n_features=1, target_mean=math.log(0.2**2), target_std=1.0)
+    model = RiskVolModule(n_features=1, target_mean=math.log(0.2**2), target_std=1.0,
+                          **module_kwargs("family=risk_vol"))
     zero = torch.zeros(2)
     # Output 0 is the mean log variance: sigma 0.2. Realised 0.2: ratio 1, loss 0. Realised 0.4:
     # ratio 4, loss 4 - ln 4 - 1 = 1.6137; the mean over the two rows is 0.8069.
@@ -152,7 +154,8 @@ def test_risk_vol_qlike_loss_and_positive_forecasts() -> None:
 
 
 def test_exec_cost_huber_is_in_basis_points() -> None:
-    model = ExecCostModule(n_features=1, target_mean=10.0, target_std=2.0, huber_delta=5.0)
+    model = ExecCostModule(n_features=1, target_mean=10.0, target_std=2.0,
+                           **module_kwargs("family=exec_cost", huber_delta=5.0))
     # Output 0 -> 10 bps. Target 20: error 10 > delta 5, loss 5 * (10 - 2.5) = 37.5.
     # Output 1 -> 12 bps. Target 14: error 2 <= 5, loss 0.5 * 4 = 2. Mean 19.75.
     loss = model.loss(torch.tensor([0.0, 1.0]), torch.tensor([20.0, 14.0]))
@@ -162,4 +165,4 @@ def test_exec_cost_huber_is_in_basis_points() -> None:
 
 def test_unknown_loss_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"family\.loss 'mse' is not one of risk_vol's"):
-        RiskVolModule(n_features=1, loss="mse")
+        RiskVolModule(n_features=1, **module_kwargs("family=risk_vol", loss="mse"))

@@ -11,9 +11,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from ifns_train import repro
-from ifns_train.errors import ConfigError
-from ifns_train.train import train
+from ifns_train.core.errors import ConfigError
+from ifns_train.run import provenance
+from ifns_train.run.train import train
 from tests.registry.docs import models_doc
 
 
@@ -82,12 +82,12 @@ def test_switches_off_leave_the_config_hash_as_it_was(make_cfg) -> None:
     cfg = OmegaConf.to_container(make_cfg(), resolve=False)
     before = json.loads(json.dumps(cfg))
     del before["model"]["compile"], before["dataset"]["device_resident"]
-    hashed = repro.config_hash(repro.definition(cfg))
-    assert hashed == repro.config_hash(repro.definition(before))
+    hashed = provenance.config_hash(provenance.definition(cfg))
+    assert hashed == provenance.config_hash(provenance.definition(before))
     cfg["dataset"]["device_resident"] = True
-    assert repro.config_hash(repro.definition(cfg)) == hashed
+    assert provenance.config_hash(provenance.definition(cfg)) == hashed
     cfg["model"]["compile"] = True
-    assert repro.config_hash(repro.definition(cfg)) != hashed
+    assert provenance.config_hash(provenance.definition(cfg)) != hashed
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -12,7 +12,7 @@ import torch
 from ifns_train.data.module import PanelDataModule
 from ifns_train.data.resolve import resolve
 from ifns_train.families import FAMILIES
-from ifns_train.train import train
+from ifns_train.run.train import train
 from tests.registry.docs import models_doc
 
 KEY_METRIC = {"dir_core": "auc", "struct_aware": "auc", "ret_core": "rank_ic_mean",
@@ -21,11 +21,11 @@ KEY_METRIC = {"dir_core": "auc", "struct_aware": "auc", "ret_core": "rank_ic_mea
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize("backbone", ["linear", "mlp", "gru", "tcn"])
-def test_family_trains_with_backbone(family: str, backbone: str, make_cfg,
+def test_family_trains_with_backbone(family: str, backbone: str, trained,
                                      registry: Path) -> None:
     lookback = ["model.lookback=5"] if backbone in ("gru", "tcn") else []
-    summary = train(make_cfg(f"family={family}", f"model={backbone}", "trainer.max_epochs=1",
-                             *lookback))
+    summary = trained(f"family={family}", f"model={backbone}", "trainer.max_epochs=1",
+                      *lookback)
     test = summary["metrics"]["test"]
     assert test["primary_metric"] == KEY_METRIC[family]
     assert test["model"][KEY_METRIC[family]] is not None
@@ -36,8 +36,9 @@ def test_family_trains_with_backbone(family: str, backbone: str, make_cfg,
     assert record["resources"]["lookback"] == (5 if lookback else 1)
 
 
-def test_struct_aware_reports_the_gating_of_a_primary_signal(make_cfg) -> None:
-    summary = train(make_cfg("family=struct_aware", "trainer.max_epochs=1"))
+def test_struct_aware_reports_the_gating_of_a_primary_signal(trained) -> None:
+    # The run of test_family_trains_with_backbone[mlp-struct_aware] (mlp: the default model).
+    summary = trained("family=struct_aware", "model=mlp", "trainer.max_epochs=1")
     folder = Path(summary["artifact_dir"])
     gating = json.loads((folder / "metrics.json").read_text())["splits"]["test"]["gating"]
     assert 0 < gating["gated_rows"] <= gating["rows"]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from ifns_train.errors import ConfigError
+from ifns_train.core.errors import ConfigError
 from ifns_train.nets.backbones import (
     BACKBONES,
     SEQUENCE_BACKBONES,
@@ -17,13 +17,16 @@ from ifns_train.nets.backbones import (
     parameter_count,
 )
 from ifns_train.nets.sequence import GRUBackbone, TCNBackbone, receptive_field
+from tests.defaults import backbone_kwargs
 
 BATCH, LOOKBACK, FEATURES = 5, 7, 4
 SIZES = {"linear": [], "mlp": [16, 8], "gru": [12, 12], "tcn": [8, 16]}
 
 
 def _build(name: str, *, lookback: int = LOOKBACK, n_outputs: int = 3, **kw) -> torch.nn.Module:
+    """The test's own small nets, without dropout unless asked (deterministic outputs)."""
     kw.setdefault("hidden_sizes", SIZES[name])
+    kw.setdefault("dropout", 0.0)
     return build_backbone(name, FEATURES, n_outputs, lookback=lookback, **kw)
 
 
@@ -84,11 +87,12 @@ def test_sequence_shape_and_last_step(name: str) -> None:
     torch.testing.assert_close(net(x), seq[:, -1])
 
 
-def test_defaults_when_hidden_sizes_empty() -> None:
-    gru = _build("gru", hidden_sizes=[])
+def test_sizes_follow_hidden_sizes() -> None:
+    # No size of its own: the config's model.hidden_sizes is the one place (conf/model/*.yaml).
+    gru = _build("gru", hidden_sizes=[32])
     assert isinstance(gru, GRUBackbone)
     assert (gru.gru.hidden_size, gru.gru.num_layers) == (32, 1)
-    tcn = _build("tcn", hidden_sizes=[])
+    tcn = _build("tcn", hidden_sizes=[32, 32])
     assert isinstance(tcn, TCNBackbone)
     assert len(tcn.blocks) == 2 and tcn.head.in_features == 32
     assert tcn.receptive_field == 13
@@ -137,7 +141,7 @@ def test_gru_is_causal(t: int) -> None:
 )
 def test_tcn_receptive_field_holds(channels: list[int], kernel_size: int, expected: int) -> None:
     torch.manual_seed(1)
-    net = TCNBackbone(FEATURES, 2, channels=channels, kernel_size=kernel_size).eval()
+    net = TCNBackbone(FEATURES, 2, channels=channels, kernel_size=kernel_size, dropout=0.0).eval()
     rf = net.receptive_field
     assert rf == expected == receptive_field(kernel_size, len(channels))
     lookback = rf + 4
@@ -160,14 +164,16 @@ def test_sequence_backbones_refuse_lookback_one(name: str) -> None:
 
 def test_unknown_backbone_lists_known() -> None:
     with pytest.raises(ConfigError, match="transformer") as info:
-        build_backbone("transformer", FEATURES, 1)
+        build_backbone("transformer", FEATURES, 1, **backbone_kwargs())
     for name in BACKBONES:
         assert name in str(info.value)
 
 
-def test_mlp_needs_hidden_sizes() -> None:
-    with pytest.raises(ConfigError, match=r"model\.hidden_sizes"):
-        _build("mlp", hidden_sizes=[])
+@pytest.mark.parametrize("name", ["mlp", "gru", "tcn"])
+def test_hidden_sizes_must_name_a_layer(name: str) -> None:
+    # No fallback size for an empty list: the config names the layers.
+    with pytest.raises(ConfigError, match=rf"model\.hidden_sizes must name .* {name}"):
+        _build(name, hidden_sizes=[])
 
 
 @pytest.mark.parametrize("name", ["mlp", "gru", "tcn"])

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ifns_train.data.index import load_index
-from ifns_train.evaluation.evaluator import METRICS_VERSION
 from ifns_train.registry import artifacts, ids, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import Run, experiment_entry, model_draft
@@ -31,9 +30,9 @@ HORIZON = 20
 def selection(sharpe: float = 1.0, trials: int = 1) -> dict[str, Any]:
     """Selection evidence as a run records it: 20 start offsets of 100 periods whose excess
     has an annualised Sharpe ratio of `sharpe`, deflated by `trials` trials of that Sharpe."""
-    from ifns_train.calendar import TRADING_DAYS_PER_YEAR
-    from ifns_train.evaluation.evaluator import SELECTION_STATISTIC
+    from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
     from ifns_train.evaluation.selection import deflate, per_period_sharpe
+    from ifns_train.evaluation.standard import SELECTION_STATISTIC
 
     ppy = TRADING_DAYS_PER_YEAR / HORIZON
     offsets = [{"sharpe": per_period_sharpe(sharpe, ppy), "n": 100, "skew": 0.0,
@@ -102,6 +101,10 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
               family: FamilyRecord = FAMILY, dataset: str = DATASET, n: int | None = None,
               sharpe: float = 1.0, controls: bool = True) -> ModelRecord:
     """A completed run and its `candidate` model, with an artifact folder of two files."""
+    # Imported here: the evaluation imports torch (~2 s), which the processes that
+    # tests/registry/test_concurrency.py starts to call this would otherwise pay each.
+    from ifns_train.evaluation.standard import METRICS_VERSION
+
     run = new_run(reg, name, family, dataset, n)
     log.begin_run(reg, experiment_entry(run, "running", None, {}))
     folder = reg.dir / run.artifact_path

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ifns_train.core.errors import ContractError, RegistryError
 from ifns_train.data import reader
 from ifns_train.data.index import INDEX_FILE
-from ifns_train.errors import ContractError, RegistryError
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.audit import audit_all, audit_model
 from ifns_train.registry.database import URL_ENV, Registry
@@ -143,8 +143,8 @@ def test_an_invalid_record_is_a_finding_and_the_others_are_audited(reg: Registry
 def test_reproduce_matches_and_refuses_a_changed_dataset(
         make_cfg, registry: Path, backend_url: str | None, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from ifns_train.reproduce import reproduce
-    from ifns_train.train import train
+    from ifns_train.run.reproduce import reproduce
+    from ifns_train.run.train import train
 
     if backend_url is not None:
         monkeypatch.setenv(URL_ENV, backend_url)

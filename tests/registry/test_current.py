@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from ifns_train.calendar import TRADING_DAYS_PER_YEAR
-from ifns_train.errors import RegistryError
+from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.selection import deflated_sharpe_ratio, per_period_sharpe
 from ifns_train.registry import current, lifecycle, model_registry
 from ifns_train.registry.database import Registry

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, update
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import log, model_registry
 from ifns_train.registry.database import DB_FILE, Registry, resolve_url
 from ifns_train.registry.schema import SCHEMA_VERSION, experiments, models, schema_info

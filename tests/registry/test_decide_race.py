@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import faults, lifecycle, log, model_registry
 from ifns_train.registry.database import Registry
 from tests.registry.factory import add_model, set_status

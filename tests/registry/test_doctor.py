@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import doctor, ids, log
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import experiment_entry

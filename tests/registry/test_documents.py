@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import documents, lifecycle, log, model_registry
 from ifns_train.registry.database import DB_FILE, Registry
 from tests.registry.factory import add_failed, add_model, edit_stored
@@ -142,7 +142,7 @@ def test_migrate_refuses_an_invalid_record_and_writes_nothing(reg: Registry,
 
 
 def test_training_refuses_an_unmigrated_registry(make_cfg, registry: Path) -> None:
-    from ifns_train.train import train
+    from ifns_train.run.train import train
 
     (registry / "model_registry.json").write_text(json.dumps(
         {"schema_version": 1, "families": {}, "models": []}))

@@ -16,7 +16,7 @@ import pytest
 from ifns_train.registry import artifacts, doctor, log, model_registry
 from ifns_train.registry.database import DB_FILE, URL_ENV, Registry
 from ifns_train.registry.faults import ENV, POINTS
-from tests.conftest import FAST, REPO
+from tests.conftest import FAST
 
 QUICK = [*FAST, "trainer.max_epochs=1", "callbacks=none", "logger=none"]
 # What a kill at each point leaves for doctor: (stale runs, staging folders, orphan folders).
@@ -33,7 +33,8 @@ LEFT = {
 
 def _train(registry: Path, url: str | None, cwd: Path, *args: str,
            env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """A training run in a new process; the registry database named by IFNS_REGISTRY_URL."""
+    """A training run in a new process (the process is what is killed or sent SIGTERM); the
+    registry database named by IFNS_REGISTRY_URL."""
     env = {**os.environ, **(env or {})}
     env.pop(URL_ENV, None)
     if url is not None:

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from ifns_train.errors import RegistryError
+from ifns_train.core.errors import RegistryError
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from tests.registry.factory import add_model
@@ -45,7 +45,7 @@ def test_refused_transitions_change_nothing(reg: Registry, path: tuple[str, ...]
     for status in path:
         lifecycle.decide(reg, model.model_id, status, "dra", "step")
     before = _history(reg, model.model_id)
-    with pytest.raises(RegistryError, match="cannot become|unknown status"):
+    with pytest.raises(RegistryError, match=r"cannot become|unknown status"):
         lifecycle.decide(reg, model.model_id, refused, "dra", "try")
     assert _history(reg, model.model_id) == before
 
@@ -84,8 +84,8 @@ def test_a_proposal_changes_nothing_until_a_decision_applies_it(reg: Registry) -
 def test_ineligible_model_is_refused_and_the_proposal_records_why(reg: Registry) -> None:
     model = add_model(reg, eligible=False)
     proposal = lifecycle.propose(reg, model.model_id, "canary", "alice", "try it")
-    with pytest.raises(RegistryError, match="promotion check failed: improvement: auc "
-                                            "improvement -0.0100 over momentum_sign"):
+    with pytest.raises(RegistryError, match=r"promotion check failed: improvement: auc "
+                                            r"improvement -0\.0100 over momentum_sign"):
         lifecycle.decide(reg, model.model_id, "canary", "dra", "ok",
                          proposal_id=proposal["proposal_id"])
     assert model_registry.get(reg, model.model_id).status == "candidate"

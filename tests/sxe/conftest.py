@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ifns_train import decide
+from ifns_train.cli import decide
 from ifns_train.registry.database import Registry
 from ifns_train.sxe import admin
 

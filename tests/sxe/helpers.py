@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ifns_train.evaluation.evaluator import METRICS_VERSION
+from ifns_train.evaluation.standard import METRICS_VERSION
 from ifns_train.registry import artifacts, ids, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import experiment_entry, model_draft

@@ -16,7 +16,7 @@ from ifns_train.registry import lifecycle, log, records
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import experiment_entry
 from ifns_train.sxe import common
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_process
 from tests.registry import factory
 from tests.sxe.helpers import RISK, add_model
 
@@ -497,7 +497,7 @@ def test_migrate_without_old_documents_is_one_line(adm: Any, tmp_path: Path) -> 
     assert "no registry of an earlier version" in line
 
 
-# --- reproduce (against the contract of ifns_train.reproduce) --------------------------------
+# --- reproduce (against the contract of ifns_train.run.reproduce) --------------------------------
 @pytest.mark.parametrize("matches", [True, False])
 def test_reproduce_reports_each_figure(reg: Registry, adm: Any, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch, matches: bool) -> None:
@@ -515,7 +515,7 @@ def test_reproduce_reports_each_figure(reg: Registry, adm: Any, tmp_path: Path,
                              "reproduced": 0.2437 if matches else 0.2501,
                              "match": matches}]}
 
-    monkeypatch.setitem(sys.modules, "ifns_train.reproduce",
+    monkeypatch.setitem(sys.modules, "ifns_train.run.reproduce",
                         types.SimpleNamespace(reproduce=reproduce))
     result = adm("reproduce", model.experiment_id, "--out", str(tmp_path / "r"),
                  code=0 if matches else 1)
@@ -590,19 +590,21 @@ def test_env_names_the_registry(reg: Registry, registry: Path, capsys: Any,
 def test_module_entry_point_exit_codes(reg: Registry, registry: Path, tmp_path: Path) -> None:
     model = add_model(reg)
     env = {"IFNS_REGISTRY_DIR": str(registry)}
-    ok = run_cli("families", cwd=tmp_path, env=env, module="ifns_train.admin")
+    # New processes: the exit code is what `python -m ifns_train.sxe.admin` gives the shell.
+    ok = run_process("families", cwd=tmp_path, env=env, module="ifns_train.sxe.admin")
     assert ok.returncode == 0 and "MF_DIR_CORE_V1" in ok.stdout and ok.stderr == ""
-    shown = run_cli("models", "show", model.model_id, "--json", cwd=tmp_path, env=env,
-                    module="ifns_train.admin")
+    shown = run_process("models", "show", model.model_id, "--json", cwd=tmp_path, env=env,
+                    module="ifns_train.sxe.admin")
     assert shown.returncode == 0 and json.loads(shown.stdout)["model"]["model_id"]
     for args, code in ((("models", "show", "MDL_nope"), 1),
                        (("models", "list", "--status", "live"), 2),
                        (("experiments", "search", "--since", "2026-13-01"), 2)):
-        bad = run_cli(*args, cwd=tmp_path, env=env, module="ifns_train.admin")
+        bad = run_process(*args, cwd=tmp_path, env=env, module="ifns_train.sxe.admin")
         assert bad.returncode == code, bad
         assert bad.stderr.startswith("ifns-admin: ") and bad.stderr.count("\n") == 1
         assert "Traceback" not in bad.stderr and bad.stdout == ""
-    assert (REPO / "ifns_train" / "admin.py").is_file()
+    # The installed console script runs the same main.
+    assert 'ifns-admin = "ifns_train.sxe.admin:main"' in (REPO / "pyproject.toml").read_text()
 
 
 def test_admin_on_postgresql(postgres_url: str, tmp_path: Path, capsys: Any) -> None:
@@ -646,7 +648,7 @@ def test_a_trained_model_shown_and_reproduced(make_cfg: Any, reg: Registry, adm:
                                               tmp_path: Path) -> None:
     """On a real run: the regime breakdown and promotion checks of its metrics.json, then a
     reproduction that matches, its JSON on a stdout free of the training's progress."""
-    from ifns_train.train import train
+    from ifns_train.run.train import train
 
     summary = train(make_cfg())
     out = adm("models", "show", summary["model_id"]).out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ifns_train import decide
+from ifns_train.cli import decide
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from tests.sxe.helpers import add_model

@@ -12,15 +12,17 @@ import writes nothing.
 
 The steps, one module each:
 
-* `read` (with `columns` and `parse`): files, layouts (one file per symbol, long, ``--wide``),
-  column spellings, the date column, dates, numbers;
-* `clean`: one (symbol, date)-ordered set of rows, placeholders, duplicates, missing volume,
-  value checks, Adj Close; `jumps`: splits, bad prints and large moves;
-* `problems`: every problem collected, raised once (or symbols left out with
-  ``--drop-symbol-on-error``); `report`: what was repaired or reported;
-* `derive`: features, labels, context and clusters, in chunks of symbols, rows whose features
-  are not finite left out;
-* `build`: the steps in order; `register`: the table into the dataset index.
+- `options.py`: the options (`ImportOptions`), checked before any file is read; known splits.
+- `read.py`: files and layouts (per symbol, long, ``--wide``) -> one array per field, checked.
+- `columns.py`: which column is which: spellings, the date column, the symbol, wide files.
+- `parse.py`: cells -> values: dates, symbols and numbers, with the cells that fail.
+- `clean.py`: one (symbol, date)-ordered set of rows: placeholders, duplicates, volume, Adj Close.
+- `jumps.py`: jumps in a symbol's closes: a split, a bad print or a large move, never guessed.
+- `problems.py`: every problem collected and raised once (or ``--drop-symbol-on-error``).
+- `report.py`: the import report: what was repaired or only reported, and the first rows of each.
+- `derive.py`: features, labels, context and clusters in chunks of symbols; non-finite rows out.
+- `build.py`: the steps in order, the problems settled in one place; the table and its metadata.
+- `register.py`: the built table into the dataset index, or nothing at all.
 
 Options (`ImportOptions`, `options`): ``--date-format``, ``--date-column``,
 ``--symbol-column``, ``--wide``, ``--adjust-splits``, ``--keep-jumps SYMBOL``,

@@ -106,7 +106,7 @@ def build_ohlcv_dataset(
     symbols_read = _symbols(sources)
     rows_read = sum(s.cells for s in sources)
     rows_by_symbol = _rows_by_symbol(sources)
-    for symbol in sorted(set(options.keep_jumps) - {KEEP_ALL} - symbols_read):
+    for symbol in sorted(set(options.kept_jumps) - {KEEP_ALL} - symbols_read):
         problems.add(f"--keep-jumps {symbol}: symbol {symbol} is not in the data")
     cleaned = _clean(sources, options, problems)  # releases the files' row arrays
     dropped = problems.settle(options.drop_symbol_on_error, symbols_read)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from ifns_train.core.errors import shown
 from ifns_train.data.ohlcv.options import ImportOptions, header_key
 from ifns_train.data.ohlcv.parse import MISSING_TEXT, is_date_text
 from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
-from ifns_train.errors import shown
 
 SOURCE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 # Canonical field -> accepted spellings, after lower-casing and turning runs of anything but

@@ -160,17 +160,17 @@ def resolve_jumps(rows: Rows, sources: Sequence[Source], sound: np.ndarray,
     jumps = _Jumps(rows, sources, sound, has_adj, has_open)
     handled = np.zeros(len(rows), bool)
     for split in options.splits:
-        pos = _known_split(jumps, split, problems)
-        if pos is not None:
-            handled[pos] = True
-            _count_split(report, rows, sources, pos, split.price_factor, split.origin)
+        found = _known_split(jumps, split, problems)
+        if found is not None:
+            handled[found] = True
+            _count_split(report, rows, sources, found, split.price_factor, split.origin)
     valid = np.isfinite(jumps.ratio)
     at_close = split_ratio(jumps.ratio)
     q = np.where(has_open, jumps.at_open(), at_close)  # where there is an open, it decides
     inside = np.zeros(len(rows), bool)  # rows of a transient, reported with it
     kept: list[tuple[int, str]] = []
-    for pos in np.flatnonzero((np.isfinite(q) | np.isfinite(at_close)) & ~handled):
-        pos = int(pos)
+    for candidate in np.flatnonzero((np.isfinite(q) | np.isfinite(at_close)) & ~handled):
+        pos = int(candidate)
         symbol = rows.symbols[int(rows.symbol[pos])]
         if inside[pos]:
             continue

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ifns_train.core.errors import ConfigError, shown
 from ifns_train.data.features import LABEL_HORIZON_DAYS, WARMUP_ROWS
 from ifns_train.data.ohlcv.parse import DAY_RANGE, FIRST_DAY, LAST_DAY
 from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
-from ifns_train.errors import ConfigError, shown
 
 MIN_HISTORY = WARMUP_ROWS + LABEL_HORIZON_DAYS + 1
 DATE_FORMATS = ("auto", "iso", "us")
@@ -90,7 +90,8 @@ class KnownSplit:
             raise ConfigError(
                 f"--split {text!r}: expected SYMBOL:YYYY-MM-DD:RATIO, e.g. AAPL:2020-08-31:4"
             )
-        return cls.make(*parts, origin=f"--split {text}")
+        symbol, date, ratio = parts
+        return cls.make(symbol, date, ratio, origin=f"--split {text}")
 
 
 def read_splits_file(path: str | Path) -> list[KnownSplit]:
@@ -116,7 +117,8 @@ def read_splits_file(path: str | Path) -> list[KnownSplit]:
         if len(row) < len(header):
             raise ConfigError(f"--splits-file {path}: line {line} has {len(row)} fields, "
                               f"expected {len(header)}")
-        out.append(KnownSplit.make(*(row[i] for i in at), origin=f"{path} line {line}"))
+        symbol, date, ratio = (row[i] for i in at)
+        out.append(KnownSplit.make(symbol, date, ratio, origin=f"{path} line {line}"))
     return out
 
 
@@ -185,8 +187,16 @@ class ImportOptions:
     def history(self) -> int:
         return MIN_HISTORY if self.min_history is None else int(self.min_history)
 
+    @property
+    def kept_jumps(self) -> tuple[str, ...]:
+        """`keep_jumps` as `checked` leaves it: a tuple of symbols, or of 'all'."""
+        if not isinstance(self.keep_jumps, tuple):
+            raise TypeError("ImportOptions.keep_jumps is read after checked(), which makes it "
+                            f"a tuple; it is {self.keep_jumps!r}")
+        return self.keep_jumps
+
     def keeps_jumps(self, symbol: str) -> bool:
-        return KEEP_ALL in self.keep_jumps or symbol in self.keep_jumps
+        return KEEP_ALL in self.kept_jumps or symbol in self.kept_jumps
 
     def as_record(self) -> dict[str, object]:
         """The options as stored in the import report."""
@@ -196,7 +206,7 @@ class ImportOptions:
             "date_column": self.date_column,
             "wide": self.wide,
             "adjust_splits": self.adjust_splits,
-            "keep_jumps": list(self.keep_jumps),
+            "keep_jumps": list(self.kept_jumps),
             "splits": [{"symbol": s.symbol, "date": s.date, "ratio": s.ratio}
                        for s in self.splits],
             "splits_file": None if self.splits_file is None else str(self.splits_file),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ifns_train.errors import ContractError
+from ifns_train.core.errors import ContractError
 
 PROBLEM_LIMIT = 20  # problems listed in the error; the count is always complete
 FILE_LEVEL = 0  # the row of a problem that concerns a whole file

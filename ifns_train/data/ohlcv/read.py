@@ -50,12 +50,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ifns_train.core.errors import shown
 from ifns_train.data.ohlcv.columns import PRICE_FIELDS, SOURCE_SUFFIXES, Columns, map_columns
 from ifns_train.data.ohlcv.options import ImportOptions
-from ifns_train.data.ohlcv.parse import dates, numbers, symbols
+from ifns_train.data.ohlcv.parse import SymbolCells, dates, numbers, symbols
 from ifns_train.data.ohlcv.problems import FILE_LEVEL, Problems, where
 from ifns_train.data.symbols import SYMBOL_RULE, is_symbol
-from ifns_train.errors import shown
 
 
 @dataclass
@@ -263,12 +263,10 @@ def _fill(source: Source, table: pa.Table, options: ImportOptions, problems: Pro
         header = cols.headers["symbol"]
         read = symbols(table.column(header))
         names, code = read.names, read.code
-        cells.report(read.blank, np.full(n, -1), names, header,
-                     lambda i, h=header: f"column '{h}' has no symbol")
+        cells.report(read.blank, np.full(n, -1), names, header, _no_symbol(header))
         # One problem per distinct bad symbol (at its first row), not one per row of it.
-        cells.report(read.first_invalid, np.full(n, -1), names, header, lambda i, h=header: (
-            f"column '{h}' value {shown(read.text(i))} is not a valid symbol ({SYMBOL_RULE})"
-            + (f"; {read.rows(i)} rows hold it" if read.rows(i) > 1 else "")))
+        cells.report(read.first_invalid, np.full(n, -1), names, header,
+                     _invalid_symbol(header, read))
         missing = read.blank | read.invalid
     else:
         names, code, missing = [stem], np.zeros(n, np.int32), np.zeros(n, bool)
@@ -281,8 +279,7 @@ def _fill(source: Source, table: pa.Table, options: ImportOptions, problems: Pro
             continue
         header = cols.headers[field_name]
         got, missing_cell, bad_cell, text_of = numbers(table.column(header))
-        cells.report(bad_cell, code, names, header, lambda i, h=header, t=text_of: (
-            f"column '{h}' value {t(i)!r} is not a number"))
+        cells.report(bad_cell, code, names, header, _not_a_number(header, text_of))
         ok &= ~bad_cell
         if field_name in PRICE_FIELDS:
             blank &= missing_cell
@@ -290,6 +287,22 @@ def _fill(source: Source, table: pa.Table, options: ImportOptions, problems: Pro
     source.symbols, source.symbol, source.date, source.row = names, code, day, cells.row
     source.values, source.ok, source.empty, source.cells = values, ok, blank, n
     source.fields = tuple(values)
+
+
+# The text of a cell's problem, by its row; each binds its column now, as the problems are
+# described later.
+def _no_symbol(header: str) -> Callable[[int], str]:
+    return lambda i: f"column '{header}' has no symbol"
+
+
+def _invalid_symbol(header: str, read: SymbolCells) -> Callable[[int], str]:
+    return lambda i: (
+        f"column '{header}' value {shown(read.text(i))} is not a valid symbol ({SYMBOL_RULE})"
+        + (f"; {read.rows(i)} rows hold it" if read.rows(i) > 1 else ""))
+
+
+def _not_a_number(header: str, text_of: Callable[[int], str]) -> Callable[[int], str]:
+    return lambda i: f"column '{header}' value {text_of(i)!r} is not a number"
 
 
 class _Cells:
@@ -325,8 +338,7 @@ def _fill_wide(source: Source, table: pa.Table, options: ImportOptions,
         header = source.columns.tickers[symbol]
         got, missing_cell, bad_cell, text_of = numbers(table.column(header))
         code = np.full(n, j, np.int32)
-        cells.report(bad_cell, code, names, header, lambda i, h=header, t=text_of: (
-            f"column '{h}' value {t(i)!r} is not a number"))
+        cells.report(bad_cell, code, names, header, _not_a_number(header, text_of))
         present = np.flatnonzero(~missing_cell)
         parts["symbol"].append(code[present])
         parts["row"].append(cells.row[present])

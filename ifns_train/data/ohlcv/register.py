@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ifns_train.core.errors import RegistryError
 from ifns_train.data.index import check_dataset_id, register_dataset
 from ifns_train.data.ohlcv.build import build_ohlcv_dataset
 from ifns_train.data.ohlcv.options import ImportOptions
-from ifns_train.errors import RegistryError
 
 # 2: the policies of vendor files (missing volume, known splits, stale rows left out, wide
 # files, every problem at once) and the chunked reader.

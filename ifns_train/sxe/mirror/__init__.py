@@ -7,8 +7,11 @@ model (`models/`), the experiment timeline (`timeline.html`) and a comparison of
 (`compare.html`). Every value from the registry is escaped: by Jinja's autoescape in the pages,
 as JSON that cannot close a script in the data files, and through `textContent` in the browser.
 
-Modules: `rows` (the list rows of a model and of an experiment), `model_page` (what a model's
-page shows, read from its record and artifact folder), `writer` (files written only when
-their content changed, and the manifest that lets a page be skipped without re-reading its
-inputs), `site` (the build).
+- `site.py`: the build: the registry read once, each page rendered only when its inputs changed.
+- `rows.py`: the list rows of a model and of an experiment, flat values in `*_COLUMNS` order.
+- `model_page.py`: what a model's page shows, read from its record and artifact folder.
+- `render.py`: the Jinja environment (autoescape), script-safe data files, the templates' digest.
+- `writer.py`: files written only when their content changed; the manifest that skips pages.
+- `templates/`: the Jinja templates of the pages.
+- `static/`: the style and the script, written to the site's `assets/`.
 """

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ifns_train.data.index import CONTEXT_COLUMNS
 from ifns_train.sxe.figures import (
     dig,
     mapping,
@@ -36,7 +37,7 @@ from ifns_train.sxe.mirror.writer import place, write
 CURVES = "curves/"
 PARALLEL_FROM = 64  # pages to render before a pool of processes pays for its start
 PROXY_FIGURES = ("sharpe", "expectancy", "hit_rate", "max_drawdown")
-CHART_DIMENSIONS = ("regime_tag", "structure_state", "vol_band", "symbol_cluster")
+CHART_DIMENSIONS = CONTEXT_COLUMNS
 
 
 def _read_json(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -121,6 +122,12 @@ def proxies(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _facts(experiments: dict[str, dict[str, Any]], experiment_id: Any
+           ) -> dict[str, Any] | None:
+    """The log's facts of an experiment, by its id as a record gives it (None: not logged)."""
+    return experiments.get(experiment_id) if isinstance(experiment_id, str) else None
+
+
 def stability(doc: dict[str, Any], experiments: dict[str, dict[str, Any]]
               ) -> list[dict[str, Any]]:
     """Walk-forward folds and seeds: each run's figure, its window where the log has it."""
@@ -130,7 +137,8 @@ def stability(doc: dict[str, Any], experiments: dict[str, dict[str, Any]]
         part = mapping(stab.get(name))
         if not part:
             continue
-        runs = [{**r, "window": experiments.get(r.get("experiment_id"), {}).get("test_window")}
+        runs = [{**r, "window": (_facts(experiments, r.get("experiment_id")) or {})
+                 .get("test_window")}
                 for r in part.get("runs") or [] if isinstance(r, dict)]
         out.append({"name": name, "metric": part.get("metric"), "runs": runs,
                     "spread": mapping(part.get("spread"))})
@@ -161,7 +169,7 @@ def context(registry_dir: Path, record: dict[str, Any], proposals: list[dict[str
         "complexity": dig(doc, "stability", "complexity"),
         "curves": curves_of(record),
         "proposals": proposals,
-        "experiment": experiments.get(record.get("experiment_id")),
+        "experiment": _facts(experiments, record.get("experiment_id")),
         "companions": [experiments[e] for e in companions if e in experiments],
         "metrics_problem": problem,
         "config": train.get("resolved_config") or train.get("hyperparameters"),

@@ -104,6 +104,6 @@ def code_digest(env: Environment) -> str:
 
 
 def asset(name: str) -> str:
-    return resources.files("ifns_train.sxe.mirror").joinpath("static", name).read_text()
+    return resources.files("ifns_train.sxe.mirror").joinpath("static").joinpath(name).read_text()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from ifns_train.store import atomic_write_bytes
+from ifns_train.core.files import atomic_write_bytes
 
 MANIFEST = ".mirror-manifest.json"
 MANIFEST_VERSION = 1

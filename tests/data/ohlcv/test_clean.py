@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ConfigError
 from ifns_train.data import features as F
 from ifns_train.data.ohlcv import MIN_HISTORY
-from ifns_train.errors import ConfigError
 from tests.data.ohlcv.helpers import N, build, folder, ohlcv, problem_lines, raises, write
 
 

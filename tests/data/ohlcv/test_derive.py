@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ContractError
 from ifns_train.data import demo
 from ifns_train.data import features as F
 from ifns_train.data.ohlcv import build_ohlcv_dataset, derive, import_ohlcv
 from ifns_train.data.resolve import resolve
-from ifns_train.errors import ContractError
 from tests.data.ohlcv.helpers import (
     DIRECTION,
     PRICES,

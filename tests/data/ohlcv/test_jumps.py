@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ConfigError
 from ifns_train.data.ohlcv import ImportOptions, KnownSplit
-from ifns_train.errors import ConfigError
 from tests.data.ohlcv.helpers import (
     PRICES,
     build,

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ifns_train.core.errors import ConfigError
 from ifns_train.data.ohlcv import ImportOptions, KnownSplit, OhlcvError, import_ohlcv
-from ifns_train.errors import ConfigError
 from tests.data.ohlcv.helpers import build, folder, ohlcv, write
 
 ROW = 6  # the row (from 1, after the header) given the bad date

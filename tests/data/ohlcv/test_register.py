@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ifns_train.core.errors import ContractError, RegistryError
 from ifns_train.data import features as F
 from ifns_train.data.index import fingerprint, load_index, register_dataset
 from ifns_train.data.ohlcv import IMPORTER_VERSION, build_ohlcv_dataset, import_ohlcv
-from ifns_train.errors import ContractError, RegistryError
 from tests.data.ohlcv.helpers import folder, ohlcv, raises, write
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,20 +13,18 @@ import pytest
 from ifns_train.registry.database import Registry
 from tests.conftest import FAST, run_cli
 
-FAMILIES = "dir_core,ret_core,risk_vol,struct_aware,exec_cost"
-
 
 @pytest.fixture(scope="module")
-def swept(small_registry_template: Path, tmp_path_factory: pytest.TempPathFactory
+def swept(five_family_sweep: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("swept")
     root = work / "registry"
-    shutil.copytree(small_registry_template, root)
+    # The session's sweep over the five families (tests/conftest.py), copied: this adds to it.
+    proc = five_family_sweep["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shutil.copytree(five_family_sweep["registry"], root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IFNS_REGISTRY")}
     common = [f"paths.registry_dir={root}", *FAST]
-    proc = run_cli("-m", f"family={FAMILIES}", *common, f"hydra.sweep.dir={work / 'sweep'}",
-                   cwd=work, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
     proc = run_cli(*common, "dataset.id=DS_MISSING_V1", cwd=work, env=env)
     assert proc.returncode == 1 and "DS_MISSING_V1" in proc.stderr
     reg = Registry(root)
@@ -37,11 +34,11 @@ def swept(small_registry_template: Path, tmp_path_factory: pytest.TempPathFactor
     admin = ("--registry-dir", str(root))
     proc = run_cli(*admin, "models", "propose", model, "--to", "canary", "--reason",
                    "beats momentum in every regime", cwd=work, env=env,
-                   module="ifns_train.admin")
+                   module="ifns_train.sxe.admin")
     assert proc.returncode == 0, proc.stderr
     out = work / "site"
     proc = run_cli(*admin, "mirror", "--out", str(out), cwd=work, env=env,
-                   module="ifns_train.admin")
+                   module="ifns_train.sxe.admin")
     assert proc.returncode == 0 and "mirror: 5 model(s), 6 experiment(s)" in proc.stdout, \
         proc.stdout + proc.stderr
     yield {"out": out, "reg": reg, "root": root}

@@ -1,1 +1,0 @@
-"""Lightning callbacks of ifns-train; the recorder writes every run's evidence."""

@@ -1,0 +1,238 @@
+"""Scoring registered models: the model found, audited and allowed in its environment, the
+dataset checked against what it was trained on, the rows scored in large batches, the signal
+table written and the job logged (what `ifns-predict` runs; spec section 10: other stages
+reference models through the registry, never by file paths)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from ifns_train.config.schema import PredictConfig
+from ifns_train.core.errors import ConfigError, ContractError, RegistryError
+from ifns_train.core.files import chmod_like_open
+from ifns_train.data.index import CONTEXT_COLUMNS, get_entry
+from ifns_train.data.module import encode, lookback_windows
+from ifns_train.data.resolve import load_table
+from ifns_train.families.loading import column_mismatch, load_registered
+from ifns_train.registry import ids, model_registry
+from ifns_train.registry.audit import audit_model
+from ifns_train.registry.jobs import record_job
+from ifns_train.registry.records import USABLE_IN
+from ifns_train.signals.contract import SIGNAL_SCHEMA, check
+
+ENVIRONMENTS = tuple(USABLE_IN)
+# The windows of a model's record it was fitted and selected on: a row dated inside one is
+# in-sample for it, whatever the dataset.
+SEEN_SPLITS = ("train", "val")
+
+
+@dataclass
+class Scored:
+    """One model's predictions on the rows of a dataset it could score."""
+    record: Any  # ModelRecord
+    dates: Any  # datetime64[ns] array
+    symbols: Any
+    predictions: dict[str, Any]  # the family's named prediction arrays
+    context: dict[str, Any]
+    fingerprint: str
+    in_sample: Any  # bool array: the row's date lies inside the model's train or val window
+
+    @property
+    def value(self) -> Any:
+        """The prediction in the family's own form: the probability where there is one."""
+        return self.predictions.get("prob", self.predictions["pred"])
+
+
+def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
+    """(record, module) of a registered model that may be used in `env`: supported there, of
+    a status `env` allows (`USABLE_IN`), compliant, its checkpoint intact."""
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"env {env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    record = model_registry.get(reg, model_id)
+    if env not in record.supported_environments:
+        raise RegistryError(f"model {model_id} does not support env={env} (its environments: "
+                            f"{', '.join(record.supported_environments)})")
+    if record.status not in USABLE_IN[env]:
+        raise RegistryError(f"model {model_id} is {record.status}: env={env} needs a "
+                            f"{' or '.join(USABLE_IN[env])} model")
+    finding = audit_model(reg, record)
+    if not finding.compliant:
+        raise RegistryError(f"model {model_id} is non-compliant and may not be used: "
+                            + "; ".join(finding.reasons))
+    return record, load_registered(reg, model_id)
+
+
+def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
+                  label_family: str | None = None, horizon_days: int | None = None,
+                  context_columns: tuple[str, ...] = (), extra_columns: tuple[str, ...] = (),
+                  evaluation_columns: tuple[str, ...] = (), verify: bool = True,
+                  cache: dict[Any, Any] | None = None) -> Any:
+    """The dataset's table as the model reads it: its feature families, checked to give
+    exactly the model's feature columns in its order, the context the model and the caller
+    need; a label only when asked (scoring new data needs none). With `cache`, models of one
+    job that read the same columns share one read and verification of the table."""
+    if not record.feature_columns:
+        raise RegistryError(f"model {record.model_id} was recorded without its feature columns "
+                            "(before they were kept); it cannot score new data")
+    present = get_entry(reg.dir, dataset_id).get("context_columns", [])
+    context = [c for c in CONTEXT_COLUMNS if c in present]
+    columns = list(dict.fromkeys([*context, *context_columns, *module.categorical_inputs]))
+    key = (dataset_id, tuple(record.features_used), label_family, horizon_days,
+           tuple(columns), tuple(extra_columns), tuple(evaluation_columns), verify)
+    if cache is not None and key in cache:
+        table, chosen = cache[key]
+    else:
+        table, chosen, _ = load_table(
+            reg.dir, dataset_id, feature_families=list(record.features_used),
+            label_family=label_family, horizon_days=horizon_days, context_columns=columns,
+            extra_columns=list(extra_columns), evaluation_columns=list(evaluation_columns),
+            verify=verify, generate_demo=False)
+        if cache is not None:
+            cache[key] = (table, chosen)
+    mismatch = column_mismatch([c for cols in chosen.values() for c in cols],
+                               list(record.feature_columns))
+    if mismatch:
+        raise ContractError(f"dataset {dataset_id} {mismatch} (model {record.model_id})")
+    return table
+
+
+def score_rows(module: Any, table: Any, rows: Any, batch_size: int = PredictConfig.batch_size,
+               timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """The model's named predictions on `rows` of `table` (each with the model's lookback of
+    its symbol's rows), in large batches without gradients, as the training predict pass."""
+    lookback = int(module.hparams.get("lookback", 1))
+    feats = torch.from_numpy(table.features)
+    source = lookback_windows(feats, lookback) if lookback > 1 else feats
+    vocab = module.hparams.get("vocab") or {}
+    categorical = list(module.categorical_inputs)
+    codes = torch.from_numpy(np.stack([encode(table.context[c], vocab[c]) for c in categorical],
+                                      axis=1)) if categorical else None
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    outputs = []
+    began = time.perf_counter()
+    with torch.inference_mode():
+        for lo in range(0, len(index), batch_size):
+            pick = index[lo:lo + batch_size]
+            x = source[pick - (lookback - 1)]
+            cat = None if codes is None else codes[pick]
+            outputs.append(module(x, cat).float())
+    raw = torch.cat(outputs).numpy().astype(np.float64)
+    if timings is not None:
+        timings["scoring_s"] = time.perf_counter() - began
+    return module.outputs_to_predictions(raw)
+
+
+def in_sample(record: Any, dates: Any) -> Any:
+    """Per date, whether it lies inside the model's train or validation window (inclusive ISO
+    dates of `record.dataset_windows`): rows the model was fitted or selected on, or rows of
+    another dataset over those dates."""
+    day = np.asarray(dates).astype("datetime64[D]")
+    inside = np.zeros(len(day), dtype=bool)
+    for split in SEEN_SPLITS:
+        first, last = (np.datetime64(str(d), "D") for d in record.dataset_windows[split])
+        inside |= (day >= first) & (day <= last)
+    return inside
+
+
+def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -> Any:
+    """Rows dated in [start, end] that have `lookback` rows of their symbol."""
+    keep = table.history >= lookback - 1
+    day = table.dates.astype("datetime64[D]")
+    for bound, op in ((start, np.greater_equal), (end, np.less_equal)):
+        if bound is not None:
+            try:
+                keep &= op(day, np.datetime64(str(bound), "D"))
+            except ValueError:
+                raise ConfigError(f"date {bound!r} is not a date (YYYY-MM-DD)") from None
+    return keep
+
+
+def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None = None,
+          end: str | None = None, batch_size: int = PredictConfig.batch_size, verify: bool = True,
+          timings: dict[str, float] | None = None, cache: dict[Any, Any] | None = None
+          ) -> Scored:
+    """The model's predictions on every row of the dataset in [start, end] that has the
+    model's lookback of its symbol's own rows (`timings` gets the scoring loop's seconds)."""
+    table = scoring_table(reg, record, module, dataset_id, verify=verify, cache=cache)
+    lookback = int(module.hparams.get("lookback", 1))
+    rows = np.flatnonzero(window_rows(table, lookback, start, end))
+    if not len(rows):
+        raise ContractError(f"dataset {dataset_id} has no row in [{start or 'start'}, "
+                            f"{end or 'end'}] with the model's lookback ({lookback} rows of "
+                            "its symbol)")
+    context = [c for c in ("regime_tag", "structure_state") if c in table.context]
+    dates = table.dates[rows]
+    return Scored(record=record, dates=dates, symbols=table.symbols[rows],
+                  predictions=score_rows(module, table, rows, batch_size, timings),
+                  context={c: table.context[c][rows] for c in context},
+                  fingerprint=table.fingerprint, in_sample=in_sample(record, dates))
+
+
+def signal_table(scored: list[Scored], job_id: str) -> Any:
+    """The job's signal table, sorted by (date, symbol, model_id)."""
+    parts = []
+    for s in scored:
+        n, rec = len(s.dates), s.record
+        columns = {
+            "date": pa.array(s.dates.astype("datetime64[D]"), pa.date32()),
+            "symbol": pa.array(s.symbols.astype(str)),
+            "model_id": pa.array(np.full(n, rec.model_id)),
+            "model_family": pa.array(np.full(n, rec.model_family)),
+            "model_version": pa.array(np.full(n, rec.model_version), pa.int32()),
+            "role": pa.array(np.full(n, rec.roles[0])),
+            "horizon": pa.array(np.full(n, rec.horizons[0]), pa.int32()),
+            "prediction_type": pa.array(np.full(n, rec.prediction_type)),
+            "value": pa.array(np.asarray(s.value, dtype=np.float64)),
+            **{c: pa.array(s.context[c].astype(str)) if c in s.context
+               else pa.nulls(n, pa.string()) for c in ("regime_tag", "structure_state")},
+            "model_status": pa.array(np.full(n, rec.status)),
+            "in_sample": pa.array(s.in_sample, pa.bool_()),
+            "job_id": pa.array(np.full(n, job_id)),
+        }
+        parts.append(pa.Table.from_pydict(columns, schema=SIGNAL_SCHEMA))
+    table = pa.concat_tables(parts).sort_by([("date", "ascending"), ("symbol", "ascending"),
+                                             ("model_id", "ascending")])
+    return check(table.replace_schema_metadata(SIGNAL_SCHEMA.metadata), "the job's signals")
+
+
+def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
+            start: str | None = None, end: str | None = None, env: str = "offline",
+            batch_size: int = PredictConfig.batch_size, actor: str = "ifns-predict"
+            ) -> dict[str, Any]:
+    """Score every model, write the signal table, log the job (with each model's status when
+    it scored and its in-sample rows); everything is checked before anything is scored."""
+    if not model_ids:
+        raise ConfigError("model_id: name at least one registered model")
+    if len(set(model_ids)) != len(model_ids):
+        raise ConfigError(f"model_id: {', '.join(model_ids)} names a model twice")
+    loaded = [usable_model(reg, m, env) for m in model_ids]
+    started = ids.utc_now()
+    job_id = f"JOB_{started.strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
+    tables: dict[Any, Any] = {}  # one read of the dataset for models reading the same columns
+    scored = [score(reg, record, module, dataset_id, start, end, batch_size, cache=tables)
+              for record, module in loaded]
+    table = signal_table(scored, job_id)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    pq.write_table(table, tmp)
+    chmod_like_open(tmp)
+    tmp.replace(output)
+    job = {"job_id": job_id, "actor": actor, "started_ts": ids.iso(started),
+           "finished_ts": ids.iso(ids.utc_now()), "model_ids": model_ids,
+           "dataset_id": dataset_id, "dataset_fingerprint": scored[0].fingerprint,
+           "window": [None if start is None else str(start), None if end is None else str(end)],
+           "env": env, "rows": table.num_rows, "output": str(output),
+           "details": {"models": {s.record.model_id: {
+               "status": s.record.status, "in_sample_rows": int(s.in_sample.sum())}
+               for s in scored}}}
+    record_job(reg, job)
+    return job

@@ -1,0 +1,124 @@
+"""The pictures of curves/: drawn for every family by the recorder (and by ifns-evaluate's
+upgrade and an evaluation on new data, through the same writer), each a PNG with its JSON,
+hashed with the model; odd data gives a picture with a note, never a failed run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from ifns_train.evaluation import standard
+from ifns_train.evaluation.curve_data import PICTURES
+from ifns_train.evaluation.standard import EvaluationSpec, evaluate
+from ifns_train.registry import artifacts
+from ifns_train.registry.database import Registry
+from ifns_train.run import curves, reevaluation
+from ifns_train.run.curves import write_curves
+from ifns_train.run.evaluation_run import evaluate_new_data
+from tests.defaults import spec_settings
+from tests.evaluation.test_curve_data import BOOT, PICTURE_NAMES, _arrays
+from tests.registry.docs import models_doc
+
+PNG = b"\x89PNG\r\n\x1a\n"
+METRIC_SETS = {"dir_core": "directional", "struct_aware": "overlay", "ret_core": "return",
+               "risk_vol": "risk", "exec_cost": "cost"}
+
+
+def _files(split: str, metric_set: str) -> set[str]:
+    return {f"{name}_{split}.{ext}" for name in PICTURE_NAMES[metric_set]
+            for ext in ("png", "json")}
+
+
+def _check_folder(folder: Path, splits: tuple[str, ...], metric_set: str) -> None:
+    expected = set().union(*(_files(s, metric_set) for s in splits))
+    assert {p.name for p in folder.iterdir()} == expected
+    for name in expected:
+        path = folder / name
+        if name.endswith(".png"):
+            assert path.read_bytes()[:8] == PNG and 2_000 < path.stat().st_size < 200_000
+        else:
+            data = json.loads(path.read_text())
+            assert {"title", "xlabel", "ylabel", "note"} <= set(data)
+
+
+@pytest.mark.parametrize("family", list(METRIC_SETS))
+def test_every_family_records_its_pictures(trained, registry: Path, family: str) -> None:
+    summary = trained(f"family={family}")
+    folder = Path(summary["artifact_dir"])
+    metric_set = METRIC_SETS[family]
+    _check_folder(folder / "curves", ("val", "test"), metric_set)
+    hashes = models_doc(registry)["models"][0]["artifact_hashes"]
+    for name in _files("test", metric_set) | _files("val", metric_set):
+        assert hashes[f"curves/{name}"] == artifacts.file_hash(folder / "curves" / name)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    test = metrics["splits"]["test"]
+    regimes = json.loads((folder / "curves" / "regime_improvement_test.json").read_text())
+    for row in regimes["regimes"]:
+        assert row["estimate"] == test["slice_intervals"]["regime_tag"][row["regime"]]["estimate"]
+    if metric_set in ("directional", "overlay"):
+        reliability = json.loads((folder / "curves" / "reliability_test.json").read_text())
+        # metrics.json sums the bins over the slices' cells: the same to rounding.
+        assert reliability["ece"]["estimate"] == pytest.approx(test["model"]["ece"], rel=1e-12)
+        assert reliability["ece"]["low"] <= reliability["ece"]["high"]
+        assert reliability["curves"]["model"] == test["model"]["reliability"]
+
+
+@pytest.mark.slow  # trains, upgrades and evaluates on new data: ~6 s
+def test_evaluate_upgrade_and_new_data_draw_the_same_pictures(trained, registry: Path,
+                                                              monkeypatch) -> None:
+    summary = trained()
+    folder = Path(summary["artifact_dir"])
+    reg = Registry(registry, create=False)
+    (folder / "curves" / "reliability_test.png").unlink()  # drawn again by an upgrade
+    monkeypatch.setattr(standard, "METRICS_VERSION", standard.METRICS_VERSION + 1)
+    assert reevaluation.reevaluate(reg, summary["model_id"])["status"] == "upgraded"
+    _check_folder(folder / "curves", ("val", "test"), "directional")
+    record = models_doc(registry)["models"][0]
+    assert artifacts.mismatches(folder, record["artifact_hashes"]) == []
+    done = evaluate_new_data(reg, summary["model_id"], "DS_OTHER_V1", allow_overlap=True)
+    _check_folder(Path(done["artifact_dir"]) / "curves", ("test",), "directional")
+
+
+@pytest.mark.parametrize("metric_set", list(PICTURE_NAMES))
+@pytest.mark.parametrize("case", ["one_class", "three_names", "constant"])
+def test_odd_data_is_drawn_with_a_note(tmp_path: Path, caplog, metric_set: str,
+                                       case: str) -> None:
+    arrays = _arrays(metric_set, n_dates=30, names=3 if case == "three_names" else 12,
+                     one_class=case == "one_class", constant=case == "constant")
+    if metric_set == "risk":
+        arrays.y[0] = 0.01
+    spec = EvaluationSpec(metric_set=metric_set, baselines=("naive",), slice_by=("regime_tag",),
+                          **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
+                             "bootstrap": BOOT})
+    evaluation = evaluate({"test": arrays}, spec)
+    with caplog.at_level(logging.WARNING, logger="ifns_train"):
+        written = write_curves(tmp_path, evaluation, {"test": arrays})
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert written == [f"{n}_test" for n in PICTURE_NAMES[metric_set]]
+    _check_folder(tmp_path, ("test",), metric_set)
+    pictures = [build("test", arrays, evaluation["splits"]["test"], evaluation["evaluation"])
+                for build in PICTURES[metric_set]]
+    for picture in pictures:  # the JSON is the picture's numbers, as computed
+        assert json.loads((tmp_path / f"{picture.name}.json").read_text()) == picture.data
+
+
+def test_a_picture_that_fails_is_a_warning_and_leaves_no_file(tmp_path: Path, caplog,
+                                                              monkeypatch) -> None:
+    arrays = _arrays("return", n_dates=30, names=12)
+    spec = EvaluationSpec(metric_set="return", baselines=("naive",), slice_by=("regime_tag",),
+                          **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
+                             "bootstrap": BOOT})
+    evaluation = evaluate({"test": arrays}, spec)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no ink")
+
+    monkeypatch.setitem(curves.DRAW, "deciles", broken)
+    with caplog.at_level(logging.WARNING, logger="ifns_train"):
+        written = write_curves(tmp_path, evaluation, {"test": arrays})
+    assert written == ["cumulative_ic_test", "regime_improvement_test"]
+    assert "deciles on the test split not drawn (RuntimeError: no ink)" in caplog.text
+    assert not list(tmp_path.glob("deciles_test*"))

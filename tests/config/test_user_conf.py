@@ -14,7 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from ifns_train.config import CONF_DIR, use_user_conf
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_process
 from tests.inprocess import _logging_state as logging_state
 
 PROVIDER = "ifns-user-conf"
@@ -186,10 +186,10 @@ def test_the_cli_in_a_new_process_uses_the_project_conf(tmp_path: Path) -> None:
     point at it, not at the checkout (whose conf/ has exp_example)."""
     project = tmp_path / "project"
     _write(project / "conf" / "experiment" / "exp_mine.yaml", EXPERIMENT)
-    proc = run_cli("experiment=exp_mine", "--cfg", "job", cwd=project,
+    proc = run_process("experiment=exp_mine", "--cfg", "job", cwd=project,
                    env={"IFNS_ROOT": str(project)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "experiment_name: mine" in proc.stdout and "backbone: linear" in proc.stdout
-    proc = run_cli("experiment=exp_example", "--cfg", "job", cwd=project,
+    proc = run_process("experiment=exp_example", "--cfg", "job", cwd=project,
                    env={"IFNS_ROOT": str(project)})
     assert proc.returncode != 0 and "exp_example" in proc.stderr

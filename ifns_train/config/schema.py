@@ -201,6 +201,21 @@ class EvaluationConfig:
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
 
 
+class ChallengerRule(str, Enum):
+    superior = "superior"
+    non_inferior = "non_inferior"
+
+
+@dataclass
+class ChallengerConfig:
+    """How a challenger must compare with the promoted holder of its role, on the rows both
+    scored (`ifns-decide --to promoted`): `superior`, the paired improvement's interval lies
+    wholly above `margin`; `non_inferior`, it lies wholly above -`margin`."""
+
+    rule: ChallengerRule = MISSING
+    margin: float = MISSING  # in the primary metric's units, >= 0
+
+
 @dataclass
 class PromotionConfig:
     """Pre-DRA promotion checks (spec 7.3) of a family; evidence only, never a status change."""
@@ -215,6 +230,10 @@ class PromotionConfig:
     max_calibration_error: Optional[float] = MISSING
     max_walk_forward_std: Optional[float] = MISSING
     min_deflated_sharpe: Optional[float] = MISSING
+    # The probability of backtest overfitting of the search a model was selected from (CSCV),
+    # at most this; null: not checked.
+    max_pbo: Optional[float] = MISSING
+    challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
 
 
 @dataclass

@@ -35,6 +35,8 @@ regime_floor: 0.5
 max_calibration_error: null
 max_walk_forward_std: null
 min_deflated_sharpe: null
+max_pbo: 0.5
+challenger: {rule: non_inferior, margin: 0.005}
 """
 
 

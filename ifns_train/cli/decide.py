@@ -8,7 +8,9 @@ records proposals. This tool is DRA's, kept apart from Admin: it applies one tra
 `lifecycle.decide`, which refuses `canary` or `promoted` for a model that is non-compliant or
 fails its promotion checks as they stand at the decision (the deflated Sharpe ratio deflated by
 the trials the log holds now), `promoted` for one whose controls (walk-forward, placebo) were
-not run, and any transition the lifecycle does not allow. A refusal is one
+not run, `promoted` for a challenger that fails the family's challenger rule against the
+promoted holder of its role on the rows both scored (the comparison is printed and stored with
+the decision), and any transition the lifecycle does not allow. A refusal is one
 line naming every reason, exit code 1 (a proposal named with --proposal is then marked
 refused); a usage error exits 2. Promoting a model retires the previous holder of its role in
 the family, in the same transaction; every change is an appended history row, a decision's

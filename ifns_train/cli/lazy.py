@@ -39,9 +39,15 @@ LAZY_IMPORTS: dict[str, str] = {
     "matplotlib.image": "matplotlib, only to send a picture to TensorBoard",
     "arch.bootstrap": "arch (statsmodels, scipy), only when an interval is bootstrapped",
     "scipy": "scipy, only for the AUC's rank statistics",
+    "statsmodels.regression.linear_model": ("statsmodels, only for the Diebold-Mariano "
+                                            "statistic of a champion against a challenger"),
     "pandas": "pandas, only where a table is written or read as a frame",
     "ifns_train.evaluation.classification": ("torch, only for the weighted log loss and "
                                              "calibration: importing the intervals stays light"),
+    "ifns_train.evaluation.predictions": ("pandas, only where a search's test tables are read "
+                                          "(registry.searches): `models list` reads none"),
+    "ifns_train.evaluation.performance_matrix": ("pandas, only where a search's test tables "
+                                                 "are read (registry.searches)"),
     "ifns_train.evaluation.proxies": ("pandas, only to deflate a per-date series: the consoles "
                                       "deflate recorded moments without it"),
     # Not heavy: the standard library's TOML reader exists from Python 3.11 only.

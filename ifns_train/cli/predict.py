@@ -7,7 +7,9 @@ supported environments exclude `env`, or one whose status `env` does not allow, 
 refused with the reason), its checkpoint is verified against the recorded hash and loaded with
 `weights_only=True`, the dataset must carry exactly the feature columns, in the order and of the
 versioned families the model was trained on, and the rows are scored in large batches without
-gradients, with the same lookback windows as in training for a sequence backbone. The job
+gradients, with the same lookback windows as in training for a sequence backbone. The rows'
+features are compared with each model's training rows (`signals.drift_gate`): a warning above
+`drift.soft_psi`, `env=live` refused above `drift.hard_psi` unless `allow_drift=true`. The job
 writes one signal table (`signals.contract`: each row with the model's status and whether its
 date lies inside the model's train or validation window) and is logged in the registry.
 """
@@ -25,6 +27,7 @@ from omegaconf import DictConfig
 
 from ifns_train.config import CONF_DIR, use_user_conf
 from ifns_train.core.user_errors import user_errors
+from ifns_train.signals.drift_gate import DriftLimits, summary
 
 log = logging.getLogger("ifns_train")
 
@@ -42,8 +45,11 @@ def _main(cfg: DictConfig) -> None:
         output = Path(to_absolute_path(cfg.output)) if cfg.output else \
             Path(HydraConfig.get().runtime.output_dir) / "signals.parquet"
         env = str(getattr(cfg.env, "value", cfg.env))  # the schema's Environment enum
-        job = run_job(reg, model_ids, cfg.dataset.id, output, start=cfg.start, end=cfg.end,
-                      env=env, batch_size=cfg.batch_size, actor=getpass.getuser())
+        drift = DriftLimits(**cfg.drift, allow_drift=cfg.allow_drift)
+        job = run_job(reg, model_ids, cfg.dataset.id, output, drift=drift, start=cfg.start,
+                      end=cfg.end, env=env, batch_size=cfg.batch_size, actor=getpass.getuser())
+    for model_id, model in job["details"]["models"].items():
+        log.info("%s", summary(model_id, model["drift"]))
     seen = sum(m["in_sample_rows"] for m in job["details"]["models"].values())
     log.info("%s: %d signal rows from %s on %s (%s) written to %s%s", job["job_id"], job["rows"],
              ", ".join(job["model_ids"]), job["dataset_id"], job["env"], job["output"],

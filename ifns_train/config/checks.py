@@ -74,6 +74,7 @@ RANGES: dict[str, Bound] = {
     "evaluation.walk_forward.val_days": Bound(1),
     "evaluation.walk_forward.test_days": Bound(1),
     "promotion.max_pbo": Bound(0, 1),
+    "promotion.pbo_blocks": Bound(2),
     "promotion.challenger.margin": Bound(0),
     "seed": Bound(0, MAX_SEED),
     "evaluation.seeds": Bound(0, MAX_SEED),

@@ -233,6 +233,8 @@ class PromotionConfig:
     # The probability of backtest overfitting of the search a model was selected from (CSCV),
     # at most this; null: not checked.
     max_pbo: Optional[float] = MISSING
+    # The contiguous blocks of test dates the PBO splits (S, even): C(S, S/2) halvings.
+    pbo_blocks: int = MISSING
     challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
 
 
@@ -311,6 +313,16 @@ class EvaluateConfig:
 
 
 @dataclass
+class DriftConfig:
+    """`ifns-predict`'s `drift:`: the PSI bands of the scored rows against a model's training
+    rows (`signals.drift_gate`); the values live in conf/predict.yaml."""
+
+    soft_psi: float = MISSING
+    hard_psi: float = MISSING
+    min_regime_rows: int = MISSING
+
+
+@dataclass
 class PredictConfig:
     """`python -m ifns_train.cli.predict`: signals of one or several registered models."""
 
@@ -321,6 +333,9 @@ class PredictConfig:
     env: Environment = Environment.offline
     output: Optional[str] = None
     batch_size: int = 65536
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    # Score on env=live despite a drift above drift.hard_psi (or no reference); recorded.
+    allow_drift: bool = False
     paths: EvaluateRegistryPaths = field(default_factory=EvaluateRegistryPaths)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
 

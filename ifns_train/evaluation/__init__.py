@@ -23,5 +23,6 @@ Undefined values are ``None``, never NaN, so the JSON stays strict.
 - `selection.py`: the probabilistic and the deflated Sharpe ratio (selection among trials).
 - `stability.py`: how much a figure moves across walk-forward folds and seeds (spec 7.2).
 - `promotion.py`: the pre-DRA promotion checks (spec 7.3): evidence only, never a status change.
+- `drift.py`: a feature's training distribution as a quantile sketch; PSI and KS against it.
 - `curve_data.py`: the numbers of the pictures in a model's `curves/` (drawn by `run.curves`).
 """

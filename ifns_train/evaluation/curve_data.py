@@ -18,6 +18,14 @@ drawing (`run.curves`) adds nothing but ink. Per metric set (`PICTURES`):
   baseline per regime_tag, with its interval (`slice_intervals`; the report's point figures
   without one on a split without intervals).
 
+For the test split alone (`TEST_PICTURES`): `score_distribution_test` (directional, overlay:
+P(up) by realised class, `score_distribution`), `return_forecast_test` (return: realised
+against forecast, pooled), `equity_curve_test` (the trading proxy's cumulative return and
+drawdown after costs, model against the best baseline, `equity_curve`) and
+`primary_over_time_test` (the primary figure per month or quarter with its interval,
+`period_figures`). The learning curves are one per run (`learning_curve`, drawn by the
+recorder).
+
 A scatter's points are not in its JSON: the PNG draws a seeded subsample of at most
 `MAX_POINTS`, the JSON the binned means drawn over them. Odd data (one class, constant
 forecasts, a tiny universe, non-positive volatilities) gives a picture with a `note`, never
@@ -35,11 +43,14 @@ import numpy as np
 import pandas as pd
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER
+from ifns_train.evaluation.equity_curve import equity_curve_data
 from ifns_train.evaluation.evidence import per_date_ic
 from ifns_train.evaluation.intervals import metric_interval
+from ifns_train.evaluation.period_figures import period_figures_data
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.promotion import best_in_cell
 from ifns_train.evaluation.regression import IC_MIN_NAMES
+from ifns_train.evaluation.score_distribution import class_histograms
 
 N_BUCKETS = 10
 MAX_POINTS = 20_000
@@ -314,6 +325,62 @@ def regime_improvement(split: str, arrays: PredictionArrays, report: Mapping[str
         "xlabel": REGIME, "ylabel": f"{data['metric']} improvement", **data})
 
 
+def return_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                    spec: Mapping[str, Any]) -> Picture:
+    data, points = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
+    return Picture(f"return_forecast_{split}", "scatter", {
+        "title": f"{split}: realised vs forecast return (means per forecast decile, pooled)",
+        "xlabel": "forecast return", "ylabel": "realised return", **data}, points)
+
+
+def score_distribution(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                       spec: Mapping[str, Any]) -> Picture:
+    data = class_histograms(arrays.model["prob"], arrays.y)
+    slope = data["discrimination_slope"]
+    return Picture(f"score_distribution_{split}", "score_distribution", {
+        "title": f"{split}: predicted P(up) by realised class"
+                 + ("" if slope is None else f" (mean gap {slope:+.4f})"),
+        "xlabel": "predicted P(up)", "ylabel": "share of the class's rows", **data})
+
+
+def equity_curve(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                 spec: Mapping[str, Any]) -> Picture:
+    proxies = report.get("proxies") or {}
+    series = (proxies.get("model") or {}).get("series")
+    excess = proxies.get("excess") or {}
+    base = excess.get("baseline")
+    # metrics.json keeps the model's series and its excess over the best baseline (model less
+    # baseline, date by date), not the baseline's own: it is their difference.
+    base_net = None if series is None or "series" not in excess else \
+        (np.asarray(series["net"]) - np.asarray(excess["series"]["net"])).tolist()
+    if series is None:
+        data = {**equity_curve_data([], [], None, None, int(spec["horizon_days"])),
+                "note": "no trading proxy with its per-date series on this split (the family "
+                        "has no realised return to trade, or the split was evaluated without "
+                        "intervals)"}
+    else:
+        data = {**equity_curve_data(series["dates"], series["net"],
+                                    base_net, base,
+                                    int(proxies["model"]["horizon_days"])),
+                "note": f"net of {proxies.get('cost_bps')} bps per unit of turnover; "
+                        f"{proxies['model']['horizon_days']} sleeves, one per start offset"}
+    return Picture(f"equity_curve_{split}", "equity_curve", {
+        "title": f"{split}: trading proxy after costs, model vs "
+                 f"{data['baseline'] or 'no baseline'}",
+        "xlabel": "date the holding opened", "ylabel": "cumulative return", **data})
+
+
+def primary_over_time(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
+                      spec: Mapping[str, Any]) -> Picture:
+    data = period_figures_data(arrays, report, spec["bootstrap"], int(spec["horizon_days"]))
+    undefined = sum(p["model"] is None for p in data["periods"])
+    note = f"{undefined} period(s) without a figure" if undefined else None
+    return Picture(f"primary_over_time_{split}", "primary_over_time", {
+        "title": f"{split}: {data['metric']} per {data['period']}, "
+                 f"{data['level']:.0%} interval (block bootstrap over dates)",
+        "xlabel": data["period"], "ylabel": data["metric"], "note": note, **data})
+
+
 PICTURES: dict[str, tuple[Builder, ...]] = {
     "directional": (reliability, regime_improvement),
     "overlay": (reliability, regime_improvement),
@@ -322,3 +389,14 @@ PICTURES: dict[str, tuple[Builder, ...]] = {
     "cost": (cost_forecast, regime_improvement),
 }
 """The pictures of each metric set, in drawing order."""
+
+TEST_PICTURES: dict[str, tuple[Builder, ...]] = {
+    "directional": (score_distribution, equity_curve, primary_over_time),
+    "overlay": (score_distribution, equity_curve, primary_over_time),
+    "return": (return_forecast, equity_curve, primary_over_time),
+    "risk": (primary_over_time,),
+    "cost": (primary_over_time,),
+}
+"""The pictures drawn for the test split alone (the validation split serves selection): risk
+and cost have no trading proxy, and their predicted-against-realised picture is their
+`vol_forecast`/`cost_forecast`, drawn for every split."""

@@ -18,6 +18,11 @@ favourable convention of `compare` (> 0 is better for the model):
   best baseline's (`selection`) is at least `min_deflated_sharpe`. Where a proxy exists but
   that ratio does not (the excess is constant: the model trades as its baseline does), the
   check fails: there is no skill to deflate;
+* `pbo`: the probability of backtest overfitting of the search the model was selected from
+  (`pbo.cscv` over its trials' per-date test figures) is at most `max_pbo`. A run does not
+  know its search's outcome when it is recorded, so the check is recorded not run, with its
+  threshold and blocks, and computed at each use from the search's trials then in the log
+  (`registry.current`); a model from no search is not checked (and owes nothing);
 * `placebo` (a control): the placebo's improvement over its best baseline is not
   significantly above 0.
 
@@ -169,6 +174,28 @@ def sharpe_check(selection: Mapping[str, Any] | None, rules: Mapping[str, Any]
                   f"{trials}")
 
 
+PBO_CHECK = "pbo"
+PBO_AT_USE = "computed at each use from the search's trials"
+
+
+def pbo_check(pbo: Mapping[str, Any] | None, rules: Mapping[str, Any],
+              why_not: str = PBO_AT_USE) -> dict[str, Any]:
+    """The `pbo` check of a search's PBO figures (`pbo.cscv`), or not run (`why_not`) when
+    there are none. The threshold and blocks come from the rules; a record evaluated before
+    they existed has neither (not checked)."""
+    limit = rules.get("max_pbo")
+    check = {**_not_run(PBO_CHECK, limit, why_not), "blocks": rules.get("pbo_blocks")}
+    if limit is None:
+        return {**check, "detail": "no threshold for this family"}
+    if pbo is None:
+        return check
+    value = pbo["pbo"]
+    return {**check, "value": value, "passed": value <= limit,
+            "detail": f"PBO {value:.3f} over {pbo['trials']} trials of the search "
+                      f"({pbo['combinations']} halvings of {pbo['dates']} test dates in "
+                      f"{pbo['blocks']} blocks)"}
+
+
 def placebo_check(controls: Mapping[str, Any]) -> dict[str, Any]:
     placebo = controls.get("placebo")
     if not placebo:
@@ -245,6 +272,7 @@ def promotion_checks(
         calibration_check(report, rules),
         walk_forward_check(stability or {}, rules),
         sharpe_check(selection, rules),
+        pbo_check(None, rules),
         placebo_check(controls or {}),
     ]
     return {"rules": rules.get("name"), "checks": checks, **verdict(checks)}

@@ -34,7 +34,9 @@ from ifns_train.evaluation.stability import stability
 #    word; proxies trade each predictor's own call, with the model's excess over the best
 #    baseline (and market-neutral for return models); the deflated Sharpe ratio of that
 #    excess over every start offset; a three-valued promotion verdict.
-METRICS_VERSION = 3
+# 4: the `pbo` promotion check (the probability of backtest overfitting of the model's
+#    search, computed at each use: `registry.current`).
+METRICS_VERSION = 4
 DECISION_SPLIT = "test"  # the split whose evidence the promotion checks read
 
 

@@ -7,7 +7,9 @@ as they stand at the decision (`current.evidence_now`: the deflated Sharpe ratio
 the trials of the log now, not those at record time), and `promoted` for a model whose
 controls (walk-forward, placebo) were not run. Every change is an appended history row, a
 decision's with the figures it was made on; promoting a model to a role retires the role's
-previous holder in the same family, in the same transaction (`PREVIOUS_HOLDER`).
+previous holder in the same family, in the same transaction (`PREVIOUS_HOLDER`), and is refused
+for a challenger that fails the family's challenger rule against that holder on the rows both
+scored (`champion`: the comparison goes into the decision's figures as `challenger`).
 
 **One decision at a time per family, on every backend.** A transition is a guarded write
 (`UPDATE ... WHERE status = <the status decided from>`, its row count checked) in a
@@ -15,28 +17,36 @@ transaction that first serialises the family's decisions (SQLite: the write lock
 `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock on the family), and the
 status and the role's holders are read again inside it. Two concurrent decisions cannot both
 promote a model, or two models, for one role: the later one sees the earlier one's outcome
-and is refused ("became promoted meanwhile") or replaces it as the role's holder.
+and is refused ("became promoted meanwhile"), or, promoting another model to the role, is
+refused when the role's holders it finds are not those its challenger comparison was made
+against ("changed meanwhile": decide again, to be compared with the new holder).
+
+What that guard does not cover: the comparison itself is computed before the write transaction
+(it reads two prediction tables and bootstraps: seconds, too long to hold the family's lock),
+from the holder's hash-checked artifact folder. A holder whose status changed and changed back
+in between, or whose folder was rewritten with its recorded hashes updated (a re-evaluation
+under a new metrics version), is not detected; the decision records the comparison it was
+made on, with the holder's id.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
 from typing import Any, get_args
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
 from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.promotion import CONTROL_REMEDIES
-from ifns_train.registry import faults, ids
+from ifns_train.registry import champion, faults, ids
 from ifns_train.registry.audit import audit_model
 from ifns_train.registry.current import evidence_now
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.log import append_history
 from ifns_train.registry.model_registry import get as get_model
 from ifns_train.registry.records import ModelRecord, ModelStatus
-from ifns_train.registry.schema import model_inputs, models, proposals
+from ifns_train.registry.schema import models, proposals
 
 STATUSES: tuple[str, ...] = get_args(ModelStatus)  # candidate, canary, promoted, retired
 # from -> the statuses it may become. A model reaches production through canary; a rollback
@@ -108,9 +118,12 @@ def proposals_of(reg: Registry, model_id: str | None = None, state: str | None =
 
 
 def gate(reg: Registry, model_id: str, to_status: str = "canary",
-         model: ModelRecord | None = None) -> tuple[list[str], dict[str, Any]]:
+         model: ModelRecord | None = None, role: str | None = None
+         ) -> tuple[list[str], dict[str, Any]]:
     """Why the model may not become `to_status` (empty: it may), and the figures that says
-    so: its audit, and its promotion checks as they stand now (`current.evidence_now`)."""
+    so: its audit, its promotion checks as they stand now (`current.evidence_now`) and, to be
+    promoted to `role` (default: its first) that another model holds, the comparison with
+    that holder under the challenger rule (`champion.challenge`, as `challenger`)."""
     model = model or get_model(reg, model_id)
     finding = audit_model(reg, model)
     reasons = [f"non-compliant: {r}" for r in finding.reasons]
@@ -130,6 +143,11 @@ def gate(reg: Registry, model_id: str, to_status: str = "canary",
             + "; a model is promoted only on controls run and passed (canary may go without)")
     figures = {"as_of": now["as_of"], "current": now["current"], "recorded": now["recorded"],
                "recorded_ts": now["recorded_ts"], "compliant": finding.compliant}
+    if to_status == "promoted":
+        refused, comparison = champion.challenge(reg, model, role or model.roles[0])
+        reasons += refused
+        if comparison is not None:
+            figures["challenger"] = comparison
     return reasons, figures
 
 
@@ -152,7 +170,8 @@ def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str
     evidence = [ids.check_id(e, "evidence id") for e in (evidence or [])]
     model = get_model(reg, model_id)
     check_transition(model_id, model.status, to_status)
-    refused, figures = gate(reg, model_id, to_status, model) if to_status in GATED \
+    role = role or model.roles[0]
+    refused, figures = gate(reg, model_id, to_status, model, role) if to_status in GATED \
         else ([], None)
     if proposal_id is not None:
         evidence = [proposal_id, *evidence]
@@ -184,8 +203,8 @@ def decide(reg: Registry, model_id: str, to_status: str, actor: str, reason: str
             changed = [_move(conn, model_id, model.status, to_status, actor, reason, evidence,
                              now, figures)]
             if to_status == "promoted":
-                changed += _replace_holders(conn, model, role or model.roles[0], actor,
-                                            evidence, now)
+                compared = ((figures or {}).get("challenger") or {}).get("holders") or []
+                changed += _replace_holders(conn, model, role, compared, actor, evidence, now)
     if refusal is not None:  # the proposal's refusal is committed; the model is unchanged
         raise refusal
     return {"model_id": model_id, "changes": changed, "figures": figures}
@@ -208,13 +227,16 @@ def _move(conn: Connection, model_id: str, old: str, new: str, actor: str, reaso
     return {"model_id": model_id, "from": old, "to": new}
 
 
-def _replace_holders(conn: Connection, model: ModelRecord, role: str, actor: str,
-                     evidence: list[str], now: str) -> list[dict[str, str]]:
-    holders: Sequence[str] = conn.execute(select(models.c.model_id).where(and_(
-        models.c.model_family == model.model_family, models.c.status == "promoted",
-        models.c.model_id != model.model_id,
-        models.c.model_id.in_(select(model_inputs.c.model_id).where(and_(
-            model_inputs.c.kind == "role", model_inputs.c.name == role)))))).scalars().all()
+def _replace_holders(conn: Connection, model: ModelRecord, role: str, compared: list[str],
+                     actor: str, evidence: list[str], now: str) -> list[dict[str, str]]:
+    """Retire the role's holders, read again under the family's lock; refused when they are
+    not the holders the challenger comparison was made against (see the module docstring)."""
+    holders = champion.holder_ids(conn, model, role)
+    if sorted(holders) != sorted(compared):
+        raise RegistryError(
+            f"model {model.model_id}: the {role} holders changed meanwhile (compared with "
+            f"{', '.join(compared) or 'none'} when the decision was checked, now "
+            f"{', '.join(holders) or 'none'}); decide again")
     return [_move(conn, holder, "promoted", PREVIOUS_HOLDER, actor,
                   f"replaced as {role} by {model.model_id}", [model.model_id, *evidence], now)
             for holder in holders]

@@ -150,8 +150,10 @@ def finish(reg: Registry, entry: ExperimentEntry, reason: str) -> None:
 
 
 def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reason: str,
-               evidence: list[str] | None = None) -> None:
-    """A reviewer's `selected` / `discarded`, or `doctor`'s `failed` for a dead run."""
+               evidence: list[str] | None = None, figures: dict[str, Any] | None = None
+               ) -> None:
+    """A reviewer's `selected` / `discarded`, or `doctor`'s `failed` for a dead run; `figures`:
+    what the change rests on (a sweep's PBO with its selection)."""
     if status == "running":
         raise RegistryError(f"experiment {experiment_id}: only a resumed run becomes running "
                             "again (ifns-train ckpt_path=...)")
@@ -170,7 +172,7 @@ def set_status(reg: Registry, experiment_id: str, status: str, actor: str, reaso
                           error=reason)
         _guarded(conn, experiment_id, row.status, values)
         append_history(conn, "experiment", experiment_id, row.status, status, actor, reason,
-                       evidence)
+                       evidence, figures=figures)
 
 
 def _entry(row: Any) -> ExperimentEntry:

@@ -155,16 +155,12 @@ class _Datasets(msgspec.Struct):
     in_sample: Optional[dict[str, Any]] = None  # an in-sample evaluation's rows (new_data)
 
 
-class _Hyperparameters(msgspec.Struct):
-    backbone: Any = None
-
-
 class _ExperimentSummary(msgspec.Struct):
     """The fields of an experiment record a view reads (present in every record schema)."""
 
     metrics: Optional[dict[str, Any]] = None
     artifacts: Optional[dict[str, Any]] = None
-    hyperparameters: Optional[_Hyperparameters] = None
+    hyperparameters: Optional[dict[str, Any]] = None  # the run's `model` config
     datasets: Optional[_Datasets] = None
 
 
@@ -183,9 +179,10 @@ def _summary(row: Any) -> _ExperimentSummary:
 
 
 def experiment_rows(reg: Registry, batch: int = 5_000) -> Iterator[dict[str, Any]]:
-    """Every experiment, newest first: its columns, tags, key figures, the run folder it
-    wrote and, of an in-sample evaluation, its in-sample rows (read from its record),
-    streamed in batches; `invalid`: why its record could not be read (else None)."""
+    """Every experiment, newest first: its columns, tags, key figures, hyperparameters (the
+    run's `model` config), the run folder it wrote and, of an in-sample evaluation, its
+    in-sample rows (read from its record), streamed in batches; `invalid`: why its record
+    could not be read (else None)."""
     tags: dict[str, list[str]] = {}
     with reg.read() as conn:
         for exp_id, tag in as_tuples(conn.execute(select(experiment_tags.c.experiment_id,
@@ -205,8 +202,8 @@ def experiment_rows(reg: Registry, batch: int = 5_000) -> Iterator[dict[str, Any
             out.update(tags=sorted(tags.get(row.experiment_id, [])),
                        metrics=record.metrics or {},
                        artifacts=record.artifacts or {},
-                       backbone=record.hyperparameters.backbone
-                       if record.hyperparameters else None,
+                       backbone=(record.hyperparameters or {}).get("backbone"),
+                       hyperparameters=record.hyperparameters or {},
                        test_window=windows.test if windows else None,
                        in_sample=record.datasets.in_sample if record.datasets else None,
                        invalid=invalid)

@@ -56,6 +56,8 @@ from ifns_train.registry.publish import experiment_entry, model_draft
 from ifns_train.registry.records import FamilyRecord
 from ifns_train.run import log_figures, timing
 from ifns_train.run.context import RunContext
+from ifns_train.run.drift_reference import write_reference
+from ifns_train.run.loss_history import LossHistory
 
 
 def gather_rows(trainer: pl.Trainer, local: torch.Tensor) -> torch.Tensor:
@@ -220,10 +222,14 @@ class Recorder:
         }
         atomic_write_json(stage / "metrics.json", metrics)
         atomic_write_json(stage / "train_config.json", self._train_config())
+        write_reference(stage, data)  # the training rows' feature distributions, hashed too
         # Imported only now: the pictures (matplotlib) are needed after training alone.
-        from ifns_train.run.curves import write_curves
+        from ifns_train.run.curves import write_curves, write_learning_curves
 
         write_curves(stage / "curves", evaluation, tables)  # before hashing: recorded too
+        history = next((c.epochs for c in trainer.callbacks  # type: ignore[attr-defined]
+                        if isinstance(c, LossHistory)), {})
+        write_learning_curves(stage / "curves", history, best_epoch)
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
         log_figures.log_run(trainer.loggers, evaluation, ctx.config, self._ids(),

@@ -18,16 +18,16 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ifns_train.core.errors import RegistryError
 from ifns_train.core.user_errors import RunError
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER
 from ifns_train.registry import log as xlog
-from ifns_train.registry import views
 from ifns_train.registry.database import Registry
-from ifns_train.registry.records import NO_MODEL_KINDS, ExperimentEntry
+from ifns_train.registry.records import ExperimentEntry
+from ifns_train.registry.searches import RANKED, search_pbo, sweep_trials
 
 log = logging.getLogger("ifns_train.sweep")
 ACTOR = "ifns_train.sweep"
-RANKED = ("completed", "selected", "discarded")
 # The failures SweepOutcome found in this process's sweeps; `ifns-train` then exits 1.
 FAILED_SWEEPS: list[str] = []
 
@@ -52,18 +52,6 @@ def trial_failed(exc: BaseException) -> None:
         log.warning("could not write %s: %s", FAILED_MARK, mark_error)
 
 
-def sweep_trials(reg: Any, sweep_dir: str) -> list[ExperimentEntry]:
-    """The model runs (not their companions) of one sweep, oldest first: found among the log's
-    rows (`views.experiment_rows`, which decodes only a few fields of each record), then read
-    whole."""
-    wanted = str(Path(sweep_dir).resolve())
-    ids = [row["experiment_id"] for row in views.experiment_rows(reg)
-           if row["kind"] not in NO_MODEL_KINDS and row["artifacts"].get("sweep_dir")
-           and str(Path(row["artifacts"]["sweep_dir"]).resolve()) == wanted]
-    entries = [xlog.get(reg, i) for i in ids]
-    return sorted(entries, key=lambda e: (e.timestamp, e.experiment_id))
-
-
 def validation_figure(entry: ExperimentEntry) -> tuple[str | None, float | None]:
     """The validation primary metric of a run and its value (None when not finite)."""
     val = entry.metrics.get("val")
@@ -86,12 +74,21 @@ class Verdict:
     discarded: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    # The probability that picking the best overfit (`registry.searches.search_pbo`), or why
+    # it could not be computed.
+    pbo: dict[str, Any] | None = None
+    pbo_error: str | None = None
 
 
-def select_best(reg: Any, sweep_dir: str, direction: str | None = None) -> Verdict:
+def select_best(reg: Any, sweep_dir: str, direction: str | None = None,
+                blocks: int | None = None) -> Verdict:
     """Mark a sweep's best completed trial `selected` (by its validation primary metric) and its
     other ranked trials `discarded`. Idempotent: a trial already so marked is left as it is;
-    failed trials stay failed. `direction` (maximize/minimize) defaults to the metric's own."""
+    failed trials stay failed. `direction` (maximize/minimize) defaults to the metric's own.
+
+    With `blocks` (`promotion.pbo_blocks`; None: not computed), the PBO of the sweep's trials
+    is recorded with the selection (`{"pbo": ...}` in the figures of the history row that
+    marks the best `selected`); a PBO that cannot be computed is logged, never fails it."""
     trials = sweep_trials(reg, sweep_dir)
     verdict = Verdict(sweep_dir, failed=[e.experiment_id for e in trials
                                          if e.status == "failed"])
@@ -107,6 +104,8 @@ def select_best(reg: Any, sweep_dir: str, direction: str | None = None) -> Verdi
     higher = (direction == "maximize") if direction else HIGHER_IS_BETTER.get(metric, True)
     best, _, best_value = (max if higher else min)(scored, key=lambda t: t[2])
     verdict.best = best.experiment_id
+    if blocks is not None:
+        _pbo(reg, [e for e in trials if e.model_family == best.model_family], blocks, verdict)
     how = "highest" if higher else "lowest"
     for entry, _, value in scored:
         status = "selected" if entry is best else "discarded"
@@ -119,9 +118,23 @@ def select_best(reg: Any, sweep_dir: str, direction: str | None = None) -> Verdi
                   f"{value:.6g}" + ("" if entry is best else f" vs {best_value:.6g} of "
                                     f"{best.experiment_id}"))
         xlog.set_status(reg, entry.experiment_id, status, ACTOR, reason,
-                        evidence=[best.experiment_id])
+                        evidence=[best.experiment_id],
+                        figures={"pbo": verdict.pbo} if entry is best and verdict.pbo else None)
         verdict.changed.append(entry.experiment_id)
     return verdict
+
+
+def _pbo(reg: Any, trials: list[ExperimentEntry], blocks: int, verdict: Verdict) -> None:
+    """The sweep's PBO onto `verdict`, logged in one line (or why there is none)."""
+    try:
+        verdict.pbo = {**search_pbo(reg, trials, blocks), "selected": verdict.best,
+                       "sweep_dir": verdict.sweep_dir, "model_family": trials[0].model_family}
+    except RegistryError as exc:
+        verdict.pbo_error = str(exc)
+        log.warning("sweep %s: no PBO: %s", verdict.sweep_dir, exc)
+        return
+    log.info("sweep %s: PBO %.2f over %d trials, S=%d", verdict.sweep_dir, verdict.pbo["pbo"],
+             verdict.pbo["trials"], blocks)
 
 
 def open_registry(config: DictConfig) -> Any:
@@ -145,7 +158,8 @@ class SweepOutcome(Callback):
         reg = open_registry(config)
         try:
             if self.select:
-                verdict = select_best(reg, sweep_dir, self.direction)
+                verdict = select_best(reg, sweep_dir, self.direction, OmegaConf.select(
+                    config, "promotion.pbo_blocks"))
                 if verdict.best:
                     log.info("sweep %s: selected %s by validation %s; discarded %d other "
                              "trial(s)", sweep_dir, verdict.best, verdict.metric,

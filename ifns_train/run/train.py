@@ -50,6 +50,7 @@ from ifns_train.run.build import (
 from ifns_train.run.companions import companion_configs
 from ifns_train.run.context import RunContext
 from ifns_train.run.log_figures import RunNames
+from ifns_train.run.loss_history import LossHistory
 from ifns_train.run.plan import baseline_params, check_config, check_scorable, smoke_test_keys
 from ifns_train.run.recorder import Recorder
 from ifns_train.run.resume import InitFrom, Resume, RunIdentity, plan_init, plan_resume, reenter
@@ -227,7 +228,7 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
     if resume is not None:
         resume.continue_checkpoints(callbacks)
     fit_timer = timing.FitTimer()
-    run_callbacks: list[pl.Callback] = [RunIdentity(recorder.ctx), fit_timer]
+    run_callbacks: list[pl.Callback] = [RunIdentity(recorder.ctx), fit_timer, LossHistory()]
     if not smoke:  # an MLflow run is named after the experiment it records
         ctx = recorder.ctx
         run_callbacks.append(RunNames(ctx.experiment_id,

@@ -6,13 +6,15 @@ models, expected return, forecast volatility, expected cost in bps) and what a c
 use it without asking the registry again (family, version, role, horizon, prediction type, the
 regime and structure context of the row, the model's status when it scored, whether the row is
 in-sample for the model, the job). The schema is written here once, as an Arrow schema with a
-version in its metadata, and `validate` is what a downstream stage calls.
+version in its metadata, and `validate` is what a downstream stage calls. The metadata also holds
+the job's drift report (`drift_of`): how far the scored rows lie from each model's training rows.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +31,9 @@ SIGNAL_SCHEMA_VERSION = 2
 # What each version added to the one before: what a table of an older version lacks.
 ADDED = {2: "model_status and in_sample"}
 VERSION_KEY = b"ifns.signal_schema_version"
+# The job's drift report (`signals.drift_gate`), JSON: {"allow_drift", "models": {model_id:
+# report}}; a table written before it was kept has none (`drift_of`).
+DRIFT_KEY = b"ifns.drift"
 KEY = ("date", "symbol", "model_id")
 SIGNAL_SCHEMA = pa.schema(
     [
@@ -69,6 +74,12 @@ def validate(path: str | Path) -> pa.Table:
     except (OSError, pa.ArrowException) as exc:
         raise SignalError(f"{path}: not a readable Parquet table ({exc})") from None
     return check(table, str(path))
+
+
+def drift_of(table: pa.Table) -> dict[str, Any] | None:
+    """The drift report a job wrote into its table's metadata; None for a table without one."""
+    blob = (table.schema.metadata or {}).get(DRIFT_KEY)
+    return None if blob is None else dict(json.loads(blob))
 
 
 def check(table: pa.Table, where: str = "signal table") -> pa.Table:

@@ -5,6 +5,8 @@ reference models through the registry, never by file paths)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -27,12 +29,22 @@ from ifns_train.registry import ids, model_registry
 from ifns_train.registry.audit import audit_model
 from ifns_train.registry.jobs import record_job
 from ifns_train.registry.records import USABLE_IN
-from ifns_train.signals.contract import SIGNAL_SCHEMA, check
+from ifns_train.signals.contract import DRIFT_KEY, SIGNAL_SCHEMA, check
+from ifns_train.signals.drift_gate import (
+    REGIME_COLUMN,
+    DriftError,
+    DriftLimits,
+    assess,
+    load_reference,
+    refusal,
+    warnings,
+)
 
 ENVIRONMENTS = tuple(USABLE_IN)
 # The windows of a model's record it was fitted and selected on: a row dated inside one is
 # in-sample for it, whatever the dataset.
 SEEN_SPLITS = ("train", "val")
+log = logging.getLogger("ifns_train")
 
 
 @dataclass
@@ -156,6 +168,30 @@ def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -
     return keep
 
 
+def scored_rows(table: Any, module: Any, dataset_id: str, start: str | None,
+                end: str | None) -> Any:
+    """The positions of the rows `score` scores; none is an error naming the window."""
+    lookback = int(module.hparams.get("lookback", 1))
+    rows = np.flatnonzero(window_rows(table, lookback, start, end))
+    if not len(rows):
+        raise ContractError(f"dataset {dataset_id} has no row in [{start or 'start'}, "
+                            f"{end or 'end'}] with the model's lookback ({lookback} rows of "
+                            "its symbol)")
+    return rows
+
+
+def drift_report(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None,
+                 end: str | None, limits: DriftLimits, cache: dict[Any, Any] | None = None
+                 ) -> dict[str, Any]:
+    """The drift of the rows `score` would score against the model's training rows
+    (`drift_gate.assess`), from the same (cached) read of the table."""
+    table = scoring_table(reg, record, module, dataset_id, cache=cache)
+    rows = scored_rows(table, module, dataset_id, start, end)
+    context = {c: table.context[c][rows] for c in (REGIME_COLUMN,) if c in table.context}
+    return assess(load_reference(reg.dir, record), table.features[rows],
+                  list(record.feature_columns), context, limits)
+
+
 def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None = None,
           end: str | None = None, batch_size: int = PredictConfig.batch_size, verify: bool = True,
           timings: dict[str, float] | None = None, cache: dict[Any, Any] | None = None
@@ -163,12 +199,7 @@ def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None
     """The model's predictions on every row of the dataset in [start, end] that has the
     model's lookback of its symbol's own rows (`timings` gets the scoring loop's seconds)."""
     table = scoring_table(reg, record, module, dataset_id, verify=verify, cache=cache)
-    lookback = int(module.hparams.get("lookback", 1))
-    rows = np.flatnonzero(window_rows(table, lookback, start, end))
-    if not len(rows):
-        raise ContractError(f"dataset {dataset_id} has no row in [{start or 'start'}, "
-                            f"{end or 'end'}] with the model's lookback ({lookback} rows of "
-                            "its symbol)")
+    rows = scored_rows(table, module, dataset_id, start, end)
     context = [c for c in ("regime_tag", "structure_state") if c in table.context]
     dates = table.dates[rows]
     return Scored(record=record, dates=dates, symbols=table.symbols[rows],
@@ -205,11 +236,13 @@ def signal_table(scored: list[Scored], job_id: str) -> Any:
 
 
 def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
-            start: str | None = None, end: str | None = None, env: str = "offline",
-            batch_size: int = PredictConfig.batch_size, actor: str = "ifns-predict"
-            ) -> dict[str, Any]:
+            drift: DriftLimits, start: str | None = None, end: str | None = None,
+            env: str = "offline", batch_size: int = PredictConfig.batch_size,
+            actor: str = "ifns-predict") -> dict[str, Any]:
     """Score every model, write the signal table, log the job (with each model's status when
-    it scored and its in-sample rows); everything is checked before anything is scored."""
+    it scored, its in-sample rows and the drift of its rows, also in the table's metadata);
+    everything is checked before anything is scored, the drift included: a refusal writes
+    and logs nothing, as any other."""
     if not model_ids:
         raise ConfigError("model_id: name at least one registered model")
     if len(set(model_ids)) != len(model_ids):
@@ -218,9 +251,21 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
     started = ids.utc_now()
     job_id = f"JOB_{started.strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
     tables: dict[Any, Any] = {}  # one read of the dataset for models reading the same columns
+    reports = {record.model_id: drift_report(reg, record, module, dataset_id, start, end, drift,
+                                             tables) for record, module in loaded}
+    refused = [why for m, r in reports.items() if (why := refusal(m, r, env, drift.allow_drift))]
+    if refused:
+        raise DriftError("; ".join(refused))
+    for model_id, report in reports.items():
+        report["overridden"] = refusal(model_id, report, env, False) is not None
+        for line in warnings(model_id, report):
+            log.warning("%s", line)
     scored = [score(reg, record, module, dataset_id, start, end, batch_size, cache=tables)
               for record, module in loaded]
     table = signal_table(scored, job_id)
+    blob = {"allow_drift": drift.allow_drift, "models": reports}
+    table = table.replace_schema_metadata({**table.schema.metadata,
+                                           DRIFT_KEY: json.dumps(blob).encode()})
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     pq.write_table(table, tmp)
@@ -231,8 +276,8 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
            "dataset_id": dataset_id, "dataset_fingerprint": scored[0].fingerprint,
            "window": [None if start is None else str(start), None if end is None else str(end)],
            "env": env, "rows": table.num_rows, "output": str(output),
-           "details": {"models": {s.record.model_id: {
-               "status": s.record.status, "in_sample_rows": int(s.in_sample.sum())}
-               for s in scored}}}
+           "details": {"allow_drift": drift.allow_drift, "models": {s.record.model_id: {
+               "status": s.record.status, "in_sample_rows": int(s.in_sample.sum()),
+               "drift": reports[s.record.model_id]} for s in scored}}}
     record_job(reg, job)
     return job

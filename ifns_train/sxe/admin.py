@@ -4,6 +4,7 @@
   models list|show|compare      the Model Registry Console (ifns_train.sxe.admin_models)
   models propose                a promotion/rollback proposal to DRA; it changes nothing
   experiments search|show|link|mark   the Experiment Log Console (admin_experiments)
+  jobs list|show                the prediction jobs and their drift reports (admin_jobs)
   audit [--model ID]            compliance (spec 8.2) of every model; exit 1 if any fails
   reproduce EXPERIMENT_ID       run an experiment again and compare its figures
   doctor [--repair]             what a crash or a hand edit left inconsistent
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ifns_train.core.errors import RegistryError
-from ifns_train.sxe import admin_experiments, admin_models
+from ifns_train.sxe import admin_experiments, admin_jobs, admin_models
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
     EXIT_FAILED,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_families)
     admin_models.add_parsers(commands, common)
     admin_experiments.add_parsers(commands, common)
+    admin_jobs.add_parsers(commands, common)
 
     p = commands.add_parser("audit", parents=[common],
                             help="compliance of every model (spec 8.2); exit 1 if any fails")

@@ -76,6 +76,18 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--actor", default=None, help="who reviews (default: the login name)")
     p.set_defaults(handler=cmd_mark)
 
+    p = sub.add_parser("pbo", parents=[common],
+                       help="the probability that a search's pick overfit (CSCV)")
+    p.add_argument("search", nargs="+", metavar="SWEEP_DIR | ID",
+                   help="a sweep folder (artifacts.sweep_dir), or experiment/model ids")
+    p.add_argument("--blocks", type=positive_int, default=None, metavar="S",
+                   help="blocks of test dates, even (default: those its trials recorded, "
+                        "promotion.pbo_blocks)")
+    p.add_argument("--family", metavar="FAMILY_ID",
+                   help="the family whose trials of the sweep form the search (needed when "
+                        "the sweep ran several families)")
+    p.set_defaults(handler=cmd_pbo)
+
 
 def in_sample(datasets: dict[str, Any] | None) -> dict[str, Any] | None:
     """An evaluation's in-sample rows (`run.evaluation_run.overlap`), None for any other."""
@@ -283,4 +295,67 @@ def cmd_mark(args: argparse.Namespace) -> int:
                    "actor": actor, "reason": args.reason})
         return 0
     r.console().print(f"{r.esc(args.experiment_id)}: {r.esc(before)} -> {args.verdict}")
+    return 0
+
+
+# --- pbo -------------------------------------------------------------------------------------
+HISTOGRAM_WIDTH = 40  # characters of the longest bar
+
+
+def logit_bars(logits: dict[str, Any]) -> list[str]:
+    """The logit histogram as text, one line per bin from the first to the last non-empty."""
+    edges, counts = logits["edges"], logits["counts"]
+    filled = [i for i, c in enumerate(counts) if c]
+    if not filled:
+        return []
+    top = max(counts)
+    return [f"  [{edges[i]:+5.1f}, {edges[i + 1]:+5.1f})  "
+            f"{'#' * round(HISTOGRAM_WIDTH * counts[i] / top):<{HISTOGRAM_WIDTH}} {counts[i]}"
+            for i in range(filled[0], filled[-1] + 1)]
+
+
+def cmd_pbo(args: argparse.Namespace) -> int:
+    from ifns_train.registry import searches
+
+    refs = list(dict.fromkeys(args.search))
+    by_ids = all(ref.startswith(("EXP_", "MDL_")) for ref in refs)
+    if not by_ids and len(refs) > 1:
+        raise IfnsError("experiments pbo: give one sweep folder, or experiment/model ids")
+    reg = open_registry(args)
+    try:
+        trials = (searches.named_trials(reg, refs) if by_ids
+                  else searches.sweep_trials(reg, refs[0], args.family))
+        if not trials:
+            raise IfnsError(f"experiments pbo: no trial in the log has the sweep folder "
+                            f"{searches.resolved(refs[0])}"
+                            + (f" and the family {args.family}" if args.family else ""))
+        families = sorted({e.model_family for e in trials})
+        if len(families) > 1:
+            raise IfnsError(f"experiments pbo: the trials are of {len(families)} families "
+                            f"({', '.join(families)}), each its own search; give --family "
+                            f"or ids of one family")
+        blocks = args.blocks or searches.recorded_blocks(reg, trials)
+        figures = searches.search_pbo(reg, trials, blocks)
+    finally:
+        reg.close()
+    if not by_ids:
+        figures["sweep_dir"] = searches.resolved(refs[0])
+    if wants_json(args):
+        emit_json(figures)
+        return 0
+    out = r.console()
+    where = figures.get("sweep_dir") or ", ".join(refs)
+    out.print(f"[bold]PBO {figures['pbo']:.3f}[/bold] of {r.esc(where)}")
+    out.print(f"  {figures['trials']} trials; per date, {r.esc(figures['per_date'])}")
+    out.print(f"  "
+              f"{figures['dates']} test dates in S={figures['blocks']} blocks, "
+              f"{figures['combinations']} halvings, purge {figures['horizon']} date(s)")
+    out.print(f"  selected: {r.esc(figures['selected'] or '(none marked)')}")
+    degradation = figures["degradation"]
+    out.print(f"  the in-sample pick: mean figure {degradation['is_mean']:+.4f} in sample, "
+              f"{degradation['oos_mean']:+.4f} out of sample")
+    out.print(f"  logits (mean {figures['logits']['mean']:+.3f}; <= 0: the pick is at or "
+              f"below the median out of sample):")
+    for line in logit_bars(figures["logits"]):
+        out.print(r.esc(line))
     return 0

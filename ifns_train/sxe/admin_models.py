@@ -1,6 +1,7 @@
 """`ifns-admin models ...`: the Model Registry Console (spec 9.2): list models by what they
 depend on, inspect one (metadata, datasets, figures, regimes, promotion checks, history,
-proposals, audit), compare several, and record a proposal to DRA (which changes nothing)."""
+proposals, audit), compare several (two: the second, the challenger, against the first on the
+rows both scored), and record a proposal to DRA (which changes nothing)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ifns_train.evaluation.compare import as_favourable
 from ifns_train.evaluation.promotion import verdict_words
 from ifns_train.registry.key_metrics import flat_metrics
 from ifns_train.sxe import render as r
+from ifns_train.sxe.challenger import challenger_words, paired_doc, render_paired
 from ifns_train.sxe.common import (
     MODEL_STATUSES,
     UsageError,
@@ -71,7 +73,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model_id")
     p.set_defaults(handler=cmd_show)
 
-    p = sub.add_parser("compare", parents=[common], help="models side by side")
+    p = sub.add_parser("compare", parents=[common],
+                       help="models side by side; two: the second (challenger) against the "
+                            "first (champion) on the rows both scored")
     p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
     p.set_defaults(handler=cmd_compare)
 
@@ -311,8 +315,10 @@ def decided_on(figures: dict[str, Any] | None) -> str:
     """What a decision's history row says it was made on: '-' for other changes."""
     if not figures:
         return "-"
-    return (f"{summary_words(mapping(figures.get('current')))} "
-            f"(as of {str(figures.get('as_of'))[:19]})")
+    words = (f"{summary_words(mapping(figures.get('current')))} "
+             f"(as of {str(figures.get('as_of'))[:19]})")
+    challenger = figures.get("challenger")
+    return f"{words}; {challenger_words(challenger)}" if challenger else words
 
 
 # --- compare ---------------------------------------------------------------------------------
@@ -328,6 +334,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         findings = [audit.audit_model(reg, rec) for rec in records]
         cache: current.TrialCache = {}
         now = [current.evidence_now(reg, rec, cache) for rec in records]
+        paired = paired_doc(reg, *records) if len(records) == 2 else None
     finally:
         reg.close()
     flat = [flat_metrics(rec.metrics, rec.metrics_version) for rec in records]
@@ -359,11 +366,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if wants_json(args):
         emit_json({"models": ids, "figures": [
             {"figure": name, "values": dict(zip(ids, values, strict=True))}
-            for name, values in rows]})
+            for name, values in rows], "paired": paired})
         return 0
     out = r.console()
     body = [[r.esc(name), *[_cell(v, name) for v in values]] for name, values in rows]
     out.print(r.table("Models compared", ["figure", *[r.esc(i) for i in ids]], body))
+    if paired is not None:
+        render_paired(out, paired)
     return 0
 
 

@@ -156,7 +156,11 @@ def render_figures(out: Any, figures: list[dict[str, Any]], selection: dict[str,
                                       IMPROVEMENT_HEADER, "interval", "evidence"], rows,
                       no_wrap=(0, 1)))
     if selection:
-        shown = {k: v for k, v in selection.items() if k != "offsets"}
+        shown = {k: v for k, v in selection.items() if k not in ("offsets", "pbo")}
+        pbo = selection.get("pbo")
+        if pbo:  # the search's PBO in one line; `experiments pbo` shows it whole
+            shown["pbo"] = (f"{pbo['pbo']:.3f} over {pbo['trials']} trials of "
+                            f"{pbo.get('sweep_dir')} (S={pbo['blocks']}, {pbo['dates']} dates)")
         out.print(r.fields("Selection evidence", [
             (r.esc(k), r.num(v) if isinstance(v, (int, float)) or v is None else r.esc(v))
             for k, v in shown.items()]))
@@ -214,5 +218,7 @@ def summary_words(figures: dict[str, Any]) -> str:
     words = verdict_words({"verdict": figures.get("verdict"),
                            "controls_not_run": figures.get("controls_not_run")}) \
         if figures.get("verdict") else "no verdict"
+    pbo = figures.get("pbo")
     return words + (f", deflated Sharpe ratio {dsr:.3f} over {figures.get('trials')} trials"
-                    if isinstance(dsr, (int, float)) else "")
+                    if isinstance(dsr, (int, float)) else "") + (
+        f", PBO of its search {pbo:.3f}" if isinstance(pbo, (int, float)) else "")

@@ -20,10 +20,17 @@ from ifns_train.registry.jobs import jobs
 from ifns_train.registry.records import USABLE_IN
 from ifns_train.run.train import train
 from ifns_train.signals import scoring
-from ifns_train.signals.contract import SIGNAL_SCHEMA, VERSION_KEY, SignalError, validate
+from ifns_train.signals.contract import (
+    DRIFT_KEY,
+    SIGNAL_SCHEMA,
+    VERSION_KEY,
+    SignalError,
+    validate,
+)
 from ifns_train.signals.scoring import ENVIRONMENTS, run_job, score, usable_model
 from tests.conftest import run_cli
 from tests.registry.factory import edit_stored, set_status
+from tests.signals.drift_data import limits
 
 DATASET = "DS_DEMO_CORE_V1"
 
@@ -86,7 +93,7 @@ def test_the_status_decides_where_a_model_may_be_used(trained, registry: Path,
     for env, needs in (("live", "a promoted model"), ("paper", "a canary or promoted model")):
         with pytest.raises(RegistryError, match=f"^model {model_id} is candidate: env={env} "
                                                 f"needs {needs}$"):
-            run_job(reg, [model_id], DATASET, out, env=env)
+            run_job(reg, [model_id], DATASET, out, drift=limits(), env=env)
     assert not out.exists() and jobs(reg) == []
     usable_model(reg, model_id, "offline")
     set_status(reg, model_id, "canary")
@@ -98,7 +105,7 @@ def test_the_status_decides_where_a_model_may_be_used(trained, registry: Path,
     record = model_registry.get(reg, model_id)
     train_start = record.dataset_windows["train"][0]
     val_end = record.dataset_windows["val"][1]
-    job = run_job(reg, [model_id], DATASET, out, env="live")
+    job = run_job(reg, [model_id], DATASET, out, drift=limits(), env="live")
     frame = validate(out).to_pandas()
     assert frame["model_status"].eq("promoted").all()
     day = frame["date"].map(lambda d: d.isoformat())
@@ -107,8 +114,9 @@ def test_the_status_decides_where_a_model_may_be_used(trained, registry: Path,
     assert frame["in_sample"].any() and (~frame["in_sample"]).any()
     assert not frame.loc[day > val_end, "in_sample"].any()
     (logged,) = jobs(reg)
-    assert logged["env"] == "live" and logged["details"] == job["details"] == {"models": {
-        model_id: {"status": "promoted", "in_sample_rows": int(frame["in_sample"].sum())}}}
+    assert logged["env"] == "live" and logged["details"] == job["details"]
+    assert {k: v for k, v in logged["details"]["models"][model_id].items() if k != "drift"} \
+        == {"status": "promoted", "in_sample_rows": int(frame["in_sample"].sum())}
     set_status(reg, model_id, "retired")  # offline still scores a retired model
     usable_model(reg, model_id, "offline")
 
@@ -124,11 +132,13 @@ def test_a_three_model_job_writes_one_valid_table(make_cfg, registry: Path, tmp_
     real_load = scoring.load_table
     monkeypatch.setattr(scoring, "load_table",
                         lambda *a, **k: reads.append(k["feature_families"]) or real_load(*a, **k))
-    job = run_job(reg, ids, DATASET, out, start=start, end=end)
+    job = run_job(reg, ids, DATASET, out, drift=limits(), start=start, end=end)
     # The three read the same feature families and no categorical input: one read of the table.
     assert reads == [["Feature_TREND_MTF_V1", "Feature_VOL_LIQ_V1"]]
     table = validate(out)
-    assert table.schema.equals(SIGNAL_SCHEMA, check_metadata=True)
+    assert table.schema.equals(SIGNAL_SCHEMA)
+    assert {k: v for k, v in table.schema.metadata.items() if k != DRIFT_KEY} \
+        == SIGNAL_SCHEMA.metadata
     frame = table.to_pandas()
     assert sorted(frame["model_id"].unique()) == sorted(ids) and job["rows"] == len(frame)
     per_model = frame.groupby("model_id").size()
@@ -145,7 +155,8 @@ def test_a_three_model_job_writes_one_valid_table(make_cfg, registry: Path, tmp_
     assert logged["job_id"] == job["job_id"] and logged["model_ids"] == ids
     assert logged["rows"] == len(frame) and logged["window"] == [start, end]
     assert logged["dataset_fingerprint"].startswith("sha256:")
-    assert logged["details"]["models"] == {
+    assert {i: {k: v for k, v in m.items() if k != "drift"}
+            for i, m in logged["details"]["models"].items()} == {
         i: {"status": "candidate", "in_sample_rows": 0} for i in ids}
 
 

@@ -36,6 +36,7 @@ max_calibration_error: null
 max_walk_forward_std: null
 min_deflated_sharpe: null
 max_pbo: 0.5
+pbo_blocks: 16
 challenger: {rule: non_inferior, margin: 0.005}
 """
 

@@ -13,13 +13,18 @@ import pytest
 from ifns_train.evaluation import curve_data
 from ifns_train.evaluation.curve_data import (
     PICTURES,
+    TEST_PICTURES,
     cumulative_ic_data,
     decile_data,
     regime_improvement_data,
     scatter_data,
 )
+from ifns_train.evaluation.equity_curve import book_value, drawdown, equity_curve_data
 from ifns_train.evaluation.evidence import per_date_ic
+from ifns_train.evaluation.learning_curve import learning_curve_data
+from ifns_train.evaluation.period_figures import period_figures_data, period_rule
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.score_distribution import class_histograms
 from ifns_train.evaluation.standard import EvaluationSpec, evaluate_split
 from tests.defaults import bootstrap, spec_settings
 from tests.evaluation.plain import assert_plain_json
@@ -136,8 +141,10 @@ def test_odd_data_gives_pictures_not_errors(metric_set: str, case: str) -> None:
                           **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
                              "bootstrap": BOOT})
     report = evaluate_split(arrays, spec)
-    pictures = [build("test", arrays, report, spec.as_dict()) for build in PICTURES[metric_set]]
-    assert [p.name for p in pictures] == [f"{n}_test" for n in PICTURE_NAMES[metric_set]]
+    builds = PICTURES[metric_set] + TEST_PICTURES[metric_set]
+    pictures = [build("test", arrays, report, spec.as_dict()) for build in builds]
+    assert [p.name for p in pictures] == [
+        f"{n}_test" for n in PICTURE_NAMES[metric_set] + TEST_PICTURE_NAMES[metric_set]]
     for picture in pictures:
         assert_plain_json(picture.data)
         json.dumps(picture.data, allow_nan=False)
@@ -174,3 +181,92 @@ def test_the_data_needs_no_matplotlib() -> None:
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# The pictures of the test split alone (file stems before `_test`).
+TEST_PICTURE_NAMES: dict[str, tuple[str, ...]] = {
+    "directional": ("score_distribution", "equity_curve", "primary_over_time"),
+    "overlay": ("score_distribution", "equity_curve", "primary_over_time"),
+    "return": ("return_forecast", "equity_curve", "primary_over_time"),
+    "risk": ("primary_over_time",),
+    "cost": ("primary_over_time",),
+}
+
+
+def test_equity_curve_of_five_dates_by_hand() -> None:
+    # h = 1: one sleeve, the plain compounded curve. Returns +10%, -20%, +5%, +10%, -10%:
+    # value 1.1, 0.88, 0.924, 1.0164, 0.91476; peak 1.1 from the first date on, so the
+    # drawdown is 0, 0.2, 0.16, 0.076, 0.1684.
+    data = equity_curve_data(list("abcde"), [0.1, -0.2, 0.05, 0.1, -0.1], None, None, 1)
+    book = data["books"]["model"]
+    np.testing.assert_allclose(book["cumulative_return"],
+                               [0.1, -0.12, -0.076, 0.0164, -0.08524], atol=1e-12)
+    np.testing.assert_allclose(book["drawdown"], [0, 0.2, 0.16, 0.076, 0.1684], atol=1e-12)
+    assert book["max_drawdown"] == pytest.approx(0.2)
+    assert book["final_return"] == pytest.approx(-0.08524)
+    # h = 2: two sleeves of 1/2; sleeve 0 compounds dates 0, 2, sleeve 1 dates 1, 3.
+    # Returns +10%, +20%, -10%, 0%: sleeve 0 = 1.1, 1.1, 0.99, 0.99; sleeve 1 = 1, 1.2, 1.2,
+    # 1.2; the book = 1.05, 1.15, 1.095, 1.095; drawdown from the peak 1.15: 0, 0, 0.05/1.15.
+    two = equity_curve_data(list("abcd"), [0.1, 0.2, -0.1, 0.0], [0.0] * 4, "naive", 2)
+    np.testing.assert_allclose(two["books"]["model"]["cumulative_return"],
+                               [0.05, 0.15, 0.095, 0.095], atol=1e-12)
+    np.testing.assert_allclose(two["books"]["model"]["drawdown"],
+                               [0, 0, 0.055 / 1.15, 0.055 / 1.15], atol=1e-12)
+    assert two["books"]["naive"]["cumulative_return"] == [0.0] * 4
+    # A fall below the start value counts from the start: -10% first is a 10% drawdown.
+    np.testing.assert_allclose(drawdown(book_value([-0.1], 1)), [0.1])
+
+
+def test_primary_figure_per_month_by_hand() -> None:
+    # Two months, two dates each, two names a date; MAE in bps of the model and of the
+    # baseline (which forecasts 0): January |1-0|,|3-1|,|0-2|,|2-2| -> mean 5/4 = 1.25,
+    # baseline (1+3+0+2)/4 = 1.5; February |4-4|,|0-1|,|6-3|,|2-2| -> 1.0, baseline 3.0.
+    dates = np.array(["2022-01-03", "2022-01-03", "2022-01-04", "2022-01-04",
+                      "2022-02-01", "2022-02-01", "2022-02-02", "2022-02-02"],
+                     dtype="datetime64[D]")
+    y = np.array([1.0, 3.0, 0.0, 2.0, 4.0, 0.0, 6.0, 2.0])
+    pred = np.array([0.0, 1.0, 2.0, 2.0, 4.0, 1.0, 3.0, 2.0])
+    arrays = PredictionArrays(dates=dates, symbols=np.array(list("abababab"), dtype=object),
+                              y=y, model={"pred": pred}, baselines={"zero": {"pred": 0 * y}},
+                              inputs={}, context={})
+    report = {"primary_metric": "mae_bps", "metric_set": "cost",
+              "best_baseline": {"mae_bps": "zero"}}
+    data = period_figures_data(arrays, report, BOOT, horizon=1)
+    assert data["period"] == "month" and data["metric"] == "mae_bps"
+    assert [p["period"] for p in data["periods"]] == ["2022-01", "2022-02"]
+    assert [p["model"] for p in data["periods"]] == [1.25, 1.0]
+    assert [p["baseline"] for p in data["periods"]] == [1.5, 3.0]
+    assert [(p["dates"], p["rows"]) for p in data["periods"]] == [(2, 4), (2, 4)]
+    for p in data["periods"]:  # each interval from resampling that month's two dates
+        assert p["low"] <= p["model"] <= p["high"]
+    # January's dates have MAE 1.5 and 1.0: every resample lies between them.
+    assert data["periods"][0]["low"] >= 1.0 and data["periods"][0]["high"] <= 1.5
+
+
+def test_months_up_to_two_years_then_quarters() -> None:
+    two_years = np.array(["2021-01-04", "2022-12-30"], dtype="datetime64[D]")
+    assert period_rule(two_years) == "M"
+    assert period_rule(np.array(["2021-01-04", "2023-01-02"], dtype="datetime64[D]")) == "Q"
+
+
+def test_score_distribution_by_class_by_hand() -> None:
+    # Scores 0.2..0.6; two bins [0.2, 0.4), [0.4, 0.6]: label 1 rows 0.4, 0.6 -> both in the
+    # upper bin; label 0 rows 0.2, 0.3, 0.5 -> 2/3 lower, 1/3 upper; means 0.5 and 1/3.
+    out = class_histograms(np.array([0.4, 0.6, 0.2, 0.3, 0.5]),
+                           np.array([1.0, 1.0, 0.0, 0.0, 0.0]), n_bins=2)
+    assert out["edges"] == [0.2, 0.4, 0.6]
+    assert out["classes"]["label 1"] == {"rows": 2, "share": [0.0, 1.0], "mean_score": 0.5}
+    assert out["classes"]["label 0"]["share"] == pytest.approx([2 / 3, 1 / 3])
+    assert out["discrimination_slope"] == pytest.approx(0.5 - 0.1 / 0.3)
+    constant = class_histograms(np.full(4, 0.5), np.array([1.0, 1.0, 1.0, 1.0]))
+    assert len(constant["edges"]) == 2 and "no row with label 0" in constant["note"]
+
+
+def test_learning_curve_marks_the_kept_epoch() -> None:
+    history = {2: {"train_loss": 0.6, "val_loss": 0.65}, 1: {"train_loss": 0.7},
+               3: {"train_loss": 0.5, "val_loss": 0.7}}
+    data = learning_curve_data(history, 2)
+    assert data["epochs"] == [1, 2, 3] and data["val_loss"] == [None, 0.65, 0.7]
+    assert data["train_loss"] == [0.7, 0.6, 0.5]
+    assert data["chosen_epoch"] == 2 and data["chosen_val_loss"] == 0.65 and not data["note"]
+    assert "not among" in learning_curve_data(history, 9)["note"]

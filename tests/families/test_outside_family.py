@@ -84,6 +84,7 @@ max_calibration_error: 0.05
 max_walk_forward_std: 0.03
 min_deflated_sharpe: 0.95
 max_pbo: 0.5
+pbo_blocks: 16
 challenger: {rule: non_inferior, margin: 0.005}
 """
 

@@ -23,7 +23,7 @@ DATASET = "DS_DEMO_CORE_V1"
 
 RULES = {"name": "dir_core", "min_improvement": 0.0, "require_significant": False,
          "regime_floor": 0.02, "max_calibration_error": 0.05, "max_walk_forward_std": 0.03,
-         "min_deflated_sharpe": 0.95}
+         "min_deflated_sharpe": 0.95, "max_pbo": 0.5, "pbo_blocks": 4}
 HORIZON = 20
 
 
@@ -99,18 +99,25 @@ def new_run(reg: Registry, name: str = "t", family: FamilyRecord = FAMILY,
 
 def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bool = True,
               family: FamilyRecord = FAMILY, dataset: str = DATASET, n: int | None = None,
-              sharpe: float = 1.0, controls: bool = True) -> ModelRecord:
-    """A completed run and its `candidate` model, with an artifact folder of two files."""
+              sharpe: float = 1.0, controls: bool = True,
+              predictions: Any = None, sweep_dir: str | None = None) -> ModelRecord:
+    """A completed run and its `candidate` model, with an artifact folder of two files;
+    with `predictions` (a test prediction table, `planted_test_table`) also that table as
+    predictions_test.parquet, named by its metrics.json as a run names it; `sweep_dir`: a
+    trial of that sweep (its `artifacts.sweep_dir`)."""
     # Imported here: the evaluation imports torch (~2 s), which the processes that
     # tests/registry/test_concurrency.py starts to call this would otherwise pay each.
     from ifns_train.evaluation.standard import METRICS_VERSION
 
     run = new_run(reg, name, family, dataset, n)
+    run.sweep_dir = sweep_dir
     log.begin_run(reg, experiment_entry(run, "running", None, {}))
     folder = reg.dir / run.artifact_path
     folder.mkdir(parents=True)
     (folder / "model.ckpt").write_bytes(b"weights" * 100)
     (folder / "metrics.json").write_text(json.dumps({"model_id": run.model_id}))
+    if predictions is not None:
+        plant_test_table(folder, run.model_id, predictions)
     metrics = key_metrics(auc, eligible, sharpe, controls)
     now = ids.iso(ids.utc_now())
     draft = model_draft(run, now=now, metrics=metrics, metrics_version=METRICS_VERSION,
@@ -120,6 +127,44 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
                         resources={}, artifact_hashes=artifacts.folder_hashes(folder))
     return model_registry.publish(reg, family, experiment_entry(run, "completed", now, metrics),
                                   draft)
+
+
+# What a planted model's metrics.json records of its evaluation: few replicates, to stay fast.
+PLANTED_BOOTSTRAP = {"reps": 200, "level": 0.95, "block": "auto", "method": "stationary",
+                     "seed": 0}
+
+
+def planted_test_table(edge: float = 0.3, *, noise: int = 1, dates: int = 120,
+                       symbols: int = 12, start: str = "2021-09-24", labels: int = 0) -> Any:
+    """A directional test prediction table (a DataFrame, as a run saves it): labels drawn
+    with seed `labels` (the same for every model given the same seed, dates and symbols),
+    P(up) = 0.5 + `edge` x (label - 0.5) + noise (seed `noise`, sd 0.25), clipped to [0, 1].
+    The same arguments give the same table: two models with identical scores."""
+    import numpy as np
+
+    from ifns_train.evaluation.predictions import PredictionArrays, prediction_table
+
+    days = np.busday_offset(np.datetime64(start, "D"), np.arange(dates), roll="forward")
+    y = (np.random.default_rng(labels).random(dates * symbols) < 0.5).astype(np.float64)
+    jitter = np.random.default_rng(noise).normal(0.0, 0.25, y.size)
+    prob = np.clip(0.5 + edge * (y - 0.5) + jitter, 0.0, 1.0)
+    return prediction_table(PredictionArrays(
+        dates=np.repeat(days, symbols).astype("datetime64[ns]"),
+        symbols=np.tile(np.array([f"S{i:02d}" for i in range(symbols)], dtype=object), dates),
+        y=y, model={"prob": prob, "pred": (prob > 0.5).astype(np.float64)}, baselines={},
+        inputs={}, context={}))
+
+
+def plant_test_table(folder: Path, model_id: str, table: Any) -> None:
+    """The table as the model's predictions_test.parquet and a metrics.json naming it with
+    the evaluation settings a comparison reads (metric set, horizon, bootstrap)."""
+    table.to_parquet(folder / "predictions_test.parquet", index=False)
+    (folder / "metrics.json").write_text(json.dumps({
+        "model_id": model_id, "prediction_tables": {"version": 1,
+                                                    "test": "predictions_test.parquet"},
+        "evaluation": {"metric_set": "directional", "horizon_days": HORIZON,
+                       "bootstrap": PLANTED_BOOTSTRAP},
+        "splits": {"test": {"primary_metric": "auc"}}}))
 
 
 def add_failed(reg: Registry, name: str = "t", error: str = "ValueError: boom",

@@ -20,7 +20,7 @@ import pytest
 from ifns_train.core.errors import RegistryError
 from ifns_train.registry import faults, lifecycle, log, model_registry
 from ifns_train.registry.database import Registry
-from tests.registry.factory import add_model, set_status
+from tests.registry.factory import add_model, planted_test_table, set_status
 
 ROLE = "primary_directional"
 
@@ -61,10 +61,11 @@ def _point(reg: Registry) -> str:
 
 
 def test_two_concurrent_promotions_of_one_model(reg: Registry, held: Any) -> None:
-    old = add_model(reg, n=1)
+    # The same planted scores: the challenger is no worse than the holder (`champion`).
+    old = add_model(reg, n=1, predictions=planted_test_table())
     set_status(reg, old.model_id, "canary")
     set_status(reg, old.model_id, "promoted")
-    new = add_model(reg, n=2)
+    new = add_model(reg, n=2, predictions=planted_test_table())
     set_status(reg, new.model_id, "canary")
     held(_point(reg))
 
@@ -88,10 +89,12 @@ def test_two_concurrent_promotions_of_one_model(reg: Registry, held: Any) -> Non
 
 def test_two_models_promoted_to_one_role_at_once(reg: Registry, held: Any) -> None:
     # No holder yet: both decisions find none when they check. Serialised, the later one
-    # sees the earlier one's model promoted and retires it as the role's previous holder.
-    # The outcome, not the mechanism: both start together, but nothing holds one between its
-    # write and its read of the holders (a hold there would deadlock against the lock), so
-    # unserialised code may pass by timing; the test above is the one that fails without it.
+    # sees the earlier one's model promoted: a holder it was not compared against
+    # (`champion`), so it is refused ("changed meanwhile", decide again), never a silent
+    # replacement. The outcome, not the mechanism: both start together, but nothing holds one
+    # between its write and its read of the holders (a hold there would deadlock against the
+    # lock), so unserialised code may pass by timing; the test above is the one that fails
+    # without it.
     a, b = add_model(reg, n=1), add_model(reg, n=2)
     for model in (a, b):
         set_status(reg, model.model_id, "canary")
@@ -99,11 +102,12 @@ def test_two_models_promoted_to_one_role_at_once(reg: Registry, held: Any) -> No
     results, errors = _race(
         lambda: lifecycle.decide(reg, a.model_id, "promoted", "dra-1", "a"),
         lambda: lifecycle.decide(reg, b.model_id, "promoted", "dra-2", "b"))
-    assert errors == [] and len(results) == 2
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert "holders changed meanwhile" in str(errors[0]) and "decide again" in str(errors[0])
     promoted = model_registry.search(reg, status="promoted", role=ROLE, records=False)
     assert len(promoted) == 1
     statuses = {m.model_id: model_registry.get(reg, m.model_id).status for m in (a, b)}
-    assert sorted(statuses.values()) == ["promoted", "retired"]
+    assert sorted(statuses.values()) == ["canary", "promoted"]
 
 
 def test_an_experiment_is_selected_once(reg: Registry, held: Any) -> None:

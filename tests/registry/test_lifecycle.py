@@ -11,7 +11,7 @@ from sqlalchemy import text
 from ifns_train.core.errors import RegistryError
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.database import Registry
-from tests.registry.factory import add_model
+from tests.registry.factory import add_model, planted_test_table
 
 
 def _history(reg: Registry, model_id: str) -> list[tuple[str | None, str, str]]:
@@ -103,7 +103,8 @@ def test_non_compliant_model_is_refused_naming_the_missing_piece(reg: Registry) 
 
 
 def test_promoting_retires_the_previous_holder_of_the_role(reg: Registry) -> None:
-    old, new = add_model(reg, "old"), add_model(reg, "new")
+    # The same planted scores: the challenger is no worse than the holder (`champion`).
+    old, new = (add_model(reg, name, predictions=planted_test_table()) for name in ("old", "new"))
     for model in (old, new):
         lifecycle.decide(reg, model.model_id, "canary", "dra", "canary")
     lifecycle.decide(reg, old.model_id, "promoted", "dra", "first")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ifns_train.evaluation import standard
-from ifns_train.evaluation.curve_data import PICTURES
+from ifns_train.evaluation.curve_data import PICTURES, TEST_PICTURES
 from ifns_train.evaluation.standard import EvaluationSpec, evaluate
 from ifns_train.registry import artifacts
 from ifns_train.registry.database import Registry
@@ -19,7 +19,7 @@ from ifns_train.run import curves, reevaluation
 from ifns_train.run.curves import write_curves
 from ifns_train.run.evaluation_run import evaluate_new_data
 from tests.defaults import spec_settings
-from tests.evaluation.test_curve_data import BOOT, PICTURE_NAMES, _arrays
+from tests.evaluation.test_curve_data import BOOT, PICTURE_NAMES, TEST_PICTURE_NAMES, _arrays
 from tests.registry.docs import models_doc
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -28,12 +28,16 @@ METRIC_SETS = {"dir_core": "directional", "struct_aware": "overlay", "ret_core":
 
 
 def _files(split: str, metric_set: str) -> set[str]:
-    return {f"{name}_{split}.{ext}" for name in PICTURE_NAMES[metric_set]
-            for ext in ("png", "json")}
+    names = PICTURE_NAMES[metric_set] + (TEST_PICTURE_NAMES[metric_set] if split == "test"
+                                         else ())
+    return {f"{name}_{split}.{ext}" for name in names for ext in ("png", "json")}
 
 
-def _check_folder(folder: Path, splits: tuple[str, ...], metric_set: str) -> None:
+def _check_folder(folder: Path, splits: tuple[str, ...], metric_set: str,
+                  trained: bool = False) -> None:
     expected = set().union(*(_files(s, metric_set) for s in splits))
+    if trained:  # the learning curves: one per run, not per split
+        expected |= {"learning_curves.png", "learning_curves.json"}
     assert {p.name for p in folder.iterdir()} == expected
     for name in expected:
         path = folder / name
@@ -49,9 +53,10 @@ def test_every_family_records_its_pictures(trained, registry: Path, family: str)
     summary = trained(f"family={family}")
     folder = Path(summary["artifact_dir"])
     metric_set = METRIC_SETS[family]
-    _check_folder(folder / "curves", ("val", "test"), metric_set)
+    _check_folder(folder / "curves", ("val", "test"), metric_set, trained=True)
     hashes = models_doc(registry)["models"][0]["artifact_hashes"]
-    for name in _files("test", metric_set) | _files("val", metric_set):
+    for name in _files("test", metric_set) | _files("val", metric_set) | {
+            "learning_curves.png", "learning_curves.json"}:
         assert hashes[f"curves/{name}"] == artifacts.file_hash(folder / "curves" / name)
     metrics = json.loads((folder / "metrics.json").read_text())
     test = metrics["splits"]["test"]
@@ -64,6 +69,18 @@ def test_every_family_records_its_pictures(trained, registry: Path, family: str)
         assert reliability["ece"]["estimate"] == pytest.approx(test["model"]["ece"], rel=1e-12)
         assert reliability["ece"]["low"] <= reliability["ece"]["high"]
         assert reliability["curves"]["model"] == test["model"]["reliability"]
+    # Every epoch run is on the learning curves (not only those up to the best checkpoint,
+    # whose callback states the predict pass restores), the kept one marked.
+    training = json.loads((folder / "train_config.json").read_text())["training"]
+    learning = json.loads((folder / "curves" / "learning_curves.json").read_text())
+    assert learning["epochs"] == list(range(1, training["epochs_run"] + 1))
+    assert learning["chosen_epoch"] == training["best_epoch"]
+    assert all(v is not None for v in learning["train_loss"] + learning["val_loss"])
+    over_time = json.loads((folder / "curves" / "primary_over_time_test.json").read_text())
+    assert sum(p["rows"] for p in over_time["periods"]) == test["rows"]
+    if test.get("proxies"):
+        equity = json.loads((folder / "curves" / "equity_curve_test.json").read_text())
+        assert set(equity["books"]) == {"model", test["proxies"]["excess"]["baseline"]}
 
 
 @pytest.mark.slow  # trains, upgrades and evaluates on new data: ~6 s
@@ -75,7 +92,7 @@ def test_evaluate_upgrade_and_new_data_draw_the_same_pictures(trained, registry:
     (folder / "curves" / "reliability_test.png").unlink()  # drawn again by an upgrade
     monkeypatch.setattr(standard, "METRICS_VERSION", standard.METRICS_VERSION + 1)
     assert reevaluation.reevaluate(reg, summary["model_id"])["status"] == "upgraded"
-    _check_folder(folder / "curves", ("val", "test"), "directional")
+    _check_folder(folder / "curves", ("val", "test"), "directional", trained=True)
     record = models_doc(registry)["models"][0]
     assert artifacts.mismatches(folder, record["artifact_hashes"]) == []
     done = evaluate_new_data(reg, summary["model_id"], "DS_OTHER_V1", allow_overlap=True)
@@ -97,10 +114,11 @@ def test_odd_data_is_drawn_with_a_note(tmp_path: Path, caplog, metric_set: str,
     with caplog.at_level(logging.WARNING, logger="ifns_train"):
         written = write_curves(tmp_path, evaluation, {"test": arrays})
     assert not caplog.records, [r.getMessage() for r in caplog.records]
-    assert written == [f"{n}_test" for n in PICTURE_NAMES[metric_set]]
+    assert written == [f"{n}_test" for n in PICTURE_NAMES[metric_set]
+                       + TEST_PICTURE_NAMES[metric_set]]
     _check_folder(tmp_path, ("test",), metric_set)
     pictures = [build("test", arrays, evaluation["splits"]["test"], evaluation["evaluation"])
-                for build in PICTURES[metric_set]]
+                for build in PICTURES[metric_set] + TEST_PICTURES[metric_set]]
     for picture in pictures:  # the JSON is the picture's numbers, as computed
         assert json.loads((tmp_path / f"{picture.name}.json").read_text()) == picture.data
 
@@ -119,6 +137,7 @@ def test_a_picture_that_fails_is_a_warning_and_leaves_no_file(tmp_path: Path, ca
     monkeypatch.setitem(curves.DRAW, "deciles", broken)
     with caplog.at_level(logging.WARNING, logger="ifns_train"):
         written = write_curves(tmp_path, evaluation, {"test": arrays})
-    assert written == ["cumulative_ic_test", "regime_improvement_test"]
+    assert written == ["cumulative_ic_test", "regime_improvement_test", "return_forecast_test",
+                       "equity_curve_test", "primary_over_time_test"]
     assert "deciles on the test split not drawn (RuntimeError: no ink)" in caplog.text
     assert not list(tmp_path.glob("deciles_test*"))

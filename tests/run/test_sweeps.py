@@ -121,3 +121,30 @@ def test_optuna_imports_and_runs_with_sqlalchemy_2() -> None:
     study = optuna.create_study(direction="minimize", storage=None)
     study.optimize(lambda t: (t.suggest_float("x", -1, 1) - 0.5) ** 2, n_trials=5)
     assert len(study.trials) == 5 and study.best_value >= 0
+
+
+def test_the_selection_records_the_sweeps_pbo(registry: Path, tmp_path: Path) -> None:
+    """The best trial's `selected` history row carries the sweep's PBO; a PBO that cannot be
+    computed (here: no test tables) leaves the selection as it was, with why."""
+    from tests.registry.factory import add_model, planted_test_table
+
+    reg = Registry(registry)
+    try:
+        sweep_dir = str((tmp_path / "sweep").resolve())
+        made = [add_model(reg, n=i, auc=0.6 + 0.01 * i, sweep_dir=sweep_dir,
+                          predictions=planted_test_table(0.1 * i, noise=i, dates=240))
+                for i in range(3)]
+        verdict = select_best(reg, sweep_dir, blocks=4)
+        best = made[2].experiment_id
+        assert verdict.best == best and verdict.pbo is not None
+        assert verdict.pbo["trials"] == 3 and verdict.pbo["selected"] == best
+        figures = log.status_history(reg, best)[-1].figures
+        assert figures is not None and figures["pbo"]["pbo"] == verdict.pbo["pbo"]
+        assert log.status_history(reg, made[0].experiment_id)[-1].figures is None
+        bare = str(tmp_path / "bare")
+        [add_model(reg, n=10 + i, auc=0.6 + 0.01 * i, sweep_dir=bare) for i in range(2)]
+        other = select_best(reg, bare, blocks=4)
+        assert other.best and other.pbo is None and "no test prediction table" in str(
+            other.pbo_error)
+    finally:
+        reg.close()

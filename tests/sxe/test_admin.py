@@ -201,7 +201,7 @@ def test_models_show_has_the_evidence(reg: Registry, adm: Any) -> None:
     assert doc["model"]["model_id"] == model.model_id and doc["audit"]["compliant"] is True
     assert [c["name"] for c in doc["promotion"]["checks"]] == [
         "improvement", "regime_floor", "calibration", "walk_forward_dispersion",
-        "deflated_sharpe", "placebo"]
+        "deflated_sharpe", "pbo", "placebo"]
     assert doc["promotion"]["verdict"] == "eligible"
     assert doc["evidence_now"]["current"]["trials"] == 1 and not doc["evidence_now"]["changed"]
     bear = next(g for g in doc["regimes"] if g["split"] == "test" and g["slice"] == "bear_calm")
@@ -247,6 +247,34 @@ def test_models_compare_side_by_side(reg: Registry, adm: Any) -> None:
     assert figures["compliant"] == {a.model_id: True, b.model_id: True}
     line = _one_line_error(adm("models", "compare", a.model_id, code=2))
     assert "at least two" in line
+
+
+def test_models_compare_two_sets_the_challenger_against_the_champion(reg: Registry,
+                                                                      adm: Any) -> None:
+    table = factory.planted_test_table
+    a = factory.add_model(reg, "champion", n=1, predictions=table(0.1))
+    b = factory.add_model(reg, "challenger", n=2, predictions=table(0.3, noise=2))
+    out = adm("models", "compare", a.model_id, b.model_id).out
+    assert f"Challenger {b.model_id} against champion {a.model_id}, on the rows both scored" \
+        in out
+    assert "1440 on 120 dates, 2021-09-24 to 2022-03-10 (only the champion's: 0" in out
+    assert "(> 0: the challenger is better), 95% interval +0." in out
+    assert "significantly better" in out and "stationary_bootstrap over dates" in out
+    paired = _json(adm("models", "compare", a.model_id, b.model_id, "--json"))["paired"]
+    assert paired["available"] is True and paired["reason"] is None
+    assert (paired["champion_id"], paired["challenger_id"], paired["rows"]) == (
+        a.model_id, b.model_id, 1440)
+    assert paired["difference"] > 0 and paired["interval"]["evidence"] == "better"
+    # No shared rows: the side-by-side table still, and why the paired part is absent (exit
+    # 0: comparing models of other windows side by side is a fair question).
+    c = factory.add_model(reg, "elsewhere", n=3, predictions=table(0.3, start="2024-01-02"))
+    out = adm("models", "compare", a.model_id, c.model_id).out
+    assert "Models compared" in out and "on the rows both scored: none: " in out
+    assert "share no scored rows" in out
+    paired = _json(adm("models", "compare", a.model_id, c.model_id, "--json"))["paired"]
+    assert paired["available"] is False and "share no scored rows" in paired["reason"]
+    assert _json(adm("models", "compare", a.model_id, b.model_id, c.model_id,
+                     "--json"))["paired"] is None
 
 
 # --- proposals -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from ifns_train.cli import decide
 from ifns_train.registry import lifecycle, model_registry
 from ifns_train.registry.database import Registry
+from tests.registry import factory
 from tests.sxe.helpers import add_model
 
 
@@ -82,3 +83,28 @@ def test_usage_errors(reg: Registry, dra: Any) -> None:
     assert "not an open proposal" in _one_line_error(
         dra(model.model_id, "--to", "canary", "--actor", "a", "--reason", "r", "--proposal",
             "PRP_nope", code=1))
+
+
+def test_a_promotion_over_a_holder_shows_and_keeps_the_comparison(reg: Registry, adm: Any,
+                                                                  dra: Any) -> None:
+    holder = factory.add_model(reg, "holder", n=1, predictions=factory.planted_test_table(0.1))
+    factory.set_status(reg, holder.model_id, "canary")
+    factory.set_status(reg, holder.model_id, "promoted")
+    worse = factory.add_model(reg, "worse", n=2,
+                              predictions=factory.planted_test_table(0.0, noise=3))
+    better = factory.add_model(reg, "better", n=3,
+                               predictions=factory.planted_test_table(0.3, noise=2))
+    for model in (worse, better):
+        factory.set_status(reg, model.model_id, "canary")
+    line = _one_line_error(dra(worse.model_id, "--to", "promoted", "--actor", "dra",
+                               "--reason", "r", code=1))
+    assert f"challenger: auc improvement over holder {holder.model_id} -0." in line
+    assert "below the non_inferior margin -0.0050" in line
+    out = dra(better.model_id, "--to", "promoted", "--actor", "dra", "--reason", "r").out
+    assert f"{holder.model_id}: promoted -> retired" in out
+    assert f"challenger against holder {holder.model_id}: auc +0." in out
+    assert "significantly better; non_inferior margin 0.005: passed" in out
+    doc = json.loads(adm("models", "show", better.model_id, "--json").out)
+    stored = doc["model"]["status_history"][-1]["figures"]["challenger"]
+    assert stored["holder"] == holder.model_id and stored["passed"] is True
+    assert stored["rows"] == 1440 and stored["interval"]["low"] > 0

@@ -48,17 +48,55 @@ def _read_json(path: Path) -> tuple[dict[str, Any], str | None]:
     return (doc, None) if isinstance(doc, dict) else ({}, f"{path.name}: not a JSON object")
 
 
+# What each picture shows, in the order a reviewer reads them (the learning curves, then the
+# test split's pictures, then the validation split's); a picture not named here comes last.
+CAPTIONS = {
+    "learning_curves": "Learning curves: the training and validation loss per epoch; the "
+                       "dashed line marks the epoch whose weights were kept (best validation "
+                       "loss).",
+    "equity_curve": "The trading proxy after costs: cumulative return (top) and drawdown "
+                    "(bottom) of the model's book against its best baseline's.",
+    "primary_over_time": "The primary metric per month or quarter with its block-bootstrap "
+                         "interval, and the best baseline's (dashed): a decay shows as a "
+                         "downward drift.",
+    "score_distribution": "Predicted P(up) by realised class: the further apart the two "
+                          "histograms, the better the model tells up from down.",
+    "return_forecast": "Realised against forecast return, pooled: the means per forecast "
+                       "decile over the points.",
+    "deciles": "Mean realised return per forecast bucket, ranked on each date.",
+    "cumulative_ic": "Cumulative per-date IC and rank IC: a steady climb is a steady edge.",
+    "reliability": "Reliability: observed up-rate against predicted P(up), per bin.",
+    "vol_forecast": "Realised against forecast volatility (log-log), by regime.",
+    "cost_forecast": "Realised against predicted cost.",
+    "regime_improvement": "Improvement over the best baseline per regime, with its interval.",
+}
+SPLIT_ORDER = ("", "test", "val")
+
+
+def _picture_key(stem: str) -> tuple[str, str]:
+    """(picture, split) of a curves/ file stem: `equity_curve_test` -> ("equity_curve",
+    "test"); a picture of the whole run (the learning curves) has the split ""."""
+    head, _, tail = stem.rpartition("_")
+    return (head, tail) if tail in SPLIT_ORDER[1:] else (stem, "")
+
+
 def curves_of(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The pictures of the model's `curves/` (recorded in its artifact hashes): PNG with the
-    JSON of the numbers drawn beside it where there is one."""
+    JSON of the numbers drawn beside it where there is one, and its caption, in reading
+    order."""
     files = set(mapping(record.get("artifact_hashes")))
+    order = list(CAPTIONS)
     out = []
-    for name in sorted(f for f in files if f.startswith(CURVES) and f.endswith(".png")):
+    for name in (f for f in files if f.startswith(CURVES) and f.endswith(".png")):
         stem = name[len(CURVES):-len(".png")]
+        picture, split = _picture_key(stem)
         data = f"{CURVES}{stem}.json"
         out.append({"name": stem, "png": name, "json": data if data in files else None,
-                    "title": stem.replace("_", " ")})
-    return out
+                    "title": stem.replace("_", " "), "split": split,
+                    "caption": CAPTIONS.get(picture, picture.replace("_", " ")),
+                    "order": (SPLIT_ORDER.index(split),
+                              order.index(picture) if picture in order else len(order), stem)})
+    return sorted(out, key=lambda c: c["order"])
 
 
 def regime_map(regimes: list[dict[str, Any]]) -> dict[str, list[Any]]:

@@ -13,6 +13,7 @@ import msgspec
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from ifns_train.sxe.challenger import challenger_words
 from ifns_train.sxe.common import MODEL_STATUSES
 from ifns_train.sxe.figures import summary_words
 
@@ -38,8 +39,8 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("ifns_train.sxe.mirror", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(summary=summary_words, num=_num, ts=_ts, pretty=_pretty, cell=_cell,
-                       evidence=_evidence, passed=_passed)
+    env.filters.update(summary=summary_words, challenger=challenger_words, num=_num, ts=_ts,
+                       pretty=_pretty, cell=_cell, evidence=_evidence, passed=_passed)
     env.globals.update(STATUSES=MODEL_STATUSES)
     return env
 

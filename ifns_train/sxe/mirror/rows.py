@@ -2,11 +2,15 @@
 (the timeline), flat values only, computed from the records the registry holds.
 
 A row is a list in the order of its `*_COLUMNS`, so a data file names each column once
-rather than once per row (10,000 models, 100,000 experiments).
+rather than once per row (10,000 models, 100,000 experiments). A model row's
+`hyperparameters` hold only those that differ between the family's models
+(`keep_differing`), one table column each, so sweep trials can be told apart.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -19,13 +23,13 @@ MODEL_COLUMNS = (
     "higher_is_better", "test_value", "best_baseline", "baseline_value", "improvement",
     "improvement_low", "improvement_high", "evidence", "val_value", "eligible", "verdict",
     "controls_not_run", "verdict_recorded", "failed_checks", "sharpe", "dsr", "dsr_recorded",
-    "trials", "experiment_id", "train_dataset_id", "regimes", "invalid",
+    "trials", "experiment_id", "train_dataset_id", "regimes", "invalid", "hyperparameters",
 )
 EXPERIMENT_COLUMNS = (
     "experiment_id", "experiment_name", "started_ts", "finished_ts", "model_family", "kind",
     "status", "primary_metric", "higher_is_better", "test_value", "improvement", "evidence",
     "model_id",
-    "parent_experiment_id", "error", "sweep", "tags", "in_sample", "invalid",
+    "parent_experiment_id", "error", "sweep", "sweep_page", "tags", "in_sample", "invalid",
 )
 
 
@@ -52,8 +56,43 @@ def primary_figures(metrics: dict[str, Any], split: str = "test",
     }
 
 
+HYPERPARAMETERS_AT = MODEL_COLUMNS.index("hyperparameters")
+
+
+def flat_hyperparameters(hyperparameters: Mapping[str, Any], prefix: str = "model."
+                         ) -> dict[str, Any]:
+    """The run's `model` config as `model.<key>` (nested keys joined by dots), each value a
+    number, a bool, None or text (a list such as hidden_sizes as its JSON text, `[64, 32]`),
+    so a table cell and a comparison take it as it is."""
+    out: dict[str, Any] = {}
+    for key, value in hyperparameters.items():
+        if isinstance(value, Mapping):
+            out.update(flat_hyperparameters(value, f"{prefix}{key}."))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[f"{prefix}{key}"] = value
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value, default=str)
+    return out
+
+
+def keep_differing(rows: list[list[Any]]) -> list[str]:
+    """The hyperparameters whose values differ between the models of `rows` (a key some
+    models lack counts as differing), in name order; each row's hyperparameters are cut to
+    those, so the data file carries no column every model shares."""
+    values: dict[str, set[str]] = {}
+    for row in rows:
+        for key, value in row[HYPERPARAMETERS_AT].items():
+            values.setdefault(key, set()).add(json.dumps(value))
+    differ = sorted(k for k, seen in values.items()
+                    if len(seen) > 1 or any(k not in r[HYPERPARAMETERS_AT] for r in rows))
+    for row in rows:
+        row[HYPERPARAMETERS_AT] = {k: row[HYPERPARAMETERS_AT].get(k) for k in differ}
+    return differ
+
+
 def model_row(record: dict[str, Any], backbone: str | None,
-              regimes: dict[str, list[Any]]) -> list[Any]:
+              regimes: dict[str, list[Any]],
+              hyperparameters: Mapping[str, Any] | None = None) -> list[Any]:
     """A model's row: its primary test figure against the best baseline, the verdict of the
     promotion checks and the selection evidence as they stand now (the build puts the
     current ones in `metrics`, the recorded ones in `evidence_now`); `regimes`: slice ->
@@ -86,6 +125,7 @@ def model_row(record: dict[str, Any], backbone: str | None,
         "experiment_id": record.get("experiment_id"),
         "train_dataset_id": record.get("train_dataset_id"), "regimes": regimes,
         "invalid": record.get("invalid"),  # why its record failed validation (no figures)
+        "hyperparameters": flat_hyperparameters(hyperparameters or {}),
     }
     return [values[c] for c in MODEL_COLUMNS]
 
@@ -115,6 +155,7 @@ def experiment_row(entry: dict[str, Any], model_ids: set[str]) -> list[Any]:
         "evidence": test["evidence"],
         "model_id": model if model in model_ids else None,
         "sweep": sweep_of(mapping(entry.get("artifacts"))),
+        "sweep_page": None,  # the slug of its search's page, set by the build where one is drawn
         "in_sample": bool(entry.get("in_sample")),
     }
     return [values[c] for c in EXPERIMENT_COLUMNS]

@@ -6,6 +6,7 @@ Layout of the output folder:
   families/<FAMILY>.html       the family's models, sortable and filterable, paged in the browser
   models/<MODEL>.html          one model (its pictures under models/<MODEL>/)
   timeline.html                the experiment log, newest first, in shards loaded on demand
+  sweeps/<slug>.html           a search: its trials and its PBO (sweep_page.py)
   compare.html                 models side by side (compare.html?m=<FAMILY>~<MODEL>&m=...)
   data/*.js                    the rows of those tables, as script files (no fetch on file://)
   assets/                      the style and the script, from this package
@@ -28,17 +29,21 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ifns_train.registry import current, lifecycle, model_registry, views
+from ifns_train.registry import current, lifecycle, model_registry, searches, views
 from ifns_train.registry.database import Registry
 from ifns_train.sxe.common import MODEL_STATUSES
+from ifns_train.sxe.mirror.drift_panel import latest_panels, with_panels
 from ifns_train.sxe.mirror.model_page import ModelJob, render_all
 from ifns_train.sxe.mirror.render import ASSETS, asset, code_digest, data_file, environment
 from ifns_train.sxe.mirror.rows import (
     EXPERIMENT_COLUMNS,
     MODEL_COLUMNS,
     experiment_row,
+    keep_differing,
     model_row,
 )
+from ifns_train.sxe.mirror.sweep_page import pages as sweep_pages
+from ifns_train.sxe.mirror.sweep_page import write_sweeps
 from ifns_train.sxe.mirror.writer import SiteWriter, digest
 
 SHARD_ROWS = 5_000  # experiments per timeline data file, oldest first: new runs touch the last
@@ -78,6 +83,7 @@ def build(reg: Registry, out: Path) -> BuildReport:
     facts: dict[str, dict[str, Any]] = {}
     timeline: list[list[Any]] = []
     backbones: dict[str, Any] = {}
+    hyperparameters: dict[str, dict[str, Any]] = {}  # of each model's run, for its row
     children: dict[str, list[str]] = {}
     for entry in views.experiment_rows(reg):
         row = experiment_row(entry, model_ids)
@@ -90,11 +96,15 @@ def build(reg: Registry, out: Path) -> BuildReport:
                 entry["experiment_id"])
         if entry["proposed_model_id"] in model_ids:
             backbones[entry["proposed_model_id"]] = entry["backbone"]
+            hyperparameters[entry["proposed_model_id"]] = entry["hyperparameters"]
     proposals: dict[str, list[dict[str, Any]]] = {}
     for p in lifecycle.proposals_of(reg):
         proposals.setdefault(p["model_id"], []).append(p)
 
-    records = _current(reg, records)
+    searched: current.TrialCache = {}  # the log's trials and the searches' PBO, read once
+    records = with_panels(_current(reg, records, searched),
+                          latest_panels(reg))  # drift: in the digest
+    _link_searches(timeline, facts, searched)
     regimes: dict[str, dict[str, list[Any]]] = {}
     jobs = []
     for record in records:
@@ -119,7 +129,7 @@ def build(reg: Registry, out: Path) -> BuildReport:
     by_family: dict[str, list[list[Any]]] = {f["family_id"]: [] for f in families}
     for record in records:
         row = model_row(record, backbones.get(record["model_id"]),
-                        regimes[record["model_id"]])
+                        regimes[record["model_id"]], hyperparameters.get(record["model_id"]))
         by_family.setdefault(record["model_family"], []).append(row)
     counts = {fam: dict.fromkeys(MODEL_STATUSES, 0) for fam in by_family}
     for record in records:
@@ -131,11 +141,14 @@ def build(reg: Registry, out: Path) -> BuildReport:
 
     for family in families:
         fid = family["family_id"]
+        rows = by_family.get(fid, [])
         writer.text(f"data/models-{fid}.js", data_file(
-            f"models-{fid}", {"columns": MODEL_COLUMNS, "rows": by_family.get(fid, [])}))
+            f"models-{fid}", {"columns": MODEL_COLUMNS, "rows": rows,
+                              "hyperparameters": keep_differing(rows)}))
         writer.text(f"families/{fid}.html", env.get_template("family.html").render(
             root="../", family=family, counts=counts.get(fid, {}), title=fid))
     _timeline(env, writer, timeline)
+    write_sweeps(env, writer, reg, searched)
     writer.text("index.html", env.get_template("index.html").render(
         root="", families=families, counts=counts, total=len(records),
         experiments=len(timeline), latest=latest, proposals=open_proposals,
@@ -149,12 +162,28 @@ def build(reg: Registry, out: Path) -> BuildReport:
                        writer.skipped, time.perf_counter() - started, invalid)
 
 
-def _current(reg: Registry, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _link_searches(timeline: list[list[Any]], facts: dict[str, dict[str, Any]],
+                   searched: current.TrialCache) -> None:
+    """Point each experiment of a search whose page the build draws (a search a model's checks
+    were made current for: `write_sweeps`) at that page, in the timeline and the model pages."""
+    drawn = {search: searches.slug(*search) for search in sweep_pages(searched)}
+    sweep_at, page_at, id_at, family_at = (
+        EXPERIMENT_COLUMNS.index(c) for c in ("sweep", "sweep_page", "experiment_id",
+                                              "model_family"))
+    for row in timeline:
+        page = drawn.get((searches.resolved(row[sweep_at]), row[family_at])) \
+            if row[sweep_at] else None
+        row[page_at] = page
+        if row[id_at] in facts:
+            facts[row[id_at]]["sweep_page"] = page
+
+
+def _current(reg: Registry, records: list[dict[str, Any]], cache: current.TrialCache
+             ) -> list[dict[str, Any]]:
     """Each valid record with its promotion checks and selection evidence as they stand at
     this build (`registry.current`: the trials the log holds now; one query per family, label
     and dataset) in its `metrics`, and the recorded ones beside them (`evidence_now`). The
     moment itself is left out, so a page changes only when a figure does."""
-    cache: current.TrialCache = {}
     out = []
     for record in records:
         if record["invalid"]:

@@ -42,6 +42,18 @@ def built(reg: Registry, tmp_path: Path) -> dict[str, Any]:
     return {"out": out, "models": models, "ids": ids, "worse": worse}
 
 
+def loaded_widths(page: Any) -> list[int]:
+    """The natural width of each picture of #curves, each scrolled to and loaded first (the
+    page loads them lazily, as a reader scrolls)."""
+    widths = []
+    for img in page.locator("#curves img").all():
+        img.scroll_into_view_if_needed()
+        widths.append(img.evaluate(
+            "e => e.complete ? e.naturalWidth : new Promise(done => "
+            "e.addEventListener('load', () => done(e.naturalWidth)))"))
+    return widths
+
+
 def shown_test_values(page: Any) -> list[float]:
     """The test figures of the rows shown, as the page holds them (full precision)."""
     return [float(v) for v in page.eval_on_selector_all(
@@ -176,7 +188,7 @@ def test_mirror_of_a_sweep_over_five_families(swept: dict[str, Any], browser_pag
         now = current.evidence_now(reg, record)
         assert page.inner_text("#verdict h2") == \
             f"Promotion checks: {verdict_words(now['promotion'])}"
-        images = page.eval_on_selector_all("#curves img", "els => els.map(e => e.naturalWidth)")
+        images = loaded_widths(page)
         assert images and all(w > 0 for w in images), record.model_id
         if record.model_family == DIR:
             screenshot(page, "mirror-model")
@@ -192,4 +204,106 @@ def test_mirror_of_a_sweep_over_five_families(swept: dict[str, Any], browser_pag
     page.locator("a[data-role=model-link]").first.click()
     page.wait_for_load_state("load")
     assert "/models/MDL_" in page.url
+    browser_page.clean()
+
+
+# --- the pictures a reviewer looks for, and tables that fit a 1,400-pixel window ----------------
+
+REVIEWER_PICTURES = ("learning_curves", "equity_curve_test", "primary_over_time_test",
+                     "score_distribution_test")
+TRIALS = [{"backbone": "mlp", "lr": 0.001, "hidden_sizes": [64, 32], "batch_size": 8192},
+          {"backbone": "mlp", "lr": 0.003, "hidden_sizes": [64, 32], "batch_size": 8192},
+          {"backbone": "mlp", "lr": 0.003, "hidden_sizes": [128, 64], "batch_size": 8192}]
+
+
+def _draw_pictures(reg: Registry, model: Any) -> None:
+    """The curves/ of a run, drawn from a planted test split (with a realised return, so the
+    trading proxy is drawn), and the model's hashes brought up to date."""
+    import numpy as np
+
+    from ifns_train.evaluation.standard import EvaluationSpec, evaluate
+    from ifns_train.registry import artifacts
+    from ifns_train.run.curves import write_curves, write_learning_curves
+    from tests.defaults import spec_settings
+    from tests.evaluation.test_curve_data import BOOT, _arrays
+
+    arrays = _arrays("directional", n_dates=120, names=12)
+    arrays.inputs["realised_return"] = np.random.default_rng(1).normal(0, 0.02, arrays.y.size)
+    spec = EvaluationSpec(metric_set="directional", baselines=("naive",),
+                          slice_by=("regime_tag",),
+                          **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
+                             "bootstrap": BOOT})
+    folder = reg.dir / model.artifact_path
+    write_curves(folder / "curves", evaluate({"test": arrays}, spec), {"test": arrays})
+    write_learning_curves(folder / "curves", {1: {"train_loss": 0.70, "val_loss": 0.69},
+                                              2: {"train_loss": 0.68, "val_loss": 0.685},
+                                              3: {"train_loss": 0.66, "val_loss": 0.688}}, 2)
+    factory.edit_stored(reg, "model", model.model_id,
+                        artifact_hashes=artifacts.folder_hashes(folder))
+
+
+@pytest.fixture
+def reviewed(reg: Registry, tmp_path: Path) -> dict[str, Any]:
+    """Three trials of a sweep (lr and hidden_sizes differ, backbone and batch size do not),
+    the first with the pictures of a run, and the Mirror built."""
+    models = [add_model(reg, auc=0.55 + i / 100, n=i, full_metrics=True)
+              for i in range(len(TRIALS))]
+    for model, params in zip(models, TRIALS, strict=True):
+        factory.edit_stored(reg, "experiment", model.experiment_id, hyperparameters=params)
+    _draw_pictures(reg, models[0])
+    out = tmp_path / "site"
+    site.build(reg, out)
+    return {"out": out, "models": models}
+
+
+def no_cut_column(page: Any, host: str) -> None:
+    """The table in `host` fits it (nothing to scroll sideways) and the page fits the window:
+    every header cell ends inside the viewport."""
+    sizes = page.eval_on_selector(host, "e => [e.scrollWidth, e.clientWidth]")
+    assert sizes[0] <= sizes[1], sizes
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    rights = page.eval_on_selector_all(f"{host} th", "els => els.map(e => "
+                                       "e.getBoundingClientRect().right)")
+    assert rights and max(rights) <= 1400, max(rights)
+
+
+def test_model_page_shows_the_reviewer_pictures(reviewed: dict[str, Any],
+                                                browser_page: Any) -> None:
+    model = reviewed["models"][0]
+    page = browser_page.open(reviewed["out"] / "models" / f"{model.model_id}.html")
+    names = page.eval_on_selector_all("#curves figure", "els => els.map(e => e.dataset.curve)")
+    assert names[:len(REVIEWER_PICTURES)] == list(REVIEWER_PICTURES), names  # reading order
+    assert all(w > 0 for w in loaded_widths(page))
+    for name in REVIEWER_PICTURES:
+        figure = page.locator(f'figure[data-curve="{name}"]')
+        caption = figure.locator("figcaption").inner_text()
+        assert "the numbers drawn (JSON)" in caption, caption
+        assert (reviewed["out"] / "models" / model.model_id / f"{name}.json").is_file()
+    assert "epoch whose weights were kept" in \
+        page.locator('figure[data-curve="learning_curves"] figcaption').inner_text()
+    browser_page.clean()
+
+
+def test_family_and_compare_tables_show_what_differs_and_fit_1400_pixels(
+        reviewed: dict[str, Any], browser_page: Any) -> None:
+    page = browser_page.open(reviewed["out"] / "families" / f"{DIR}.html")
+    page.wait_for_selector("table[data-role=rows] tbody tr")
+    assert page.viewport_size["width"] == 1400
+    heads = page.eval_on_selector_all("table[data-role=rows] th", "els => els.map(e => e.title)")
+    assert [h for h in heads if h] == ["model.hidden_sizes", "model.lr"]  # not the shared ones
+    for model, params in zip(reviewed["models"], TRIALS, strict=True):
+        row = page.locator(f'tr[data-model="{model.model_id}"]')
+        assert row.locator('[data-hp="model.lr"]').inner_text() == str(params["lr"])
+        assert row.locator('[data-hp="model.hidden_sizes"]').inner_text() == \
+            str(params["hidden_sizes"])
+    no_cut_column(page, "#models")
+    a, b = reviewed["models"][1], reviewed["models"][2]  # the same lr: only the sizes differ
+    for model in (a, b):
+        page.check(f'input[data-pick="{model.model_id}"]')
+    page.click("button[data-role=compare]")
+    page.wait_for_selector("table[data-role=compare]")
+    fields = page.eval_on_selector_all("table[data-role=compare] tr[data-field]",
+                                       "els => els.map(e => e.dataset.field)")
+    assert "model.hidden_sizes" in fields and "model.lr" not in fields
+    no_cut_column(page, "#compare")
     browser_page.clean()

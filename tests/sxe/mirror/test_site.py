@@ -266,3 +266,26 @@ def test_a_build_killed_midway_is_completed_by_the_next(reg: Registry, tmp_path:
     mine = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     theirs = {p.relative_to(clean): p.read_bytes() for p in clean.rglob("*") if p.is_file()}
     assert mine == theirs
+
+
+def test_the_model_page_shows_the_latest_jobs_drift(reg: Registry, tmp_path: Path) -> None:
+    from tests.signals.planted_jobs import plant_job
+
+    model = add_model(reg, n=1)
+    out = tmp_path / "site"
+    site.build(reg, out)
+    page = out / "models" / f"{model.model_id}.html"
+    assert "No prediction job has scored this model." in page.read_text()
+    plant_job(reg, "JOB_20260101T000000_aaaaaaaa", [model.model_id],
+              "2026-01-01T00:00:00.000000Z", scale=1.0)
+    assert f"models/{model.model_id}.html" in site.build(reg, out).written  # a new job: redrawn
+    assert 'id="drift-job" data-band="ok"' in page.read_text()
+    plant_job(reg, "JOB_20260102T000000_bbbbbbbb", [model.model_id],
+              "2026-01-02T00:00:00.000000Z", scale=2.0)
+    site.build(reg, out)
+    html = page.read_text()
+    assert "JOB_20260102T000000_bbbbbbbb" in html and 'data-band="hard"' in html
+    assert re.search(r'<tr data-feature="vol_feature" data-band="hard"><td>vol_feature</td>'
+                     r'<td class="n">\d+\.\d{3}</td>', html)
+    assert html.index('data-feature="vol_feature"') < html.index('data-feature="calm_feature"')
+    assert 'data-regime="bear_volatile"' in html

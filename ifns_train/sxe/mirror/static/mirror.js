@@ -61,6 +61,10 @@
   }
   const when = (ts) => (ts ? String(ts).slice(0, 19).replace("T", " ") : "n/a");
   const badge = (s) => el("span", { className: "badge " + s, text: s });
+  /* A hyperparameter as recorded (a list arrives as its JSON text); missing: "-". */
+  const hp = (r, k) => (r.hyperparameters || {})[k];
+  const hpText = (v) => (v === null || v === undefined ? "-" : typeof v === "number" ? String(v) : fmt(v));
+  const hpLabel = (k) => k.replace(/^model\./, "");
   const modelHref = (id) => root() + "models/" + encodeURIComponent(id) + ".html";
 
   /* An improvement's evidence word (one convention: positive is better for the model). */
@@ -128,7 +132,7 @@
 
     const headRow = el("tr");
     spec.columns.forEach((c) => {
-      const th = el("th", { className: c.num ? "n" : null });
+      const th = el("th", { className: c.num ? "n" : null, title: c.title || null });
       if (c.sort === false) th.textContent = c.label;
       else th.appendChild(el("button", { "data-key": c.key, type: "button", onclick: () => {
         state.desc = state.key === c.key ? !state.desc : !!c.num;
@@ -244,6 +248,9 @@
         { key: "status", label: "Status", cell: (r) => el("span", null, badge(r.status), invalidMark(r)) },
         { key: "created_ts", label: "Created", cell: (r) => when(r.created_ts) },
         { key: "backbone", label: "Backbone", cell: (r) => r.backbone || "-" },
+      ].concat((payload.hyperparameters || []).map((k) => ({
+        key: "hp:" + k, label: hpLabel(k), title: k, value: (r) => hp(r, k),
+        cell: (r) => el("span", { className: "hp", "data-hp": k, text: hpText(hp(r, k)) }) })), [
         { key: "test_value", label: "Test primary", num: true,
           cell: (r) => el("span", { title: r.primary_metric || "", "data-value": r.test_value }, fmt(r.test_value)) },
         { key: "best_baseline", label: "Best baseline", cell: (r) => (r.best_baseline || "-") + " " + fmt(r.baseline_value) },
@@ -258,9 +265,9 @@
         { key: "sharpe", label: "Excess Sharpe", num: true, cell: (r) => fmt(r.sharpe, 2) },
         { key: "dsr", label: "DSR (now)", num: true, cell: (r) => el("span", { title: r.dsr_recorded === null || r.dsr_recorded === undefined ? "" : "recorded " + fmt(r.dsr_recorded, 3) },
             fmt(r.dsr, 3) + (r.trials ? " / " + r.trials : "")) },
-      ];
+      ]);
       const metric = rows.length ? rows[0].primary_metric : null;
-      if (metric) columns[5].label = "Test " + metric;
+      if (metric) columns.find((c) => c.key === "test_value").label = "Test " + metric;
       const initial = hashParams();
       table(host, {
         rows: () => rows, columns: columns, pageSize: 50, sort: { key: "created_ts", desc: true },
@@ -333,7 +340,9 @@
                 evidence(r.evidence)) },
             { key: "model_id", label: "Model", cell: (r) => (r.model_id ? el("a", { href: modelHref(r.model_id), "data-role": "model-link", text: r.model_id }) : "-") },
             { key: "error", label: "Error", cell: (r) => (r.error ? el("div", { className: "error-text", text: r.error }) : "") },
-            { key: "sweep", label: "Sweep", cell: (r) => (r.sweep ? el("span", { title: r.sweep, text: r.sweep.split("/").slice(-2).join("/") }) : "-") },
+            { key: "sweep", label: "Sweep", cell: (r) => (!r.sweep ? "-" : r.sweep_page
+              ? el("a", { href: "sweeps/" + r.sweep_page + ".html", title: r.sweep + " (its trials and PBO)", "data-role": "sweep-link", text: r.sweep.split("/").slice(-2).join("/") })
+              : el("span", { title: r.sweep, text: r.sweep.split("/").slice(-2).join("/") })) },
           ],
           filters: [
             { key: "model_family", label: "Family", options: index.families },
@@ -370,9 +379,13 @@
         const byFamily = new Map(loaded);
         const models = picks.map(([f, id]) => (byFamily.get(f) || []).find((r) => r.model_id === id) || { model_id: id, missing: true });
         const regimes = Array.from(new Set(models.flatMap((m) => Object.keys(m.regimes || {})))).sort();
+        // The hyperparameters that differ between the models shown (trials of a sweep apart).
+        const hpKeys = Array.from(new Set(models.flatMap((m) => Object.keys(m.hyperparameters || {})))).sort()
+          .filter((k) => new Set(models.map((m) => JSON.stringify(hp(m, k) === undefined ? null : hp(m, k)))).size > 1);
         const fields = [
           ["Status", (m) => el("span", null, badge(m.status), invalidMark(m))], ["Version", (m) => fmt(m.model_version, 0)],
           ["Created", (m) => when(m.created_ts)], ["Backbone", (m) => m.backbone || "-"],
+        ].concat(hpKeys.map((k) => [k, (m) => el("span", { className: "hp", "data-hp": k, text: hpText(hp(m, k)) })]), [
           ["Primary metric", (m) => m.primary_metric || "-"],
           ["Test value", (m) => el("span", { "data-value": m.test_value }, fmt(m.test_value))],
           ["Best baseline", (m) => (m.best_baseline || "-") + " " + fmt(m.baseline_value)],
@@ -389,7 +402,7 @@
           if (!v) return "-";
           return el("span", null, fmt(v[0], 4, true) + (v[1] === null ? "" : " (" + fmt(v[1], 4, true) + " to " + fmt(v[2], 4, true) + ") "),
                     evidence(v[3]));
-        }]));
+        }])));
         const head = el("tr", null, el("th", { text: "" }), models.map((m) => el("th", { "data-model": m.model_id },
           m.missing ? el("span", { className: "warn", text: m.model_id + " (not in the registry)" }) :
             el("a", { href: modelHref(m.model_id), text: m.model_id }))));

@@ -1,4 +1,4 @@
-"""The README's two screenshots of the Mirror, taken from a real sweep on the demo data.
+"""The README's screenshots of the Mirror, taken from a real sweep on the demo data.
 
     .venv/bin/python scripts/mirror_screenshots.py [--out docs/images] [--keep WORK_DIR]
 
@@ -6,8 +6,8 @@ Trains a four-trial sweep (model.lr x model.hidden_sizes) in a fresh project roo
 Mirror with `ifns-admin mirror`, and photographs in headless Chromium at 1,400 pixels wide
 (tests/browser.py's browser and flags): the pictures of one model's page
 (`mirror-model.png`) and the family table with the hyperparameters that differ between the
-trials (`mirror-family.png`). Each is reduced to a 256-colour palette to stay small. About two
-minutes on two cores.
+trials (`mirror-family.png`), and the search's page with its PBO (`mirror-sweep.png`).
+Each is reduced to a 256-colour palette to stay small. About two minutes on two cores.
 """
 
 from __future__ import annotations
@@ -75,8 +75,11 @@ def main() -> None:
             img.evaluate("e => e.complete || new Promise(done => e.onload = done)")
         shot = args.out / "mirror-model.png"
         curves.screenshot(path=str(shot))
+        page.goto(next((site / "sweeps").glob("*.html")).resolve().as_uri())
+        search = args.out / "mirror-sweep.png"
+        page.locator("main").screenshot(path=str(search))
         browser.close()
-    for path in (family, shot):
+    for path in (family, shot, search):
         small_png(path)
         print(f"{path}: {path.stat().st_size // 1024} KB")
 

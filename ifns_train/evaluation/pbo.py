@@ -98,7 +98,7 @@ def _trimmed_sums(matrix: np.ndarray, bounds: list[tuple[int, int]], horizon: in
     counts = np.zeros((4, len(bounds)))
     for b, (start, end) in enumerate(bounds):
         for k, (cut_left, cut_right) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
-            lo = start + horizon * cut_left
+            lo = min(end, start + horizon * cut_left)  # a block shorter than the purge: empty
             hi = max(lo, end - horizon * cut_right)
             sums[k, b] = cumulative[hi] - cumulative[lo]
             counts[k, b] = hi - lo

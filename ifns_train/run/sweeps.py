@@ -129,9 +129,10 @@ def _pbo(reg: Any, trials: list[ExperimentEntry], blocks: int, verdict: Verdict)
     try:
         verdict.pbo = {**search_pbo(reg, trials, blocks), "selected": verdict.best,
                        "sweep_dir": verdict.sweep_dir, "model_family": trials[0].model_family}
-    except RegistryError as exc:
+    except Exception as exc:  # the selection stands without it; each use computes it again
         verdict.pbo_error = str(exc)
-        log.warning("sweep %s: no PBO: %s", verdict.sweep_dir, exc)
+        log.warning("sweep %s: no PBO: %s", verdict.sweep_dir, exc,
+                    exc_info=not isinstance(exc, RegistryError))
         return
     log.info("sweep %s: PBO %.2f over %d trials, S=%d", verdict.sweep_dir, verdict.pbo["pbo"],
              verdict.pbo["trials"], blocks)

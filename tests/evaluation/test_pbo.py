@@ -106,3 +106,11 @@ def test_matrices_it_cannot_split_are_refused(matrix: np.ndarray, blocks: int, h
                                               words: str) -> None:
     with pytest.raises(ValueError, match=words):
         cscv(matrix, blocks, horizon)
+
+
+def test_blocks_shorter_than_the_purge_are_refused_not_overrun() -> None:
+    """132 dates in 16 blocks of 8 with a 20-date purge: a block loses all its dates at an
+    edge (never reads past the matrix), and some halving keeps no in-sample date."""
+    matrix = np.random.default_rng(0).normal(size=(132, 3))
+    with pytest.raises(ValueError, match="leave some combination no in-sample date"):
+        cscv(matrix, 16, 20)

@@ -93,7 +93,8 @@ def test_optuna_search_selects_the_best_trial(registry: Path, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-2000:]
     reg, entries, sweep_dir = trials_of(registry)
     assert len(entries) == 3 and {e.model_family for e in entries} == {"MF_RET_CORE_V1"}
-    assert sorted(e.status for e in entries) == ["discarded", "discarded", "selected"]
+    assert sorted(e.status for e in entries) == ["discarded", "discarded", "selected"], \
+        proc.stderr[-3000:]
     figures = {e.experiment_id: validation_figure(e) for e in entries}
     assert {name for name, _ in figures.values()} == {"rank_ic_mean"}
     best = max(figures, key=lambda k: figures[k][1])  # rank IC: higher is better

@@ -44,8 +44,9 @@ LAZY_IMPORTS: dict[str, str] = {
     "pandas": "pandas, only where a table is written or read as a frame",
     "ifns_train.evaluation.classification": ("torch, only for the weighted log loss and "
                                              "calibration: importing the intervals stays light"),
-    "ifns_train.evaluation.predictions": ("pandas, only where a search's test tables are read "
-                                          "(registry.searches): `models list` reads none"),
+    "ifns_train.evaluation.predictions": ("pandas, only where a model's decision table is read "
+                                          "(registry.decision_table, for a search's PBO or a "
+                                          "challenger): `models list` reads none"),
     "ifns_train.evaluation.performance_matrix": ("pandas, only where a search's test tables "
                                                  "are read (registry.searches)"),
     "ifns_train.evaluation.proxies": ("pandas, only to deflate a per-date series: the consoles "

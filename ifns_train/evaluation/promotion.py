@@ -39,6 +39,7 @@ from typing import Any
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER, evidence_of, favourable
 
+DECISION_SPLIT = "test"  # the split whose evidence the promotion checks and decisions read
 CONTROL_CHECKS = ("walk_forward_dispersion", "placebo")
 VERDICTS = ("eligible", "eligible_without_controls", "not_eligible")
 # How to run each control, for a refusal that says what to do.

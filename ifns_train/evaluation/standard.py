@@ -25,7 +25,7 @@ from typing import Any
 
 from ifns_train.evaluation import evidence
 from ifns_train.evaluation.predictions import PredictionArrays
-from ifns_train.evaluation.promotion import promotion_checks
+from ifns_train.evaluation.promotion import DECISION_SPLIT, promotion_checks
 from ifns_train.evaluation.report import key_metrics, split_report
 from ifns_train.evaluation.selection import deflate, offset_stats
 from ifns_train.evaluation.stability import stability
@@ -37,7 +37,6 @@ from ifns_train.evaluation.stability import stability
 # 4: the `pbo` promotion check (the probability of backtest overfitting of the model's
 #    search, computed at each use: `registry.current`).
 METRICS_VERSION = 4
-DECISION_SPLIT = "test"  # the split whose evidence the promotion checks read
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ holder needs no comparison.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -34,21 +33,16 @@ from yaml import YAMLError
 from ifns_train.config import CONF_DIR
 from ifns_train.config.checks import RANGES
 from ifns_train.config.schema import ChallengerConfig, ChallengerRule
-from ifns_train.core.errors import ConfigError, IfnsError, RegistryError
+from ifns_train.core.errors import ConfigError, IfnsError
 from ifns_train.core.root import user_conf_dir
 from ifns_train.evaluation.paired import NotComparable, paired_comparison
-from ifns_train.evaluation.predictions import PredictionArrays, read_table
-from ifns_train.registry import artifacts
 from ifns_train.registry.database import Registry
+from ifns_train.registry.decision_table import read_decision_table
 from ifns_train.registry.model_registry import get as get_model
 from ifns_train.registry.records import ModelRecord
 from ifns_train.registry.schema import model_inputs, models
 
 MARGIN_KEY = "promotion.challenger.margin"  # its bound in `config.checks.RANGES`
-# The split a promotion is decided on: `evaluation.standard.DECISION_SPLIT`, not imported from
-# there because the evaluation standard loads torch (~2 s) for every decision (a test holds the
-# two equal).
-DECISION_SPLIT = "test"
 RULES_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a file name under conf/promotion/
 
 
@@ -92,43 +86,13 @@ def challenger_rule(rules: str | None) -> dict[str, Any]:
     return {"rule": rule, "margin": margin, "source": str(path)}
 
 
-def _decision_table(reg: Registry, record: ModelRecord
-                    ) -> tuple[PredictionArrays, dict[str, Any]]:
-    """The model's test prediction table, hash-checked, and what scores it: `metric_set`,
-    `metric`, `horizon`, `bootstrap` (from its metrics.json)."""
-    folder = reg.dir / record.artifact_path
-    path = folder / "metrics.json"
-    try:
-        doc = json.loads(path.read_text())
-        file = doc["prediction_tables"][DECISION_SPLIT]
-        spec = doc["evaluation"]
-        scoring = {"metric_set": spec["metric_set"],
-                   "metric": doc["splits"][DECISION_SPLIT]["primary_metric"],
-                   "horizon": int(spec["horizon_days"]),
-                   "bootstrap": dict(spec["bootstrap"])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RegistryError(f"model {record.model_id}: {path} names no {DECISION_SPLIT} "
-                            f"prediction table and the settings of its evaluation ({exc!r}); "
-                            f"re-evaluate it (ifns-evaluate model_id={record.model_id})") \
-            from None
-    artifacts.verify(folder, record.artifact_hashes, record.model_id,
-                     only=("metrics.json", str(file)))
-    import pandas as pd
-
-    table = folder / str(file)
-    try:
-        return read_table(pd.read_parquet(table), str(table)), scoring
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"model {record.model_id}: cannot read {table}: {exc}") from None
-
-
 def compare(reg: Registry, champion: ModelRecord, challenger: ModelRecord) -> dict[str, Any]:
     """`evaluation.paired.paired_comparison` of `challenger` against `champion` on the rows
     both scored, with the challenger's recorded bootstrap settings (the longer horizon of the
     two, so blocks and lags cover either's label overlap). Raises `NotComparable` or
     `RegistryError` with the reason when there is nothing to compare."""
-    (table_a, a), (table_b, b) = (_decision_table(reg, champion),
-                                  _decision_table(reg, challenger))
+    (table_a, a), (table_b, b) = (read_decision_table(reg, champion),
+                                  read_decision_table(reg, challenger))
     for key in ("metric_set", "metric"):
         if a[key] != b[key]:
             raise NotComparable(f"{champion.model_id} is scored by {key} {a[key]!r}, "

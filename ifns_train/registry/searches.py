@@ -10,20 +10,19 @@ only from their registered test prediction tables. The run's sweep callback (`ru
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.pbo import cscv
-from ifns_train.registry import artifacts, ids, model_registry, views
+from ifns_train.registry import ids, model_registry, views
 from ifns_train.registry import log as xlog
 from ifns_train.registry.database import Registry
+from ifns_train.registry.decision_table import read_decision_table
 from ifns_train.registry.records import NO_MODEL_KINDS, ExperimentEntry
 
 RANKED = ("completed", "selected", "discarded")  # the statuses of a trial with a model
-TEST_SPLIT = "test"
 # What readers of many models share (`registry.current.TrialCache`), so that each search's
 # tables are read once, not once per model: a search's PBO (or `{"error": why}`) under
 # ("pbo", sweep folder, blocks), every experiment's sweep folder under SWEEPS.
@@ -74,30 +73,10 @@ def ranked(trials: Iterable[ExperimentEntry]) -> list[ExperimentEntry]:
 
 
 def trial_table(reg: Registry, model_id: str) -> tuple[Any, str, int]:
-    """A registered model's test prediction table (`PredictionArrays`, checked against its
-    recorded hash), its primary metric and label horizon. RegistryError naming the model and
-    file at fault."""
-    import pandas as pd
-
-    from ifns_train.evaluation.predictions import read_table
-
-    record = model_registry.get(reg, model_id)
-    folder = reg.dir / record.artifact_path
-    try:
-        tables = json.loads((folder / "metrics.json").read_text())["prediction_tables"]
-        name = tables[TEST_SPLIT]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RegistryError(f"model {model_id}: no test prediction table recorded in "
-                            f"{folder / 'metrics.json'} ({exc})") from None
-    artifacts.verify(folder, record.artifact_hashes, model_id, only=(name,))
-    try:
-        arrays = read_table(pd.read_parquet(folder / name), str(folder / name))
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"model {model_id}: cannot read {folder / name}: {exc}") from None
-    primary = (record.metrics.get(TEST_SPLIT) or {}).get("primary_metric")
-    if not primary:
-        raise RegistryError(f"model {model_id}: no test primary metric recorded")
-    return arrays, str(primary), int(record.horizons[0]) if record.horizons else 0
+    """A trial's decision table (`decision_table.read_decision_table`: hash-checked), its
+    primary metric and label horizon."""
+    arrays, scoring = read_decision_table(reg, model_registry.get(reg, model_id))
+    return arrays, str(scoring["metric"]), int(scoring["horizon"])
 
 
 def recorded_blocks(reg: Registry, trials: Iterable[ExperimentEntry]) -> int:

@@ -12,7 +12,6 @@ import pytest
 
 from ifns_train.config import CONF_DIR
 from ifns_train.core.errors import ConfigError, RegistryError
-from ifns_train.evaluation import standard
 from ifns_train.registry import champion, faults, lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.records import ModelRecord
@@ -45,10 +44,6 @@ def _rule(monkeypatch: pytest.MonkeyPatch, root: Path, rule: str, margin: float 
     head = text[:text.index("challenger:")]
     path.write_text(f"{head}challenger:\n  rule: {rule}\n  margin: {margin}\n")
     return path
-
-
-def test_the_split_decided_on_is_the_evaluation_standard_s() -> None:
-    assert champion.DECISION_SPLIT == standard.DECISION_SPLIT
 
 
 def test_a_better_challenger_is_promoted_and_the_comparison_kept(reg: Registry) -> None:

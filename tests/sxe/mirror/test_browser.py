@@ -307,3 +307,32 @@ def test_family_and_compare_tables_show_what_differs_and_fit_1400_pixels(
     assert "model.hidden_sizes" in fields and "model.lr" not in fields
     no_cut_column(page, "#compare")
     browser_page.clean()
+
+
+def test_a_search_page_and_a_drift_panel_in_the_browser(reg: Registry, tmp_path: Path,
+                                                        browser_page: Any) -> None:
+    """A planted search of four trials, one of them scored by a drifted job: from the trial's
+    page the drift panel shows the drifted feature first, and its link leads to the search's
+    page, whose histogram is drawn (20 bars, the overfit ones marked) with no script error."""
+    from tests.signals.planted_jobs import plant_job
+
+    sweep = str((tmp_path / "sweep").resolve())
+    made = [factory.add_model(reg, n=i, sweep_dir=sweep, predictions=factory.planted_test_table(
+        0.4 if i == 0 else 0.0, noise=i, dates=240)) for i in range(4)]
+    plant_job(reg, "JOB_20260102T000000_bbbbbbbb", [made[0].model_id],
+              "2026-01-02T00:00:00.000000Z", scale=2.0)
+    out = tmp_path / "site"
+    site.build(reg, out)
+    page = browser_page.open(out / "models" / f"{made[0].model_id}.html")
+    assert page.get_attribute("#drift-job", "data-band") == "hard"
+    first = page.locator("#drift-worst tbody tr").first
+    assert first.get_attribute("data-feature") == "vol_feature"
+    assert first.is_visible()
+    page.click("a[data-role=sweep-link]")
+    page.wait_for_selector("#pbo-histogram")
+    assert "PBO 0.000" in page.inner_text("#pbo-value")
+    assert page.locator("#pbo-histogram rect.bar").count() == 20
+    box = page.locator("#pbo-histogram").bounding_box()
+    assert box is not None and 0 < box["width"] <= 640 and box["height"] > 0
+    assert page.locator("#trial-table tbody tr").count() == len(made)
+    browser_page.clean()

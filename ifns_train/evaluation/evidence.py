@@ -38,7 +38,8 @@ HEADLINE: dict[str, dict[str, str]] = {
     "risk": {"qlike": "pred", "mae": "pred"},
     "cost": {"mae_bps": "pred"},
 }
-SERIES_METRICS = ("ic_mean", "rank_ic_mean")
+# The metrics that are means of a per-date series, and where `per_date_ic` returns the series.
+SERIES_METRICS = {"ic_mean": 1, "rank_ic_mean": 2}
 INTERVAL_SLICES = ("regime_tag",)  # the slices the regime-floor promotion check reads
 
 
@@ -68,6 +69,13 @@ def per_date_ic(pred: np.ndarray, y: np.ndarray, dates: np.ndarray,
     return np.asarray(uniques), ic, rank_ic
 
 
+def date_series(metric: str, pred: np.ndarray, y: np.ndarray, dates: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, the per-date series) whose mean is `metric` (one of `SERIES_METRICS`)."""
+    out = per_date_ic(pred, y, dates)
+    return out[0], out[SERIES_METRICS[metric]]
+
+
 def _interval(metric: str, arrays: PredictionArrays, model: np.ndarray,
               baseline: np.ndarray | None, boot: Mapping[str, Any], horizon: int,
               rows: np.ndarray | None = None, small: bool = False) -> dict[str, Any]:
@@ -76,13 +84,10 @@ def _interval(metric: str, arrays: PredictionArrays, model: np.ndarray,
                "seed": boot["seed"], "block": boot["block"], "method": boot["method"],
                "small": small}
     if metric in SERIES_METRICS:
-        dates, ic, rank_ic = per_date_ic(model[sel], arrays.y[sel], arrays.dates[sel])
-        base = None
-        if baseline is not None:
-            _, b_ic, b_rank = per_date_ic(baseline[sel], arrays.y[sel], arrays.dates[sel])
-            base = b_ic if metric == "ic_mean" else b_rank
-        return intervals.series_interval(ic if metric == "ic_mean" else rank_ic, dates,
-                                         baseline_values=base, **options)
+        dates, series = date_series(metric, model[sel], arrays.y[sel], arrays.dates[sel])
+        base = None if baseline is None else \
+            date_series(metric, baseline[sel], arrays.y[sel], arrays.dates[sel])[1]
+        return intervals.series_interval(series, dates, baseline_values=base, **options)
     return intervals.metric_interval(metric, arrays.y[sel], model[sel], arrays.dates[sel],
                                      baseline_pred=None if baseline is None else baseline[sel],
                                      **options)

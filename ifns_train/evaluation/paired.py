@@ -38,7 +38,7 @@ import pandas as pd
 
 from ifns_train.evaluation import intervals
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER
-from ifns_train.evaluation.evidence import HEADLINE, SERIES_METRICS, per_date_ic
+from ifns_train.evaluation.evidence import HEADLINE, SERIES_METRICS, date_series
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.weighted_stats import as_pred, row_metric_stat, series_stat
 
@@ -137,10 +137,8 @@ def _figures(metric: str, rows: SharedRows, options: Mapping[str, Any]
              ) -> tuple[float | None, dict[str, Any], np.ndarray | None]:
     """(champion's figure, the challenger's interval result, per-date loss differential)."""
     if metric in SERIES_METRICS:
-        pick = 1 if metric == "ic_mean" else 2
-        dates, *champion_ics = per_date_ic(rows.champion, rows.y, rows.dates)
-        a = champion_ics[pick - 1]
-        b = per_date_ic(rows.challenger, rows.y, rows.dates)[pick]
+        dates, a = date_series(metric, rows.champion, rows.y, rows.dates)
+        b = date_series(metric, rows.challenger, rows.y, rows.dates)[1]
         result = intervals.series_interval(b, dates, baseline_values=a, **options)
         return series_stat(a).estimate, result, None
     result = intervals.metric_interval(metric, rows.y, rows.challenger, rows.dates,

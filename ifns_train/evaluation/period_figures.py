@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER
-from ifns_train.evaluation.evidence import HEADLINE, per_date_ic
+from ifns_train.evaluation.evidence import HEADLINE, SERIES_METRICS, date_series
 from ifns_train.evaluation.intervals import block_length, date_codes, date_weights
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.weighted_stats import (
@@ -38,7 +38,6 @@ from ifns_train.evaluation.weighted_stats import (
 )
 
 MONTHS_UP_TO = 24
-SERIES_METRICS = {"rank_ic_mean": 2, "ic_mean": 1}  # per-date series of per_date_ic
 
 
 def period_rule(dates: np.ndarray) -> str:
@@ -53,8 +52,7 @@ def period_rule(dates: np.ndarray) -> str:
 def _stat(metric: str, y: np.ndarray, pred: np.ndarray, dates: np.ndarray) -> WeightedStat:
     """The metric's weighted statistic over these rows, its dates in time order."""
     if metric in SERIES_METRICS:
-        series = per_date_ic(np.asarray(pred, np.float64), y, dates)[SERIES_METRICS[metric]]
-        return series_stat(series)
+        return series_stat(date_series(metric, np.asarray(pred, np.float64), y, dates)[1])
     if metric not in ROW_METRICS:
         raise ValueError(f"no per-date statistic for {metric}")
     codes, n = date_codes(dates)

@@ -347,8 +347,7 @@ def cmd_pbo(args: argparse.Namespace) -> int:
     where = figures.get("sweep_dir") or ", ".join(refs)
     out.print(f"[bold]PBO {figures['pbo']:.3f}[/bold] of {r.esc(where)}")
     out.print(f"  {figures['trials']} trials; per date, {r.esc(figures['per_date'])}")
-    out.print(f"  "
-              f"{figures['dates']} test dates in S={figures['blocks']} blocks, "
+    out.print(f"  {figures['dates']} test dates in S={figures['blocks']} blocks, "
               f"{figures['combinations']} halvings, purge {figures['horizon']} date(s)")
     out.print(f"  selected: {r.esc(figures['selected'] or '(none marked)')}")
     degradation = figures["degradation"]

@@ -113,4 +113,8 @@ def performance_matrix(tables: Mapping[str, PredictionArrays], primary: str
             raise ValueError(f"trial {name} was tested on other dates than {names[0]} "
                              f"({len(index)} against {len(first)} dates)")
     frame = pd.DataFrame(series).dropna()
+    if frame.empty:
+        raise ValueError(f"none of the {len(first)} test dates has a per-date figure for "
+                         f"every trial (fewer than two symbols on each date, or one class of "
+                         f"label, or a constant score)")
     return (frame.index.to_numpy(), frame.to_numpy(dtype=np.float64), names)

@@ -59,3 +59,9 @@ def test_trials_on_other_dates_are_refused() -> None:
         performance_matrix({"a": _arrays([1, 2, 3] * 3, [.1, .2, .3] * 3),
                             "b": _arrays([1, 2, 3] * 3, [.1, .2, .3] * 3, dates=later)},
                            "auc")
+
+
+def test_labels_of_one_class_leave_no_date_and_say_why() -> None:
+    one_class = _arrays([1.0] * 9, [.1, .2, .3] * 3)
+    with pytest.raises(ValueError, match="none of the 3 test dates has a per-date figure"):
+        performance_matrix({"a": one_class, "b": one_class}, "auc")

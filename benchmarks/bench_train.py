@@ -41,7 +41,8 @@ from ifns_train.config import CONF_DIR
 from ifns_train.data.demo import write_demo
 from ifns_train.data.module import PanelDataModule, lookback_windows
 from ifns_train.families.dir_core import DirCoreModule
-from ifns_train.run.build import batch_size_for, build_module, resolve_data, vocabulary
+from ifns_train.learners.lightning_build import batch_size_for, build_module
+from ifns_train.run.build import resolve_data, vocabulary
 
 BATCH = 0  # set from the default config (or --batch-size) in main()
 PRECISION = "32-true"  # --precision

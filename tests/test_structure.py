@@ -17,6 +17,7 @@ LAYERS = (
     ("data",),
     ("registry",),
     ("families",),
+    ("learners",),
     ("signals",),
     ("run",),
     ("sxe",),

@@ -26,6 +26,8 @@ from omegaconf import MISSING
 
 # The default of `dataset.shuffle_buffer_mb` (MiB), also `PanelDataModule`'s.
 SHUFFLE_BUFFER_MB = 1024
+# The default of `model.learner`: the nets, fitted by Lightning (`ifns_train.learners`).
+LIGHTNING_LEARNER = "ifns_train.learners.lightning"
 # The default of `dataset.device_resident` (auto, true or false), also `PanelDataModule`'s.
 DEVICE_RESIDENT = "auto"
 
@@ -49,13 +51,6 @@ class Environment(str, Enum):
 class Task(str, Enum):
     classification = "classification"
     regression = "regression"
-
-
-class Backbone(str, Enum):
-    linear = "linear"
-    mlp = "mlp"
-    gru = "gru"
-    tcn = "tcn"
 
 
 @dataclass
@@ -147,18 +142,28 @@ class LabelsConfig:
 @dataclass
 class ModelConfig:
     # The values of the keys down to batch_size live in the model group's options only
-    # (ifns_train/conf/model/*.yaml; the default run's: mlp.yaml).
-    backbone: Backbone = MISSING
-    hidden_sizes: List[int] = MISSING
-    dropout: float = MISSING
+    # (ifns_train/conf/model/*.yaml; the default run's: mlp.yaml). The net keys (hidden_sizes
+    # to batch_size) are null in an option whose learner is not a net (lightgbm.yaml).
+    # A net of `ifns_train.nets.backbones` (linear, mlp, gru, tcn), or the name a learner gives
+    # its model (lightgbm); checked by the learner.
+    backbone: str = MISSING
+    hidden_sizes: Optional[List[int]] = MISSING
+    dropout: Optional[float] = MISSING
     # Rows of past history per symbol fed to the backbone; 1 means the current row only.
     lookback: int = MISSING
-    optimizer: str = MISSING
-    lr: float = MISSING
-    weight_decay: float = MISSING
+    optimizer: Optional[str] = MISSING
+    lr: Optional[float] = MISSING
+    weight_decay: Optional[float] = MISSING
     # The largest training batch; capped so that an epoch has at least `min_steps_per_epoch`
     # optimiser steps (a small dataset is trained, not skipped in one step per epoch).
-    batch_size: int = MISSING
+    batch_size: Optional[int] = MISSING
+    # The module that fits, saves and loads the model (`ifns_train.learners.base`): Lightning
+    # for the nets; an option of another library names its own (lightgbm.yaml). Hashed only
+    # when not Lightning.
+    learner: str = LIGHTNING_LEARNER
+    # The learner's own settings, passed to its library as they are (lightgbm.yaml: LightGBM's
+    # parameters); empty for the nets, whose settings are the keys above. Hashed when set.
+    params: Dict[str, Any] = field(default_factory=dict)
     min_steps_per_epoch: int = 16
     # Optimiser steps before early stopping may end training (Lightning's Trainer min_steps).
     min_steps: int = 100
@@ -187,6 +192,17 @@ class WalkForwardConfig:
 
 
 @dataclass
+class AttributionConfig:
+    """Permutation feature attribution on the test split (`evaluation.attribution`)."""
+
+    enabled: bool = MISSING
+    reps: int = MISSING  # bootstrap replicates of each drop's interval
+    # Per feature only up to this many columns (each costs a scoring pass of the split);
+    # above it, per feature family only.
+    max_features: int = MISSING
+
+
+@dataclass
 class EvaluationConfig:
     # The values of every key live in ifns_train/conf/evaluation/default.yaml only.
     slice_by: List[str] = MISSING
@@ -199,6 +215,7 @@ class EvaluationConfig:
     placebo: bool = MISSING
     seeds: List[int] = MISSING
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
 
 
 class ChallengerRule(str, Enum):

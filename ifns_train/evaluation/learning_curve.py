@@ -3,7 +3,7 @@ whose weights were kept (the checkpoint of the best validation loss, or the last
 without one), so a reviewer sees whether the kept weights were still learning or already
 overfitting.
 
-Pure: the per-epoch losses the run kept (`run.loss_history.LossHistory`) in, a JSON-ready
+Pure: the per-epoch losses the run kept (`learners.loss_history.LossHistory`) in, a JSON-ready
 dict out; epochs are numbered from 1, as `training.best_epoch` counts them.
 """
 

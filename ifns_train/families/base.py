@@ -106,6 +106,14 @@ class FamilyModule(pl.LightningModule):
 
     def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
         """Raw outputs -> the named prediction arrays the family's metric set takes."""
+        return self.predictions_from(output, float(self.target_mean), float(self.target_std))
+
+    @classmethod
+    def predictions_from(cls, output: np.ndarray, target_mean: float, target_std: float
+                         ) -> dict[str, np.ndarray]:
+        """Raw outputs in the family's training scale (the target standardised with
+        `target_scaling`) -> the named prediction arrays: one definition for every learner
+        (a net's outputs, a tree's raw scores)."""
         raise NotImplementedError
 
     @classmethod
@@ -242,9 +250,10 @@ class RegressionFamily(FamilyModule):
             output, self._scaled(target), delta=self.hparams["huber_delta"]
         )
 
-    def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
-        mean, std = float(self.target_mean), float(self.target_std)
-        return {"pred": output * std + mean}
+    @classmethod
+    def predictions_from(cls, output: np.ndarray, target_mean: float, target_std: float
+                         ) -> dict[str, np.ndarray]:
+        return {"pred": output * target_std + target_mean}
 
 
 def train_rates(labels: np.ndarray, groups: np.ndarray) -> tuple[dict[Any, float], float]:

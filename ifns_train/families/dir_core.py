@@ -28,7 +28,9 @@ class DirCoreModule(FamilyModule):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(output, target)
 
-    def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
+    @classmethod
+    def predictions_from(cls, output: np.ndarray, target_mean: float, target_std: float
+                         ) -> dict[str, np.ndarray]:
         prob = 1.0 / (1.0 + np.exp(-output))
         return {"prob": prob, "pred": (prob >= 0.5).astype(np.float64)}
 

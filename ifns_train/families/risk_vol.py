@@ -40,6 +40,12 @@ class RiskVolModule(RegressionFamily):
     def _log_var(self, output: torch.Tensor) -> torch.Tensor:
         return output.clamp(-LOG_VAR_CLAMP, LOG_VAR_CLAMP) * self.target_std + self.target_mean
 
+    @classmethod
+    def predictions_from(cls, output: np.ndarray, target_mean: float, target_std: float
+                         ) -> dict[str, np.ndarray]:
+        log_var = np.clip(output, -LOG_VAR_CLAMP, LOG_VAR_CLAMP) * target_std + target_mean
+        return {"pred": np.exp(0.5 * log_var)}
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         realised_var = target.clamp_min(1e-8) ** 2
         log_var = self._log_var(output)
@@ -51,11 +57,6 @@ class RiskVolModule(RegressionFamily):
             (log_var - self.target_mean) / self.target_std,
             (torch.log(realised_var) - self.target_mean) / self.target_std,
         )
-
-    def outputs_to_predictions(self, output: np.ndarray) -> dict[str, np.ndarray]:
-        # The outputs arrive as numpy; the buffers may live on a GPU.
-        log_var = self._log_var(torch.from_numpy(output).to(self.target_std.device)).cpu().numpy()
-        return {"pred": np.exp(0.5 * log_var)}
 
     @classmethod
     def baseline_columns(cls, params: Mapping[str, Any]) -> list[str]:

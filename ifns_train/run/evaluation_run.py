@@ -80,7 +80,7 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
                       end: str | None = None, allow_overlap: bool = False) -> dict[str, Any]:
     """Evaluate a model on `dataset_id` in [start, end] (see the module docstring); a window
     overlapping the model's train or validation window is refused unless `allow_overlap`."""
-    record, module = usable_model(reg, model_id, "offline")
+    record, scorer = usable_model(reg, model_id, "offline")
     entry = log.get(reg, record.experiment_id)
     config = entry.config
     if not config:
@@ -89,14 +89,14 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
     recorded = json.loads((folder / "metrics.json").read_text())
     spec: EvaluationSpec = replace(EvaluationSpec.from_dict(recorded["evaluation"]),
                                    promotion=None)  # promotion is judged on the model's own
-    cls = type(module)
+    cls = scorer.family
     params = baseline_params(config)
     keep = list(dict.fromkeys([*spec.slice_by, *cls.categorical_inputs]))
-    table = scoring_table(reg, record, module, dataset_id, label_family=record.labels_used[0],
+    table = scoring_table(reg, record, scorer, dataset_id, label_family=record.labels_used[0],
                           horizon_days=record.horizons[0], context_columns=tuple(keep),
                           extra_columns=tuple(cls.baseline_columns(params)),
                           evaluation_columns=tuple(cls.evaluation_columns(params)))
-    lookback = int(module.hparams["lookback"])
+    lookback = scorer.lookback
     known = ~np.isnan(table.label)
     if record.prediction_type == "volatility":
         known &= table.label != 0  # no QLIKE for a zero realised volatility, as in training
@@ -121,7 +121,7 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
                             f"{record.labels_used[0]}: {problem}")
     arrays = PredictionArrays(
         dates=split.dates, symbols=table.symbols[rows], y=split.label.astype("float64"),
-        model=score_rows(module, table, rows), baselines=cls.baselines(train, split, params),
+        model=score_rows(scorer, table, rows), baselines=cls.baselines(train, split, params),
         inputs=cls.evaluation_inputs(split, params),
         context={c: split.context[c] for c in keep})
 

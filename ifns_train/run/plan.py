@@ -16,6 +16,7 @@ from ifns_train.data.resolve import ResolvedData
 from ifns_train.data.splits import parse_windows, purge_gap
 from ifns_train.evaluation.report import unscorable
 from ifns_train.families import family_class_of
+from ifns_train.learners.base import learner_module
 
 # Trainer arguments other config keys own; setting them under `trainer` would be ambiguous.
 RESERVED_TRAINER_KEYS = {
@@ -33,6 +34,7 @@ SMOKE_TEST_KEYS = ("fast_dev_run", "overfit_batches", "limit_val_batches", "limi
 def check_config(cfg: dict[str, Any]) -> None:
     """Checks the schema cannot express; all run before any work."""
     check_ranges(cfg)
+    learner_module(cfg["model"]["learner"]).check_config(cfg)
     trainer_keys = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in cfg["trainer"]:
         if key in RESERVED_TRAINER_KEYS:

@@ -13,7 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from ifns_train.config.schema import SHUFFLE_BUFFER_MB
+from ifns_train.config.schema import LIGHTNING_LEARNER, SHUFFLE_BUFFER_MB
 
 PACKAGES = ("ifns-train", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics",
             "numpy", "pandas", "pyarrow")
@@ -72,15 +72,18 @@ RUN_ONLY_DATASET_KEYS = ("cache", "cache_dir", "cache_keep", "device_resident")
 def definition(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config its hash covers: without the keys that say how a run is executed
     or labelled (`RUN_ONLY_KEYS`), and without `init_from` and `family.module` when unset,
-    `model.compile` when off and `dataset.shuffle_buffer_mb` at its default, so that a config
-    that does not use them hashes as it did before the keys existed."""
+    `model.compile` when off, `model.learner` when Lightning, `model.params` when empty and
+    `dataset.shuffle_buffer_mb` at its default, so that a config that does not use them
+    hashes as it did before the keys existed."""
     out = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
     if out.get("init_from") is None:
         out.pop("init_from", None)
     if isinstance(out.get("family"), dict) and out["family"].get("module") is None:
         out["family"] = {k: v for k, v in out["family"].items() if k != "module"}
-    if isinstance(out.get("model"), dict) and out["model"].get("compile") is False:
-        out["model"] = {k: v for k, v in out["model"].items() if k != "compile"}
+    if isinstance(out.get("model"), dict):
+        out["model"] = {k: v for k, v in out["model"].items()
+                        if (k, v) not in (("compile", False), ("learner", LIGHTNING_LEARNER))
+                        and not (k == "params" and not v)}
     if isinstance(out.get("dataset"), dict):
         out["dataset"] = {k: v for k, v in out["dataset"].items()
                           if k not in RUN_ONLY_DATASET_KEYS

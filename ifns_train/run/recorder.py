@@ -1,28 +1,30 @@
 """The recorder: the one place that writes what a run leaves behind, in three steps.
 
-1. **Predict**: Lightning's predict loop runs the best checkpoint over the validation and test
-   splits; the model's predictions, each baseline's and the context become one prediction
+1. **Predict**: the learner's raw outputs of the validation and test splits (`learners.base`
+   `Fitted`: for a net, Lightning's predict loop with the best checkpoint) become, through the
+   family, the model's predictions; with each baseline's and the context, one prediction
    table per split (`evaluation.predictions`).
 2. **Evaluate**: the evaluation standard turns the tables into the figures of `metrics.json`
    (`evaluation.standard`), so anything recorded can be recomputed from the saved tables;
    the figures, the config and the reliability diagrams also go to the run's Lightning loggers
-   (`run.log_figures`), before anything is published: a logger's error is a warning.
+   (`run.log_figures`), before anything is published: a logger's error is a warning. Which
+   inputs the model leans on (`run.attribution`) is measured on the test split beside them.
 3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
    predictions_{val,test}.parquet, metrics.json, train_config.json, curves/: the pictures of
-   `run.curves`) is staged under a hidden name, hashed and renamed into place; then one
+   `run.curves`; a tree's `model.lightgbm.txt` in place of the checkpoint: the learner's
+   `FILES`) is staged under a hidden name, hashed and renamed into place; then one
    registry transaction completes the experiment (entered as `running` when the run began)
    and adds the model record with the hashes. A kill at any instant leaves either no record
    or a complete one, and whatever else it leaves (a stale `running` entry, an unclaimed
    folder) `ifns-admin doctor` reports.
 
-It is a plain publisher that `train` calls after fit (the fit is timed by `timing.FitTimer`,
-MLflow runs are named by `log_figures.RunNames`), not a Hydra callback, because Hydra turns
+It is a plain publisher that `train` calls after the fit (MLflow runs are named by
+`log_figures.RunNames`), not a Hydra callback, because Hydra turns
 exceptions in its callbacks into warnings, and a run that cannot record itself must fail.
 `record_failure` turns any error of the run before the registry transaction into a `failed`
 entry and removes the folder it staged, so a failure is never left looking like a success; an
 error after the commit (a logger's final flush) leaves the complete record as it is. Under DDP
-every rank predicts its own block of each split and the blocks are gathered in row order
-(`gather_rows`); only global rank 0 evaluates and writes.
+every rank saves (the checkpoint is collective); only global rank 0 evaluates and writes.
 """
 
 from __future__ import annotations
@@ -31,16 +33,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
-import torch
-import torch.distributed as dist
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.core.errors import ConfigError, DegenerateRunError
 from ifns_train.core.files import atomic_write_json
-from ifns_train.data.module import EVAL_SPLITS, PanelDataModule
+from ifns_train.data.module import EVAL_SPLITS
 from ifns_train.evaluation.predictions import (
     TABLE_VERSION,
     PredictionArrays,
@@ -49,7 +48,7 @@ from ifns_train.evaluation.predictions import (
 )
 from ifns_train.evaluation.standard import evaluate, key_figures
 from ifns_train.families.base import FamilyModule
-from ifns_train.nets.backbones import parameter_count
+from ifns_train.learners.base import Fitted
 from ifns_train.registry import faults, ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
 from ifns_train.registry.publish import experiment_entry, model_draft
@@ -57,22 +56,6 @@ from ifns_train.registry.records import FamilyRecord
 from ifns_train.run import log_figures, timing
 from ifns_train.run.context import RunContext
 from ifns_train.run.drift_reference import write_reference
-from ifns_train.run.loss_history import LossHistory
-
-
-def gather_rows(trainer: pl.Trainer, local: torch.Tensor) -> torch.Tensor:
-    """The rows of all ranks, in rank order, from each rank's block (`shard_bounds`): blocks
-    may differ in length, so each is padded to the longest for `all_gather` and cut back to
-    its own count; every rank gets the whole, on the host."""
-    device, world = trainer.strategy.root_device, trainer.world_size
-    counts = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(world)]
-    dist.all_gather(counts, torch.tensor([len(local)], device=device))
-    sizes = [int(c) for c in counts]
-    padded = local.new_zeros((max(sizes), *local.shape[1:]), device=device)
-    padded[: len(local)] = local
-    gathered = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(gathered, padded)
-    return torch.cat([part[:n] for part, n in zip(gathered, sizes, strict=True)]).cpu()
 
 
 class Recorder:
@@ -81,7 +64,6 @@ class Recorder:
         self.registered = False  # entered in the log as running
         self.recorded = False
         self.summary: dict[str, Any] = {}
-        self.train_seconds = 0.0  # the fit's, set by `train` from its FitTimer
 
     # --- paths --------------------------------------------------------------------------------
     @property
@@ -100,42 +82,24 @@ class Recorder:
         faults.point("run-registered")
 
     # --- 1. predict ---------------------------------------------------------------------------
-    @staticmethod
-    def predict(trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
-                ) -> list[list[torch.Tensor]]:
-        """The evaluated weights' raw outputs per evaluation split: the best checkpoint's, or
-        the last epoch's without one."""
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-        outputs = trainer.predict(module, datamodule=datamodule,
-                                  ckpt_path="best" if best else None, weights_only=True)
-        outputs = outputs if outputs and isinstance(outputs[0], list) else [outputs or []]
-        if trainer.world_size == 1:
-            return outputs
-        # Under DDP each rank predicted its contiguous block of every split: put them together.
-        return [[gather_rows(trainer, torch.cat(batches))] for batches in outputs]
-
-    def record(self, trainer: pl.Trainer, module: FamilyModule, datamodule: PanelDataModule
-               ) -> None:
-        """Predict, then (rank 0) evaluate and publish."""
+    def record(self, fitted: Fitted) -> None:
+        """Save the model's files, then (rank 0) evaluate and publish."""
         if self.artifact_dir.exists():
             raise FileExistsError(f"artifact folder {self.artifact_dir} exists; not overwriting")
-        outputs = self.predict(trainer, module, datamodule)
-        # Saving is collective under DDP; the strategy lets only rank 0 touch the file.
-        trainer.save_checkpoint(self.staging_dir / "model.ckpt", weights_only=False)
-        if trainer.is_global_zero:
-            self._record(trainer, module, outputs)
+        fitted.save(self.staging_dir)
+        if fitted.writes:
+            self._record(fitted)
 
-    def _tables(self, module: FamilyModule, outputs: list[list[torch.Tensor]]
-                ) -> dict[str, PredictionArrays]:
-        data, params = self.ctx.data, self.ctx.params
+    def _tables(self, fitted: Fitted) -> dict[str, PredictionArrays]:
+        data, params, cls = self.ctx.data, self.ctx.params, fitted.scorer.family
         assert data is not None
         train = data.splits["train"]
         keep = list(dict.fromkeys([*self.ctx.config["evaluation"]["slice_by"],
-                                   *module.categorical_inputs]))
+                                   *cls.categorical_inputs]))
         tables = {}
-        for name, batches in zip(EVAL_SPLITS, outputs, strict=True):
+        for name in EVAL_SPLITS:
             split = data.splits[name]
-            preds = module.predictions(batches)
+            preds = fitted.scorer.predictions(fitted.outputs[name])
             if len(next(iter(preds.values()))) != len(split.rows):
                 raise RuntimeError(f"{name}: {len(split.rows)} rows but predictions differ")
             for key, bad in non_finite(preds).items():
@@ -145,7 +109,7 @@ class Recorder:
                 )
             context = split.context
             symbols = split.table.symbols[split.rows]
-            inputs = module.evaluation_inputs(split, params)
+            inputs = cls.evaluation_inputs(split, params)
             cost_model = self.ctx.config["evaluation"]["cost_model_id"]
             if cost_model and "realised_return" in inputs:
                 inputs["cost_bps"] = self._cost_bps(cost_model, name, split.dates, symbols)
@@ -154,7 +118,7 @@ class Recorder:
                 symbols=symbols,
                 y=split.label.astype("float64"),
                 model=preds,
-                baselines=module.baselines(train, split, params),
+                baselines=cls.baselines(train, split, params),
                 inputs=inputs,
                 context={c: context[c] for c in keep},
             )
@@ -182,18 +146,14 @@ class Recorder:
         return np.maximum(joined.to_numpy(np.float64), 0.0)
 
     # --- 2. evaluate and 3. publish -----------------------------------------------------------
-    def _record(self, trainer: pl.Trainer, module: FamilyModule,
-                outputs: list[list[torch.Tensor]]) -> None:
-        ctx, data = self.ctx, self.ctx.data
+    def _record(self, fitted: Fitted) -> None:
+        ctx, data, cls = self.ctx, self.ctx.data, fitted.scorer.family
         assert data is not None
-        # The weights evaluated: the best checkpoint's, or the last epoch's without one.
-        best_epoch, best_step = module.restored_from or (trainer.current_epoch,
-                                                         trainer.global_step)
-        ctx.training.update(best_epoch=best_epoch, best_step=best_step)
-        tables = self._tables(module, outputs)
-        complexity = {"parameter_count": parameter_count(module),
+        ctx.training.update(fitted.training)
+        tables = self._tables(fitted)
+        complexity = {"parameter_count": fitted.parameter_count,
                       "feature_count": len(data.feature_columns), "lookback": data.lookback}
-        evaluation = evaluate(tables, ctx.evaluation_spec(module.metric_set),
+        evaluation = evaluate(tables, ctx.evaluation_spec(cls.metric_set),
                               ctx.evidence_inputs(complexity))
         timing.CLOCK.mark("evaluation")  # the predict pass and the evaluation standard
         ctx.training["phase_seconds"] = timing.CLOCK.seconds()
@@ -213,8 +173,8 @@ class Recorder:
             "model_id": ctx.model_id,
             "experiment_id": ctx.experiment_id,
             "family_id": ctx.family["family_id"],
-            "task": module.task,
-            "metric_set": module.metric_set,
+            "task": cls.task,
+            "metric_set": cls.metric_set,
             "label_family": data.label_family,
             "prediction_tables": {"version": TABLE_VERSION,
                                   **{n: f"predictions_{n}.parquet" for n in tables}},
@@ -227,13 +187,11 @@ class Recorder:
         from ifns_train.run.curves import write_curves, write_learning_curves
 
         write_curves(stage / "curves", evaluation, tables)  # before hashing: recorded too
-        history = next((c.epochs for c in trainer.callbacks  # type: ignore[attr-defined]
-                        if isinstance(c, LossHistory)), {})
-        write_learning_curves(stage / "curves", history, best_epoch)
+        write_learning_curves(stage / "curves", fitted.history, fitted.training["best_epoch"])
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
-        log_figures.log_run(trainer.loggers, evaluation, ctx.config, self._ids(),
-                            stage / "curves", trainer.global_step)
+        log_figures.log_run(fitted.loggers, evaluation, ctx.config, self._ids(),
+                            stage / "curves", fitted.log_step)
         hashes = folder_hashes(stage)
         faults.point("staged")
         stage.rename(self.artifact_dir)
@@ -261,10 +219,10 @@ class Recorder:
             labels_used=[data.label_family],
             feature_columns=list(data.feature_columns),
             horizons=[data.horizon_days],
-            resources=self._resources(trainer, module),
+            resources=self._resources(fitted),
             artifact_hashes=hashes,
         )
-        model_registry.publish(ctx.registry, self._family_record(module),
+        model_registry.publish(ctx.registry, self._family_record(cls),
                                experiment_entry(run, "completed", now, key), draft)
         self.recorded = True
         faults.point("published")
@@ -299,23 +257,22 @@ class Recorder:
             "resolved_config": ctx.config,
         }
 
-    def _resources(self, trainer: pl.Trainer, module: FamilyModule) -> dict[str, Any]:
+    def _resources(self, fitted: Fitted) -> dict[str, Any]:
         data = self.ctx.data
         assert data is not None
         return {
-            "parameter_count": parameter_count(module),
+            "parameter_count": fitted.parameter_count,
             "n_features": len(data.feature_columns),
             "lookback": data.lookback,
             "artifact_bytes": sum(
                 p.stat().st_size for p in self.artifact_dir.rglob("*") if p.is_file()
             ),
-            "train_seconds": round(self.train_seconds, 3),
+            "train_seconds": round(fitted.fit_seconds, 3),
             "train_rows": len(data.splits["train"].rows),
-            "accelerator": type(trainer.accelerator).__name__,
-            "devices": trainer.num_devices,
+            **fitted.resources,
         }
 
-    def _family_record(self, module: FamilyModule) -> FamilyRecord:
+    def _family_record(self, cls: type[FamilyModule]) -> FamilyRecord:
         cfg = self.ctx.config
         return FamilyRecord(
             **{k: v for k, v in cfg["family"].items() if k in FamilyRecord.model_fields},
@@ -323,8 +280,8 @@ class Recorder:
                 "dataset": "a Stage 02 dataset of datasets_index.json holding these families",
                 "feature_families": cfg["family"]["feature_families"],
                 "label_families": cfg["family"]["label_families"],
-                "categorical_inputs": list(module.categorical_inputs),
-                "baseline_columns": module.baseline_columns(self.ctx.params),
+                "categorical_inputs": list(cls.categorical_inputs),
+                "baseline_columns": cls.baseline_columns(self.ctx.params),
             },
         )
 

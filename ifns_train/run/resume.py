@@ -30,8 +30,8 @@ from ifns_train.core.errors import (
 )
 from ifns_train.data.index import load_index
 from ifns_train.data.resolve import ResolvedData
-from ifns_train.families.base import FamilyModule
-from ifns_train.families.loading import column_mismatch, load_registered
+from ifns_train.learners.base import Scorer, learner_module
+from ifns_train.learners.registered import column_mismatch, learner_of, load_registered
 from ifns_train.registry import doctor, faults, ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX
 from ifns_train.registry.database import Registry
@@ -51,8 +51,6 @@ CHECKPOINT_KEY = "ifns"
 # run that `ifns-admin doctor --repair` (or a resume) marked stale. Any other failure is the
 # run's own, and resuming it is refused.
 INTERRUPTIONS = ("RunTerminated", "KeyboardInterrupt", "SystemExit", "stale:")
-# Model keys that shape the network's weights: a model's weights start a run only if they match.
-ARCHITECTURE_KEYS = ("backbone", "hidden_sizes", "lookback")
 
 
 class RunIdentity(pl.Callback):
@@ -257,10 +255,10 @@ def reenter(recorder: Recorder, resume: Resume) -> None:
 
 @dataclass
 class InitFrom:
-    """A registered model whose weights start a new run."""
+    """A registered model that starts a new run (a net's weights, a tree's boosting)."""
 
     record: ModelRecord
-    module: FamilyModule  # loaded from its verified checkpoint
+    scorer: Scorer  # loaded by its learner from its verified files
 
     @property
     def where(self) -> str:
@@ -274,7 +272,7 @@ class InitFrom:
         """The feature columns, in order, are the ones the model reads."""
         theirs = list(self.record.feature_columns)
         if not theirs:  # recorded before models kept their columns: the count at least
-            n = int(self.module.hparams["n_features"])
+            n = self.scorer.n_features
             if n != len(columns):
                 raise ConfigError(f"{self.where} reads {n} feature columns; this run has "
                                   f"{len(columns)}")
@@ -288,7 +286,7 @@ class InitFrom:
         """Once the data is resolved: the columns, the embedded categories, and that nothing
         the model (or a model it started from) learnt from reaches this run's test window."""
         self.check_columns(list(data.feature_columns))
-        theirs = self.module.hparams.get("vocab") or {}
+        theirs = self.scorer.vocab
         for column in sorted(set(theirs) | set(vocab)):
             if list(theirs.get(column, [])) != list(vocab.get(column, [])):
                 raise ConfigError(
@@ -322,17 +320,18 @@ def plan_init(config: dict[str, Any], registry: Registry) -> InitFrom:
         raise ConfigError(f"{where} reads features.families {record.features_used}; this run "
                           f"reads {families}")
     try:
-        module = load_registered(registry, model_id)
+        scorer = load_registered(registry, model_id)
     except RegistryError as exc:
         raise ConfigError(f"init_from: {exc}") from None
-    for key in ARCHITECTURE_KEYS:
-        theirs, ours = module.hparams.get(key), config["model"][key]
-        if isinstance(theirs, (list, tuple)):
-            theirs, ours = list(theirs), list(ours)
-        if theirs != ours:
-            raise ConfigError(f"{where} has model.{key}={theirs!r}; this run has {ours!r}: its "
-                              "weights do not fit this network")
-    init = InitFrom(record=record, module=module)
+    learner = learner_of(record)
+    if learner != config["model"]["learner"]:
+        raise ConfigError(f"{where} was fitted by {learner}; this run's model.learner is "
+                          f"{config['model']['learner']}: it cannot start from that model")
+    try:
+        learner_module(learner).check_init(scorer, config)
+    except ConfigError as exc:
+        raise ConfigError(f"{where} {exc}") from None
+    init = InitFrom(record=record, scorer=scorer)
     columns = _index_feature_columns(registry, config)
     if columns is not None:
         init.check_columns(columns)

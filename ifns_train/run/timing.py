@@ -4,15 +4,12 @@ A GPU run can spend most of its time outside training (imports, reading and veri
 evaluation); these marks say how much, per phase, at the cost of a `perf_counter` call each.
 A phase ends at its mark and starts at the mark before it, so marking a phase again (e.g. the
 end of evaluation, once the evaluation standard has run) moves its end and the next phase's start.
-`FitTimer` is the Lightning callback that times the fit itself (the recorder reports it).
+The fit itself is timed by its learner (`Fitted.fit_seconds`; the recorder reports it).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import lightning.pytorch as pl
 
 # The phases of one run, in order: data, setup, training, evaluation, recording; a phase not
 # marked merges into the next one marked.
@@ -45,17 +42,3 @@ class PhaseClock:
 
 
 CLOCK = PhaseClock()
-
-
-class FitTimer(pl.Callback):
-    """Seconds from the start of `fit` to its end (0 until it has ended)."""
-
-    def __init__(self) -> None:
-        self._started = 0.0
-        self.seconds = 0.0
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        self._started = time.perf_counter()
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        self.seconds = time.perf_counter() - self._started

@@ -18,7 +18,6 @@ Two ways to start from earlier weights:
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 import warnings
@@ -31,26 +30,17 @@ import lightning.pytorch as pl
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from ifns_train.config.schema import ModelConfig
-from ifns_train.core.errors import ConfigError, DegenerateRunError, RunTerminated
+from ifns_train.core.errors import ConfigError, RunTerminated
 from ifns_train.data.placebo import permute_labels
 from ifns_train.families import family_class_of
+from ifns_train.learners.base import FitRequest, learner_module
 from ifns_train.registry import documents, faults, ids
 from ifns_train.registry.database import Registry
 from ifns_train.run import provenance, timing
-from ifns_train.run.build import (
-    build_datamodule,
-    build_module,
-    build_trainer,
-    config_callbacks,
-    resolve_data,
-    rows_per_process,
-    vocabulary,
-)
+from ifns_train.run.build import resolve_data, vocabulary
 from ifns_train.run.companions import companion_configs
 from ifns_train.run.context import RunContext
 from ifns_train.run.log_figures import RunNames
-from ifns_train.run.loss_history import LossHistory
 from ifns_train.run.plan import baseline_params, check_config, check_scorable, smoke_test_keys
 from ifns_train.run.recorder import Recorder
 from ifns_train.run.resume import InitFrom, Resume, RunIdentity, plan_init, plan_resume, reenter
@@ -209,8 +199,8 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
          resume: Resume | None = None, init: InitFrom | None = None) -> dict[str, Any]:
     timing.CLOCK.start()
     provenance.seed_everything(config["seed"])
-    model_cfg = config["model"]
     cls = family_class_of(config["family"])
+    learner = learner_module(config["model"]["learner"])
     recorder.ctx.params = baseline_params(config)
     data = recorder.ctx.data = resolve_data(recorder.ctx.registry_dir, config, cls)
     check_scorable(data, cls.metric_set)
@@ -220,73 +210,24 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         recorder.ctx.data = data
     timing.CLOCK.mark("data")
     vocab = vocabulary(data, cls)
-    module = build_module(config, cls, data, vocab)
     if init is not None:
         init.check_data(recorder.ctx.registry, data, vocab)
-        module.load_state_dict(init.module.state_dict())
-    callbacks = config_callbacks(config)
-    if resume is not None:
-        resume.continue_checkpoints(callbacks)
-    fit_timer = timing.FitTimer()
-    run_callbacks: list[pl.Callback] = [RunIdentity(recorder.ctx), fit_timer, LossHistory()]
+    run_callbacks: list[pl.Callback] = [RunIdentity(recorder.ctx)]
     if not smoke:  # an MLflow run is named after the experiment it records
         ctx = recorder.ctx
         run_callbacks.append(RunNames(ctx.experiment_id,
                                       ctx.model_id if ctx.registers_model else None))
-    trainer = build_trainer(config, [*callbacks, *run_callbacks])
-    datamodule = build_datamodule(config, data, trainer, vocab)
-    batch_size, rows = datamodule.batch_size, rows_per_process(data, trainer)
-    timing.CLOCK.mark("setup")
-    if resume is not None:  # epochs, steps, optimiser and callback states continue
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume.path, weights_only=True)
-    else:
-        trainer.fit(module, datamodule=datamodule)
+    fitted = learner.fit(FitRequest(
+        config=config, family=cls, data=data, vocab=vocab, mark=timing.CLOCK.mark,
+        callbacks=run_callbacks, smoke=smoke, init=None if init is None else init.scorer,
+        resume=resume))
     timing.CLOCK.mark("training")
-    recorder.train_seconds = fit_timer.seconds
-    recorder.ctx.training.update({
-        "batch_size": batch_size,
-        "batch_size_configured": model_cfg["batch_size"],
-        "min_steps_per_epoch": model_cfg["min_steps_per_epoch"],
-        "min_steps": model_cfg["min_steps"],
-        "train_rows_per_process": rows,
-        "steps_per_epoch": int(min(trainer.num_training_batches, math.ceil(rows / batch_size))),
-        "epochs_run": trainer.current_epoch,
-        "steps_taken": trainer.global_step,
-        "stopped_by": _stopped_by(trainer),
-        # How it ran: precision, compiled or not, where each split lived (the host: "cpu") and
-        # how its batches were drawn (the same dicts, completed by the predict pass).
-        "precision": str(trainer.precision),
-        "compile": bool(model_cfg.get("compile", ModelConfig.compile)),
-        "data_device": datamodule.placement,
-        "batching": datamodule.batching,
-    })
-    if trainer.global_step == 0 and not smoke:
-        raise DegenerateRunError(
-            "the model took no optimiser step ("
-            + ", ".join(f"trainer.{k}={config['trainer'].get(k)}" for k in
-                        ("max_epochs", "max_steps", "limit_train_batches")
-                        if k in config["trainer"])
-            + "): nothing to register"
-        )
     if smoke:
-        recorder.predict(trainer, module, datamodule)
-        return {"smoke_test": smoke, "steps_taken": trainer.global_step}
+        return {"smoke_test": smoke, "steps_taken": fitted.training["steps_taken"]}
     faults.point("trained")
-    recorder.record(trainer, module, datamodule)
+    recorder.record(fitted)
     timing.CLOCK.mark("recording")
-    if trainer.is_global_zero and not recorder.recorded:
+    if fitted.writes and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")
     return recorder.summary
 
-
-def _stopped_by(trainer: pl.Trainer) -> str:
-    """Why fit ended: early stopping, or the epoch or step limit."""
-    if any(getattr(c, "stopped_epoch", 0) for c in trainer.callbacks):  # type: ignore[attr-defined]
-        return "early_stopping"
-    max_steps = trainer.fit_loop.max_steps
-    if max_steps not in (None, -1) and trainer.global_step >= max_steps:
-        return "max_steps"
-    return "max_epochs"
-
-
-# --- resume (`ckpt_path`) and fine-tune (`init_from`) ------------------------------------------

@@ -24,7 +24,8 @@ from ifns_train.core.files import chmod_like_open
 from ifns_train.data.index import CONTEXT_COLUMNS, get_entry
 from ifns_train.data.module import encode, lookback_windows
 from ifns_train.data.resolve import load_table
-from ifns_train.families.loading import column_mismatch, load_registered
+from ifns_train.learners.base import Scorer
+from ifns_train.learners.registered import column_mismatch, load_registered
 from ifns_train.registry import ids, model_registry
 from ifns_train.registry.audit import audit_model
 from ifns_train.registry.jobs import record_job
@@ -64,9 +65,9 @@ class Scored:
         return self.predictions.get("prob", self.predictions["pred"])
 
 
-def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
-    """(record, module) of a registered model that may be used in `env`: supported there, of
-    a status `env` allows (`USABLE_IN`), compliant, its checkpoint intact."""
+def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Scorer]:
+    """(record, scorer) of a registered model that may be used in `env`: supported there, of
+    a status `env` allows (`USABLE_IN`), compliant, its model files intact."""
     if env not in ENVIRONMENTS:
         raise ConfigError(f"env {env!r}: expected one of {', '.join(ENVIRONMENTS)}")
     record = model_registry.get(reg, model_id)
@@ -83,7 +84,7 @@ def usable_model(reg: Any, model_id: str, env: str) -> tuple[Any, Any]:
     return record, load_registered(reg, model_id)
 
 
-def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
+def scoring_table(reg: Any, record: Any, scorer: Scorer, dataset_id: str, *,
                   label_family: str | None = None, horizon_days: int | None = None,
                   context_columns: tuple[str, ...] = (), extra_columns: tuple[str, ...] = (),
                   evaluation_columns: tuple[str, ...] = (), verify: bool = True,
@@ -97,7 +98,8 @@ def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
                             "(before they were kept); it cannot score new data")
     present = get_entry(reg.dir, dataset_id).get("context_columns", [])
     context = [c for c in CONTEXT_COLUMNS if c in present]
-    columns = list(dict.fromkeys([*context, *context_columns, *module.categorical_inputs]))
+    columns = list(dict.fromkeys([*context, *context_columns,
+                                  *scorer.family.categorical_inputs]))
     key = (dataset_id, tuple(record.features_used), label_family, horizon_days,
            tuple(columns), tuple(extra_columns), tuple(evaluation_columns), verify)
     if cache is not None and key in cache:
@@ -117,15 +119,16 @@ def scoring_table(reg: Any, record: Any, module: Any, dataset_id: str, *,
     return table
 
 
-def score_rows(module: Any, table: Any, rows: Any, batch_size: int = PredictConfig.batch_size,
+def score_rows(scorer: Scorer, table: Any, rows: Any,
+               batch_size: int = PredictConfig.batch_size,
                timings: dict[str, float] | None = None) -> dict[str, Any]:
     """The model's named predictions on `rows` of `table` (each with the model's lookback of
     its symbol's rows), in large batches without gradients, as the training predict pass."""
-    lookback = int(module.hparams.get("lookback", 1))
+    lookback = scorer.lookback
     feats = torch.from_numpy(table.features)
     source = lookback_windows(feats, lookback) if lookback > 1 else feats
-    vocab = module.hparams.get("vocab") or {}
-    categorical = list(module.categorical_inputs)
+    vocab = scorer.vocab
+    categorical = list(scorer.family.categorical_inputs)
     codes = torch.from_numpy(np.stack([encode(table.context[c], vocab[c]) for c in categorical],
                                       axis=1)) if categorical else None
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
@@ -136,11 +139,11 @@ def score_rows(module: Any, table: Any, rows: Any, batch_size: int = PredictConf
             pick = index[lo:lo + batch_size]
             x = source[pick - (lookback - 1)]
             cat = None if codes is None else codes[pick]
-            outputs.append(module(x, cat).float())
-    raw = torch.cat(outputs).numpy().astype(np.float64)
+            outputs.append(scorer.outputs(x, cat))
+    raw = np.concatenate(outputs) if outputs else np.zeros(0)
     if timings is not None:
         timings["scoring_s"] = time.perf_counter() - began
-    return module.outputs_to_predictions(raw)
+    return scorer.predictions(raw)
 
 
 def in_sample(record: Any, dates: Any) -> Any:
@@ -168,10 +171,10 @@ def window_rows(table: Any, lookback: int, start: str | None, end: str | None) -
     return keep
 
 
-def scored_rows(table: Any, module: Any, dataset_id: str, start: str | None,
+def scored_rows(table: Any, scorer: Scorer, dataset_id: str, start: str | None,
                 end: str | None) -> Any:
     """The positions of the rows `score` scores; none is an error naming the window."""
-    lookback = int(module.hparams.get("lookback", 1))
+    lookback = scorer.lookback
     rows = np.flatnonzero(window_rows(table, lookback, start, end))
     if not len(rows):
         raise ContractError(f"dataset {dataset_id} has no row in [{start or 'start'}, "
@@ -180,30 +183,30 @@ def scored_rows(table: Any, module: Any, dataset_id: str, start: str | None,
     return rows
 
 
-def drift_report(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None,
+def drift_report(reg: Any, record: Any, scorer: Scorer, dataset_id: str, start: str | None,
                  end: str | None, limits: DriftLimits, cache: dict[Any, Any] | None = None
                  ) -> dict[str, Any]:
     """The drift of the rows `score` would score against the model's training rows
     (`drift_gate.assess`), from the same (cached) read of the table."""
-    table = scoring_table(reg, record, module, dataset_id, cache=cache)
-    rows = scored_rows(table, module, dataset_id, start, end)
+    table = scoring_table(reg, record, scorer, dataset_id, cache=cache)
+    rows = scored_rows(table, scorer, dataset_id, start, end)
     context = {c: table.context[c][rows] for c in (REGIME_COLUMN,) if c in table.context}
     return assess(load_reference(reg.dir, record), table.features[rows],
                   list(record.feature_columns), context, limits)
 
 
-def score(reg: Any, record: Any, module: Any, dataset_id: str, start: str | None = None,
+def score(reg: Any, record: Any, scorer: Scorer, dataset_id: str, start: str | None = None,
           end: str | None = None, batch_size: int = PredictConfig.batch_size, verify: bool = True,
           timings: dict[str, float] | None = None, cache: dict[Any, Any] | None = None
           ) -> Scored:
     """The model's predictions on every row of the dataset in [start, end] that has the
     model's lookback of its symbol's own rows (`timings` gets the scoring loop's seconds)."""
-    table = scoring_table(reg, record, module, dataset_id, verify=verify, cache=cache)
-    rows = scored_rows(table, module, dataset_id, start, end)
+    table = scoring_table(reg, record, scorer, dataset_id, verify=verify, cache=cache)
+    rows = scored_rows(table, scorer, dataset_id, start, end)
     context = [c for c in ("regime_tag", "structure_state") if c in table.context]
     dates = table.dates[rows]
     return Scored(record=record, dates=dates, symbols=table.symbols[rows],
-                  predictions=score_rows(module, table, rows, batch_size, timings),
+                  predictions=score_rows(scorer, table, rows, batch_size, timings),
                   context={c: table.context[c][rows] for c in context},
                   fingerprint=table.fingerprint, in_sample=in_sample(record, dates))
 
@@ -251,8 +254,8 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
     started = ids.utc_now()
     job_id = f"JOB_{started.strftime('%Y%m%dT%H%M%S')}_{secrets.token_hex(4)}"
     tables: dict[Any, Any] = {}  # one read of the dataset for models reading the same columns
-    reports = {record.model_id: drift_report(reg, record, module, dataset_id, start, end, drift,
-                                             tables) for record, module in loaded}
+    reports = {record.model_id: drift_report(reg, record, scorer, dataset_id, start, end, drift,
+                                             tables) for record, scorer in loaded}
     refused = [why for m, r in reports.items() if (why := refusal(m, r, env, drift.allow_drift))]
     if refused:
         raise DriftError("; ".join(refused))
@@ -260,8 +263,8 @@ def run_job(reg: Any, model_ids: list[str], dataset_id: str, output: Path, *,
         report["overridden"] = refusal(model_id, report, env, False) is not None
         for line in warnings(model_id, report):
             log.warning("%s", line)
-    scored = [score(reg, record, module, dataset_id, start, end, batch_size, cache=tables)
-              for record, module in loaded]
+    scored = [score(reg, record, scorer, dataset_id, start, end, batch_size, cache=tables)
+              for record, scorer in loaded]
     table = signal_table(scored, job_id)
     blob = {"allow_drift": drift.allow_drift, "models": reports}
     table = table.replace_schema_metadata({**table.schema.metadata,

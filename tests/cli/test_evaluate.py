@@ -107,11 +107,11 @@ def test_trading_costs_from_a_registered_cost_model(trained, make_cfg, registry:
 
 
 def test_a_tampered_artifact_is_refused_naming_the_file(trained, registry: Path) -> None:
-    from ifns_train.families.loading import load_registered
+    from ifns_train.learners.registered import load_registered
 
     summary = trained()
     reg = Registry(registry)
-    module = load_registered(reg, summary["model_id"])  # loads with weights_only=True
+    module = load_registered(reg, summary["model_id"]).module  # loads with weights_only=True
     assert not module.training
     ckpt = Path(summary["artifact_dir"]) / "model.ckpt"
     data = bytearray(ckpt.read_bytes())

@@ -124,7 +124,7 @@ def test_a_family_from_outside_the_package_trains_records_lists_loads_and_is_dra
         monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from ifns_train.families.loading import load_registered
+    from ifns_train.learners.registered import load_registered
     from ifns_train.run.train import train
     from ifns_train.sxe import admin
 
@@ -155,7 +155,7 @@ def test_a_family_from_outside_the_package_trains_records_lists_loads_and_is_dra
 
         # Loads again, as ifns-predict and ifns-evaluate on new data load it: the class found
         # from the run's recorded config (family.module), imported again.
-        module = load_registered(reg, summary["model_id"])
+        module = load_registered(reg, summary["model_id"]).module
         assert type(module).__module__ == "userpkg.myfam"
         assert type(module).__name__ == "DirSmallModule"
         with torch.no_grad():

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from ifns_train.core.errors import ConfigError, RunTerminated
 from ifns_train.families.base import FamilyModule
-from ifns_train.families.loading import load_registered
+from ifns_train.learners.registered import load_registered
 from ifns_train.registry import log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.schema import experiments
@@ -227,7 +227,7 @@ def test_init_from_starts_a_new_experiment_from_the_models_weights(
     monkeypatch.setattr(FamilyModule, "on_fit_start", on_fit_start, raising=False)
     child = train(make_cfg("model=linear", "trainer.max_epochs=1",
                            f"init_from={parent['model_id']}"))
-    weights = load_registered(reg, parent["model_id"]).state_dict()
+    weights = load_registered(reg, parent["model_id"]).module.state_dict()
     assert started_with.keys() == weights.keys()
     assert all(torch.equal(started_with[k], weights[k]) for k in weights)
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ifns_train.run.build import standardisation
+from ifns_train.learners.lightning_build import standardisation
 
 
 def _features(n: int, width: int) -> np.ndarray:

@@ -138,7 +138,8 @@ def test_a_split_that_fits_the_buffer_trains_as_before(trained, make_cfg,
                               "val": {"order": "in order", "compact": True},
                               "test": {"order": "in order", "compact": True}}
     monkeypatch.setattr(PanelDataModule, "_batches", _batches_before)
-    monkeypatch.setattr("ifns_train.run.build.standardisation", _standardisation_before)
+    monkeypatch.setattr("ifns_train.learners.lightning_build.standardisation",
+                        _standardisation_before)
     before = train(make_cfg())
     for split in ("val", "test"):  # every figure, to the last digit
         assert now["metrics"][split] == before["metrics"][split]

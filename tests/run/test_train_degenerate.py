@@ -14,7 +14,7 @@ from ifns_train.core.errors import ConfigError, ContractError, DegenerateRunErro
 from ifns_train.data.demo import FEATURE_FAMILIES, LABEL_FAMILIES, default_splits, generate_panel
 from ifns_train.data.index import register_dataset
 from ifns_train.evaluation.regression import IC_MIN_NAMES
-from ifns_train.run.build import batch_size_for
+from ifns_train.learners.lightning_build import batch_size_for
 from ifns_train.run.train import train
 from tests.conftest import run_cli
 from tests.registry.docs import log_doc, models_doc

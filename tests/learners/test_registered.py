@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ifns_train.families.loading import column_mismatch
+from ifns_train.learners.registered import column_mismatch
 
 MODEL = ["ret_5d", "ret_20d", "vol_20d"]
 

@@ -1,17 +1,18 @@
-"""A registered model, loaded for use: found through the registry, its checkpoint checked
-against the recorded hash before a byte of it is unpickled, and unpickled with
-`weights_only=True`, so a tampered or swapped file is refused, naming it, rather than loaded."""
+"""A registered model, loaded for use: found through the registry, its files checked against
+the recorded hashes before a byte of them is read, and loaded by the learner that fitted it
+(`learners.base`), so a tampered or swapped file is refused, naming it, rather than loaded.
+A net's checkpoint is unpickled with `weights_only=True`."""
 
 from __future__ import annotations
 
+from ifns_train.config.schema import LIGHTNING_LEARNER
 from ifns_train.core.errors import ConfigError, RegistryError
 from ifns_train.families import FAMILIES, family_class_of
 from ifns_train.families.base import FamilyModule
+from ifns_train.learners.base import Scorer, learner_module
 from ifns_train.registry import artifacts, log, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.records import ModelRecord
-
-CHECKPOINT = "model.ckpt"
 
 
 def column_mismatch(have: list[str], want: list[str]) -> str | None:
@@ -30,19 +31,27 @@ def column_mismatch(have: list[str], want: list[str]) -> str | None:
             f"'{want[pos]}' there (a changed order)")
 
 
-def load_registered(reg: Registry, model_id: str) -> FamilyModule:
+def learner_of(record: ModelRecord) -> str:
+    """The learner that fitted a registered model (recorded in its `training`; a model recorded
+    before learners were named is a net)."""
+    return str(record.training.get("learner") or LIGHTNING_LEARNER)
+
+
+def load_registered(reg: Registry, model_id: str) -> Scorer:
     record = model_registry.get(reg, model_id)
     folder = reg.dir / record.artifact_path
-    artifacts.verify(folder, record.artifact_hashes, model_id, only=(CHECKPOINT,))
+    try:
+        learner = learner_module(learner_of(record))
+    except ConfigError as exc:
+        raise RegistryError(f"model {model_id}: {exc}") from None
+    artifacts.verify(folder, record.artifact_hashes, model_id, only=tuple(learner.FILES))
     names = {f.family_id: f.name for f in model_registry.family_records(reg)}
     if record.model_family not in names:
         raise RegistryError(f"model {model_id}: family {record.model_family} is not in the "
                             "registry")
     cls = registered_family_class(reg, record, names[record.model_family])
-    module = cls.load_from_checkpoint(folder / CHECKPOINT, map_location="cpu",
-                                      weights_only=True)
-    module.eval()
-    return module
+    scorer: Scorer = learner.load(folder, cls, record)
+    return scorer
 
 
 def registered_family_class(reg: Registry, record: ModelRecord, name: str) -> type[FamilyModule]:

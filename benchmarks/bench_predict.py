@@ -56,12 +56,12 @@ def main() -> None:
           f"{'rows/s':>11s}")
     for row in sorted(model_registry.search(reg, limit=None),
                       key=lambda r: r["record"].experiment_id):
-        record, module = usable_model(reg, row["model_id"], "offline")
-        name = "gru" if int(module.hparams.get("lookback", 1)) > 1 else "mlp"
+        record, scorer = usable_model(reg, row["model_id"], "offline")
+        name = "gru" if scorer.lookback > 1 else "mlp"
         whole, loop = [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            scored = score(reg, record, module, "DS_BENCH_PREDICT_V1", batch_size=args.batch,
+            scored = score(reg, record, scorer, "DS_BENCH_PREDICT_V1", batch_size=args.batch,
                            timings=(timings := {}))
             whole.append(time.perf_counter() - start)
             loop.append(timings["scoring_s"])

@@ -25,4 +25,6 @@ Undefined values are ``None``, never NaN, so the JSON stays strict.
 - `promotion.py`: the pre-DRA promotion checks (spec 7.3): evidence only, never a status change.
 - `drift.py`: a feature's training distribution as a quantile sketch; PSI and KS against it.
 - `curve_data.py`: the numbers of the pictures in a model's `curves/` (drawn by `run.curves`).
+- `attribution_view.py`: a model's recorded feature attribution read one way for the picture,
+  the Mirror and Admin (`--depends-on`: which models lean on a feature family).
 """

@@ -76,9 +76,13 @@ def date_series(metric: str, pred: np.ndarray, y: np.ndarray, dates: np.ndarray
     return out[0], out[SERIES_METRICS[metric]]
 
 
-def _interval(metric: str, arrays: PredictionArrays, model: np.ndarray,
+def interval(metric: str, arrays: PredictionArrays, model: np.ndarray,
               baseline: np.ndarray | None, boot: Mapping[str, Any], horizon: int,
               rows: np.ndarray | None = None, small: bool = False) -> dict[str, Any]:
+    """The interval of `metric` on `model`'s predictions and, paired on the same resampled
+    dates, of its favourable improvement over `baseline`'s: one definition for a row metric
+    and a per-date series metric, shared by the headline figures, the slices and the
+    permutation attribution."""
     sel = slice(None) if rows is None else rows
     options = {"horizon": horizon, "level": boot["level"], "reps": boot["reps"],
                "seed": boot["seed"], "block": boot["block"], "method": boot["method"],
@@ -101,7 +105,7 @@ def split_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
     for metric, key in HEADLINE[report["metric_set"]].items():
         best = report["best_baseline"].get(metric)
         baseline = None if best is None else arrays.baselines[best][key]
-        result = _interval(metric, arrays, arrays.model[key], baseline, boot, horizon)
+        result = interval(metric, arrays, arrays.model[key], baseline, boot, horizon)
         model_out[metric] = result["model"]
         if result["improvement"] is not None:
             improvement[metric] = {**result["improvement"], "baseline": best}
@@ -124,7 +128,7 @@ def slice_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
             if best is None:
                 continue
             rows = np.flatnonzero(values == value)
-            result = _interval(primary, arrays, arrays.model[key],
+            result = interval(primary, arrays, arrays.model[key],
                                arrays.baselines[best][key], boot, horizon, rows,
                                small=cell["small_slice"])
             out.setdefault(column, {})[value] = {**result["improvement"], "baseline": best}

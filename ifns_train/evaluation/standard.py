@@ -36,7 +36,10 @@ from ifns_train.evaluation.stability import stability
 #    excess over every start offset; a three-valued promotion verdict.
 # 4: the `pbo` promotion check (the probability of backtest overfitting of the model's
 #    search, computed at each use: `registry.current`).
-METRICS_VERSION = 4
+# 5: `attribution` beside the figures: the permutation attribution of each feature and feature
+#    family on the test split (`evaluation.attribution`; measured by the run, which has the
+#    model and the data, so a re-evaluation from the tables keeps the recorded one).
+METRICS_VERSION = 5
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class Fitted:
     loggers: list[Any]  # Lightning loggers the run's figures go to
     log_step: int  # the step the loggers' final figures are logged at
     writes: bool = True  # this process records (global rank 0)
+    # The library's own importance of each feature column, as shares of the total (a tree's
+    # gain), stored beside the permutation attribution; None where the library has none.
+    gain: dict[str, float] | None = None
 
 
 def learner_module(name: str) -> ModuleType:

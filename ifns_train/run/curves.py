@@ -7,7 +7,8 @@ the numbers of each (`curve_data`) drawn here and written atomically, the JSON h
 what is drawn with the title and axis labels (a scatter's points, subsampled, are the
 exception: its JSON holds the binned means drawn over them); the test split adds the pictures
 of `curve_data.TEST_PICTURES`. `write_learning_curves` draws the one picture of a whole run
-(the recorder alone: it needs the fit's losses). A picture that cannot be drawn is a warning
+(the recorder alone: it needs the fit's losses); an evaluation with an `attribution` adds
+`feature_attribution` (`run.attribution_curve`). A picture that cannot be drawn is a warning
 and is left out, never the run's failure. Small files: 5 x 4 in at 100 dpi, drawn on
 fixed margins (`_layout`) with one legend size; drawing is the recording phase's largest cost.
 """
@@ -34,6 +35,7 @@ from ifns_train.core.files import atomic_write_bytes, atomic_write_json
 from ifns_train.evaluation.curve_data import PICTURES, TEST_PICTURES, Picture
 from ifns_train.evaluation.learning_curve import learning_curve_data
 from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.run.attribution_curve import attribution_picture, draw_feature_attribution
 
 log = logging.getLogger("ifns_train")
 
@@ -66,6 +68,14 @@ def write_curves(folder: Path, evaluation: Mapping[str, Any],
                             split, type(exc).__name__, str(exc).strip()[:300])
                 continue
             written.append(picture.name)
+    if evaluation.get("attribution"):  # the test split's, put there by the recorder
+        try:
+            picture = attribution_picture(evaluation["attribution"])
+            write_picture(folder, picture)
+            written.append(picture.name)
+        except Exception as exc:  # a picture is a view of the figures, never a failure
+            log.warning("curves: feature attribution not drawn (%s: %s)", type(exc).__name__,
+                        str(exc).strip()[:300])
     return written
 
 
@@ -386,4 +396,5 @@ def _learning_curves(fig: Figure, picture: Picture) -> None:
 DRAW = {"reliability": _reliability, "deciles": _deciles, "cumulative_ic": _cumulative_ic,
         "scatter": _scatter, "regime_improvement": _regime_improvement,
         "score_distribution": _score_distribution, "equity_curve": _equity_curve,
-        "primary_over_time": _primary_over_time, "learning_curves": _learning_curves}
+        "primary_over_time": _primary_over_time, "learning_curves": _learning_curves,
+        "feature_attribution": draw_feature_attribution}

@@ -54,6 +54,7 @@ from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
 from ifns_train.registry.publish import experiment_entry, model_draft
 from ifns_train.registry.records import FamilyRecord
 from ifns_train.run import log_figures, timing
+from ifns_train.run.attribution import feature_attribution
 from ifns_train.run.context import RunContext
 from ifns_train.run.drift_reference import write_reference
 
@@ -155,7 +156,12 @@ class Recorder:
                       "feature_count": len(data.feature_columns), "lookback": data.lookback}
         evaluation = evaluate(tables, ctx.evaluation_spec(cls.metric_set),
                               ctx.evidence_inputs(complexity))
-        timing.CLOCK.mark("evaluation")  # the predict pass and the evaluation standard
+        # Beside the figures (not recomputed from the tables: it needs the model and the data).
+        attribution = feature_attribution(fitted.scorer, data, ctx.config["evaluation"])
+        if attribution is not None:
+            evaluation["attribution"] = {**attribution, **({"gain": fitted.gain}
+                                                           if fitted.gain is not None else {})}
+        timing.CLOCK.mark("evaluation")  # the predict pass, the evaluation standard, attribution
         ctx.training["phase_seconds"] = timing.CLOCK.seconds()
         for name, report in evaluation["splits"].items():
             primary = report["primary_metric"]

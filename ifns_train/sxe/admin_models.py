@@ -10,7 +10,9 @@ import sys
 from typing import Any
 
 from ifns_train.core.errors import RegistryError
+from ifns_train.evaluation.attribution_view import SHOW_FEATURES, summary
 from ifns_train.evaluation.promotion import verdict_words
+from ifns_train.sxe import admin_attribution
 from ifns_train.sxe import render as r
 from ifns_train.sxe.admin_compare import cmd_compare
 from ifns_train.sxe.challenger import challenger_words
@@ -55,6 +57,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="models trained, validated or tested on this dataset id")
     p.add_argument("--feature", help="models using this feature family")
     p.add_argument("--label", help="models using this label family")
+    admin_attribution.add_list_arguments(p)
     p.add_argument("--since", type=since_type, metavar="DATE",
                    help="created at or after (ISO date or date-time, UTC)")
     p.add_argument("--until", type=until_type, metavar="DATE",
@@ -118,17 +121,24 @@ def _check_filters(reg: Any, args: argparse.Namespace) -> list[str]:
     return notes
 
 
-def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+def list_rows(reg: Any, args: argparse.Namespace
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The rows of the models found, each with its verdict as it stands now (`verdict`, its
     words `verdict_words`; `eligible` is the recorded flag); a model whose stored record fails
     validation is a row of its columns with `invalid`, the reason (else None), and the listing
-    goes on."""
+    goes on. With --depends-on, only the models leaning on that family, and what the listing
+    says of the others (`admin_attribution.leaning_on`)."""
     from ifns_train.registry import current, model_registry
 
     rows = model_registry.search(
         reg, family=args.family, status=args.status, role=args.role, dataset=args.dataset,
         feature=args.feature, label=args.label, since=args.since, until=args.until,
-        sort=args.sort, descending=not args.asc, limit=args.limit, records=False)
+        sort=args.sort, descending=not args.asc,
+        limit=None if args.depends_on else args.limit, records=False)
+    depends = None
+    if args.depends_on:
+        rows, depends = admin_attribution.leaning_on(reg, rows, args.depends_on, args.min_drop)
+        rows = rows[:args.limit]
     if args.sort and rows and not any(args.sort in row["key_metrics"] for row in rows):
         known = sorted({k for row in rows for k in row["key_metrics"]})
         raise UsageError(f"models list: unknown metric {args.sort!r} for --sort: the models "
@@ -154,7 +164,7 @@ def list_rows(reg: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
                     "eligible": None if eligible is None else bool(eligible),
                     "verdict": None if now is None else now["verdict"],
                     "verdict_words": verdict_words(now or {}), "invalid": None})
-    return out
+    return out, depends
 
 
 def verdict_cell(row: dict[str, Any]) -> str:
@@ -167,7 +177,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     reg = open_registry(args)
     try:
         notes = _check_filters(reg, args)
-        rows = list_rows(reg, args)
+        rows, depends = list_rows(reg, args)
     finally:
         reg.close()
     invalid = [row for row in rows if row["invalid"]]
@@ -179,16 +189,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     if wants_json(args):
         emit_json({"filters": {k: getattr(args, k) for k in (
             "family", "status", "role", "dataset", "feature", "label", "since", "until",
-            "sort", "limit")} | {"ascending": args.asc}, "count": len(rows), "models": rows})
+            "sort", "limit", "depends_on", "min_drop")} | {"ascending": args.asc},
+                   "count": len(rows), "models": rows, "depends_on": depends})
         return 0
     out = r.console()
     if not rows:
         out.print("no models match")
+        if depends:
+            out.print(admin_attribution.not_measured_line(depends), soft_wrap=True)
         return 0
     extra = args.sort and args.sort != "test.primary"
     columns = ["model_id", "family", "version", "status", "created", "test primary",
                "improvement (+: better)", "verdict now",
-               *([r.esc(args.sort)] if extra else [])]
+               *([r.esc(args.sort)] if extra else []),
+               *(admin_attribution.COLUMNS if depends else [])]
     body = []
     for row in rows:
         metric = row["primary_metric"]
@@ -198,10 +212,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             r.ts(row["created_ts"]),
             f"{r.esc(metric)} {r.num(row['test_primary'])}" if metric else r.NA,
             r.num(row["test_improvement"], signed=True), verdict_cell(row),
-            *([r.num(row["key_metrics"].get(args.sort))] if extra else [])])
+            *([r.num(row["key_metrics"].get(args.sort))] if extra else []),
+            *(admin_attribution.cells(row) if depends else [])])
     order = f", by {r.esc(args.sort)} {'ascending' if args.asc else 'descending'}" \
         if args.sort else ", newest first"
-    out.print(r.table(f"{len(rows)} model(s){order}", columns, body))
+    lean = admin_attribution.title(depends) if depends else ""
+    out.print(r.table(f"{len(rows)} model(s){lean}{order}", columns, body))
+    if depends:
+        out.print(admin_attribution.not_measured_line(depends), soft_wrap=True)
     for row in invalid:
         out.print(f"[red]invalid[/red]: {r.esc(row['invalid'])}", soft_wrap=True)
     return 0
@@ -226,6 +244,7 @@ def show_doc(reg: Any, model_id: str) -> dict[str, Any]:
         "evidence_now": {k: now[k] for k in ("as_of", "recorded_ts", "recorded", "current",
                                              "changed", "stale")},
         "regimes": regime_breakdown(doc),
+        "attribution": summary(doc, record.metrics_version, SHOW_FEATURES),
         "metrics_file_problem": problem,
         "proposals": lifecycle.proposals_of(reg, model_id),
         "audit": audit.audit_model(reg, record).as_dict(),
@@ -279,6 +298,7 @@ def render_show(doc: dict[str, Any]) -> None:
                               ("labels", r.joined(m["labels_used"]))]))
     render_figures(out, doc["figures"], doc["selection"])
     render_regimes(out, doc["regimes"], doc["metrics_file_problem"])
+    admin_attribution.render_attribution(out, doc["attribution"])
     render_promotion(out, doc["promotion"], doc["evidence_now"])
     out.print(r.table("Status history", ["when", "from", "to", "by", "reason", "evidence",
                                          "decided on"], [

@@ -100,11 +100,14 @@ def new_run(reg: Registry, name: str = "t", family: FamilyRecord = FAMILY,
 def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bool = True,
               family: FamilyRecord = FAMILY, dataset: str = DATASET, n: int | None = None,
               sharpe: float = 1.0, controls: bool = True,
-              predictions: Any = None, sweep_dir: str | None = None) -> ModelRecord:
+              predictions: Any = None, sweep_dir: str | None = None,
+              features: tuple[str, ...] = ("Feature_TREND_MTF_V1",),
+              attribution: dict[str, Any] | None = None) -> ModelRecord:
     """A completed run and its `candidate` model, with an artifact folder of two files;
     with `predictions` (a test prediction table, `planted_test_table`) also that table as
     predictions_test.parquet, named by its metrics.json as a run names it; `sweep_dir`: a
-    trial of that sweep (its `artifacts.sweep_dir`)."""
+    trial of that sweep (its `artifacts.sweep_dir`); `features`: the feature families it
+    declares; `attribution`: its metrics.json's attribution block (`planted_attribution`)."""
     # Imported here: the evaluation imports torch (~2 s), which the processes that
     # tests/registry/test_concurrency.py starts to call this would otherwise pay each.
     from ifns_train.evaluation.standard import METRICS_VERSION
@@ -118,15 +121,50 @@ def add_model(reg: Registry, name: str = "t", *, auc: float = 0.58, eligible: bo
     (folder / "metrics.json").write_text(json.dumps({"model_id": run.model_id}))
     if predictions is not None:
         plant_test_table(folder, run.model_id, predictions)
+    if attribution is not None:
+        doc = json.loads((folder / "metrics.json").read_text())
+        (folder / "metrics.json").write_text(json.dumps({**doc, "attribution": attribution}))
+    run.config["features"]["families"] = list(features)
     metrics = key_metrics(auc, eligible, sharpe, controls)
     now = ids.iso(ids.utc_now())
     draft = model_draft(run, now=now, metrics=metrics, metrics_version=METRICS_VERSION,
-                        features_used=["Feature_TREND_MTF_V1"],
+                        features_used=list(features),
                         labels_used=["Label_Direction_Horizon_20d_V1"], horizons=[20],
                         feature_columns=["trend_20d"],
                         resources={}, artifact_hashes=artifacts.folder_hashes(folder))
     return model_registry.publish(reg, family, experiment_entry(run, "completed", now, metrics),
                                   draft)
+
+
+def planted_attribution(leaned: str = "Feature_VOL_LIQ_V1", drop: float = 0.04, *,
+                        tree: bool = False, per_feature: bool = True) -> dict[str, Any]:
+    """An attribution block as the recorder stores it (test split, AUC), of a model that
+    leans on one column of the family `leaned` (its drop `drop`, interval +-0.01: better)
+    and on nothing else (drops within noise around 0); `tree`: with gain shares;
+    `per_feature` False: families only, the per-feature pass skipped."""
+    def figure(value: float, half: float, evidence: str) -> dict[str, Any]:
+        return {"drop": value, "low": value - half, "high": value + half, "evidence": evidence}
+
+    other = "Feature_TREND_MTF_V1" if leaned != "Feature_TREND_MTF_V1" else "Feature_VOL_LIQ_V1"
+    features = {
+        "vol_20d": {**figure(drop, 0.01, "better"), "family": leaned},
+        "liq_ratio": {**figure(0.0002, 0.002, "within noise"), "family": leaned},
+        "trend_20d": {**figure(0.0004, 0.003, "within noise"), "family": other},
+        "trend_60d": {**figure(-0.0003, 0.002, "within noise"), "family": other}}
+    block: dict[str, Any] = {
+        "split": "test", "metric": "auc", "prediction": "prob", "full": 0.58,
+        "method": "the fall of the AUC when a feature is permuted across symbols within "
+                  "dates, one shuffle per block of 20 dates",
+        "block_dates": 20, "seed": 0, "rows": 1440, "dates": 120,
+        "bootstrap": {"reps": 200, "level": 0.95, "method": "stationary", "block": 20},
+        "features": features if per_feature else None,
+        "families": {leaned: {**figure(drop + 0.001, 0.01, "better"), "columns": 2},
+                     other: {**figure(0.0001, 0.003, "within noise"), "columns": 2}},
+        "skipped": None if per_feature else "3000 columns, above max_features 64"}
+    if tree:
+        block["gain"] = {"vol_20d": 0.7, "liq_ratio": 0.1, "trend_20d": 0.15,
+                         "trend_60d": 0.05}
+    return block
 
 
 # What a planted model's metrics.json records of its evaluation: few replicates, to stay fast.

@@ -38,6 +38,8 @@ def _check_folder(folder: Path, splits: tuple[str, ...], metric_set: str,
     expected = set().union(*(_files(s, metric_set) for s in splits))
     if trained:  # the learning curves: one per run, not per split
         expected |= {"learning_curves.png", "learning_curves.json"}
+        if "attribution" in json.loads((folder.parent / "metrics.json").read_text()):
+            expected |= {"feature_attribution.png", "feature_attribution.json"}
     assert {p.name for p in folder.iterdir()} == expected
     for name in expected:
         path = folder / name
@@ -141,3 +143,50 @@ def test_a_picture_that_fails_is_a_warning_and_leaves_no_file(tmp_path: Path, ca
                        "equity_curve_test", "primary_over_time_test"]
     assert "deciles on the test split not drawn (RuntimeError: no ink)" in caplog.text
     assert not list(tmp_path.glob("deciles_test*"))
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's header."""
+    head = path.read_bytes()[16:24]
+    return int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+
+
+def test_the_feature_attribution_picture(tmp_path: Path, caplog) -> None:
+    """Drawn when the evaluation carries an attribution, its JSON the rows drawn; taller with
+    more features; absent without one; a block it cannot draw is a warning."""
+    from tests.registry.factory import planted_attribution
+
+    block = planted_attribution(tree=True)
+    with caplog.at_level(logging.WARNING, logger="ifns_train"):
+        assert write_curves(tmp_path, {"splits": {}, "attribution": block}, {}) == [
+            "feature_attribution"]
+    assert not caplog.records, caplog.text
+    assert (tmp_path / "feature_attribution.png").read_bytes()[:8] == PNG
+    data = json.loads((tmp_path / "feature_attribution.json").read_text())
+    assert [r["name"] for r in data["features"]] == ["vol_20d", "trend_20d", "liq_ratio",
+                                                     "trend_60d"]
+    assert data["gain"] and data["features"][0]["gain"] == 0.7
+    assert [f["name"] for f in data["families"]] == ["Feature_VOL_LIQ_V1",
+                                                     "Feature_TREND_MTF_V1"]
+    small = _png_size(tmp_path / "feature_attribution.png")
+    many = {**block, "gain": {}, "features": {
+        f"col_{i:02d}": {"drop": 0.001 * i, "low": 0.0, "high": 0.002 * i,
+                         "evidence": "within noise", "family": "Feature_VOL_LIQ_V1"}
+        for i in range(40)}}
+    big = tmp_path / "big"
+    big.mkdir()
+    assert write_curves(big, {"splits": {}, "attribution": many}, {}) == ["feature_attribution"]
+    data = json.loads((big / "feature_attribution.json").read_text())
+    assert len(data["features"]) == 20 and data["features"][0]["name"] == "col_39"
+    assert not data["gain"] and "of 40" in data["note"]
+    width, height = _png_size(big / "feature_attribution.png")
+    assert width == small[0] == 500 and height > small[1] >= 400
+    none = tmp_path / "none"
+    none.mkdir()
+    assert write_curves(none, {"splits": {}}, {}) == [] and not list(none.iterdir())
+    with caplog.at_level(logging.WARNING, logger="ifns_train"):
+        assert write_curves(none, {"splits": {}, "attribution": {"families": 3}}, {}) == [
+            "feature_attribution"]  # nothing to draw, said so
+        assert write_curves(none, {"splits": {}, "attribution": {
+            **block, "full": "x" * 3}}, {}) == ["feature_attribution"]
+    assert not caplog.records

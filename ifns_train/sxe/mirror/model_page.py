@@ -1,7 +1,8 @@
 """What a model's page shows, read from its record and its artifact folder: the key figures,
 the breakdowns by regime, structure, volatility band and cluster against the best baseline,
-the pictures of its `curves/`, the trading proxies, the walk-forward folds and seeds, the
-promotion checks, the lifecycle and the proposals, and the config, datasets and fingerprints.
+the feature attribution (`evaluation.attribution_view`), the pictures of its `curves/`, the
+trading proxies, the walk-forward folds and seeds, the promotion checks, the lifecycle and
+the proposals, and the config, datasets and fingerprints.
 
 A figure the model's folder cannot give (an older record, a missing file) is shown as missing
 with the reason, never invented.
@@ -22,6 +23,7 @@ from typing import Any
 import msgspec
 
 from ifns_train.data.index import CONTEXT_COLUMNS
+from ifns_train.evaluation.attribution_view import TOP_FEATURES, summary
 from ifns_train.sxe.figures import (
     dig,
     mapping,
@@ -54,6 +56,10 @@ CAPTIONS = {
     "learning_curves": "Learning curves: the training and validation loss per epoch; the "
                        "dashed line marks the epoch whose weights were kept (best validation "
                        "loss).",
+    "feature_attribution": "Which inputs the model leans on: the fall of the primary metric "
+                           "when each feature (above) or feature family (below) is permuted "
+                           "across symbols within dates, with its interval; a tree's gain "
+                           "share beside.",
     "equity_curve": "The trading proxy after costs: cumulative return (top) and drawdown "
                     "(bottom) of the model's book against its best baseline's.",
     "primary_over_time": "The primary metric per month or quarter with its block-bootstrap "
@@ -205,6 +211,7 @@ def context(registry_dir: Path, record: dict[str, Any], proposals: list[dict[str
         "proxies": proxies(doc),
         "stability": stability(doc, experiments),
         "complexity": dig(doc, "stability", "complexity"),
+        "attribution": summary(doc, record.get("metrics_version"), TOP_FEATURES),
         "curves": curves_of(record),
         "proposals": proposals,
         "experiment": _facts(experiments, record.get("experiment_id")),

@@ -1,0 +1,182 @@
+"""Permutation feature attribution: which inputs a fitted model leans on, with the noise.
+
+Why: a reviewer must know which features carry a model before trusting it, and Admin must
+answer which models depend on which data definitions (spec 5.2) from what the model does, not
+only from what it was given. The answer is the same for a net and a tree, because it reads only
+the model's predictions.
+
+Definition. On the rows a model is evaluated on (the test split), for a group of feature
+columns (one column, or every column of one feature family):
+
+* the group's values are permuted across symbols *within each date*, one shuffle per block of
+  ``horizon`` consecutive dates (the label horizon): each symbol draws a random key per block,
+  and on each date the rows present, in symbol order, take the values of the same rows in key
+  order. So over a block a symbol takes another symbol's values consistently (a sequence
+  model's window sees a coherent path, not noise); a date's cross-section keeps its
+  distribution; no value crosses dates, so nothing from another date, and no future, leaks in.
+  A symbol missing on a date shifts the pairing of that date only; every date stays a
+  permutation of its own rows. One shuffle (seeded with the bootstrap's ``seed``) serves every
+  group, so the groups are compared on the same draw; a family's columns move together.
+* the model scores the permuted rows, and the attribution of the group is the *drop* of the
+  family's primary metric (``report.METRIC_SETS``, on the prediction array of
+  ``evidence.HEADLINE``): the unpermuted figure's favourable advantage over the permuted one
+  (``evidence.interval`` with the unpermuted predictions as the "model" and the permuted ones
+  as the "baseline"), so drop > 0 means the model leans on the group, for a score and for a
+  loss alike. Its interval is the paired block bootstrap over dates of the evaluation (its
+  level, method and seed, ``reps`` replicates, and one block length for every group: the
+  configured one, or ``"auto"`` resolved once on the unpermuted figure). A group the model
+  ignores leaves the predictions identical: drop 0, interval [0, 0], exactly.
+
+A model reading ``lookback`` rows of its symbol reads rows before the first evaluated one;
+those rows are part of the permuted block too (permuted within their own dates), so the caller
+hands over the evaluated rows and the ``lookback - 1`` rows before each (``block``).
+
+Cost: one scoring pass of the evaluated rows per group, over one working copy of the block
+(each group's columns are written into it and restored after). Per feature only when there
+are at most ``max_features`` columns; per family always.
+
+Pure: arrays and a scoring callable in, a JSON-ready dict out (floats as computed, like the
+rest of the evaluation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ifns_train.evaluation import evidence
+from ifns_train.evaluation.compare import evidence_of
+from ifns_train.evaluation.predictions import PredictionArrays
+from ifns_train.evaluation.report import METRIC_SETS
+
+METHOD = ("permutation within each date, one shuffle of symbols per block of label-horizon "
+          "dates; the drop of the primary metric (favourable direction) from the unpermuted "
+          "predictions, with a paired block-bootstrap interval over dates")
+
+# The scoring callable: the block's (permuted) feature matrix -> the family's named
+# predictions of the evaluated rows, in their order.
+Predict = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+
+
+def block_permutation(dates: np.ndarray, symbols: np.ndarray, horizon: int, seed: int
+                      ) -> np.ndarray:
+    """`source` with `values[source]` the permuted copy of per-row `values`: row i takes the
+    value of row source[i], a row of the same date; one shuffle of symbols per block of
+    `horizon` consecutive dates (of those present), seeded."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive number of dates, got {horizon!r}")
+    day, n_dates = _codes(dates)
+    sym, n_symbols = _codes(symbols)
+    block = day // horizon
+    n_blocks = -(-n_dates // horizon)
+    keys = np.random.default_rng(seed).random((n_blocks, n_symbols))
+    by_symbol = np.lexsort((sym, day))  # each date's rows in symbol order
+    by_key = np.lexsort((keys[block, sym], day))  # the same rows in their symbols' key order
+    source = np.empty(len(day), dtype=np.int64)
+    source[by_symbol] = by_key
+    return source
+
+
+def permutation_attribution(
+    predict: Predict,
+    features: np.ndarray,
+    dates: np.ndarray,
+    symbols: np.ndarray,
+    block: np.ndarray,
+    rows: np.ndarray,
+    y: np.ndarray,
+    *,
+    metric_set: str,
+    columns: list[str],
+    families: Mapping[str, list[str]],
+    horizon: int,
+    bootstrap: Mapping[str, Any],
+    reps: int,
+    max_features: int,
+    split: str,
+) -> dict[str, Any]:
+    """The attribution of each feature column (up to `max_features` columns) and each feature
+    family (see the module docstring).
+
+    `features`, `dates`, `symbols`: a table's arrays (features (table rows, len(columns)), in
+    `columns` order; not changed); `block`: the positions in them of the rows permuted (the
+    evaluated rows and the rows their lookback reads), sorted; `rows`: the positions in
+    `block` of the evaluated rows, in the order `predict` returns them; `y`: their labels.
+    `predict` gets the block's features (permuted or not) and returns the family's named
+    predictions of the evaluated rows. `bootstrap`: the evaluation's settings (`reps` is
+    replaced by `reps`)."""
+    primary = METRIC_SETS[metric_set].primary
+    key = evidence.HEADLINE[metric_set][primary]
+    block_dates, block_symbols = dates[block], symbols[block]
+    scored_dates = block_dates[rows]
+    arrays = PredictionArrays(dates=scored_dates, symbols=block_symbols[rows],
+                              y=np.asarray(y, dtype=np.float64), model={}, baselines={},
+                              inputs={}, context={})
+    seed = int(bootstrap["seed"])
+    work = np.ascontiguousarray(features[block])  # the one working copy of the block
+    unpermuted = np.asarray(predict(work)[key], dtype=np.float64)
+    full = evidence.interval(primary, arrays, unpermuted, None, {**bootstrap, "reps": reps},
+                             horizon)["model"]
+    boot = {**bootstrap, "reps": reps, "block": full["block"]}
+    source = block[block_permutation(block_dates, block_symbols, horizon, seed)]
+    position = {c: i for i, c in enumerate(columns)}
+    family_of = {c: name for name, cols in families.items() for c in cols}
+
+    def drop(group: list[str]) -> dict[str, Any]:
+        idx = [position[c] for c in group]
+        for j in idx:  # column by column: no second copy of the block
+            work[:, j] = features[source, j]
+        try:
+            permuted = np.asarray(predict(work)[key], dtype=np.float64)
+        finally:
+            for j in idx:
+                work[:, j] = features[block, j]
+        if np.array_equal(permuted, unpermuted):  # an input the model does not read
+            return {"drop": 0.0, "low": 0.0, "high": 0.0, "evidence": evidence_of(0.0, 0.0)}
+        result = evidence.interval(primary, arrays, unpermuted, permuted, boot, horizon)
+        imp = result["improvement"] or {}
+        low, high = imp.get("low"), imp.get("high")
+        return {"drop": imp.get("estimate"), "low": low, "high": high,
+                "evidence": evidence_of(low, high)}
+
+    per_feature: dict[str, Any] | None = None
+    skipped = None
+    if len(columns) <= max_features:
+        per_feature = _by_drop({c: {**drop([c]), "family": family_of.get(c)} for c in columns})
+    else:
+        skipped = (f"{len(columns)} feature columns, more than evaluation.attribution."
+                   f"max_features={max_features}: per feature family only")
+    per_family = _by_drop({name: {**drop(list(cols)), "columns": len(cols)}
+                           for name, cols in families.items()})
+    return {
+        "split": split,
+        "metric": primary,
+        "prediction": key,
+        "full": full["estimate"],
+        "method": METHOD,
+        "block_dates": int(horizon),
+        "seed": seed,
+        "rows": len(rows),
+        "dates": len(np.unique(scored_dates)),
+        "bootstrap": {"reps": int(reps), "level": float(bootstrap["level"]),
+                      "method": str(bootstrap["method"]), "block": full["block"]},
+        "features": per_feature,
+        "families": per_family,
+        "skipped": skipped,
+    }
+
+
+def _by_drop(entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Largest drop first; an undefined drop last; ties in the given order."""
+    order = sorted(entries, key=lambda k: (entries[k]["drop"] is None,
+                                           -(entries[k]["drop"] or 0.0)))
+    return {k: entries[k] for k in order}
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense codes in sorted order of the values, and how many there are."""
+    codes, uniques = pd.factorize(pd.Series(values), sort=True)
+    return codes.astype(np.int64), len(uniques)

@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: install help run test test-full lint bench bench-import bench-mirror bench-memory mirror demo clean
 
 ## install: create .venv and install the package, editable, with the dev, postgres,
-## tensorboard, joblib, submitit, ray and optuna extras
+## tensorboard, joblib, submitit, ray, optuna and trees extras
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,tensorboard,joblib,submitit,ray,optuna]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,tensorboard,joblib,submitit,ray,optuna,trees]'
 	touch $(STAMP)
 
 ## help: list the targets with what each does

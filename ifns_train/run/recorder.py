@@ -196,6 +196,10 @@ class Recorder:
         write_learning_curves(stage / "curves", fitted.history, fitted.training["best_epoch"])
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
+        # MLflow runs named after the experiment (a net's were at its fit's start, by
+        # `log_figures.RunNames`; naming again sets the same tags).
+        log_figures.name_runs(fitted.loggers, ctx.experiment_id,
+                              ctx.model_id if ctx.registers_model else None)
         log_figures.log_run(fitted.loggers, evaluation, ctx.config, self._ids(),
                             stage / "curves", fitted.log_step)
         hashes = folder_hashes(stage)

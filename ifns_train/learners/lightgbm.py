@@ -289,4 +289,5 @@ def fit(request: FitRequest) -> Fitted:
         fit_seconds=fit_seconds,
         # LightGBM's CPU learner in this process, on num_threads threads.
         resources={"accelerator": "cpu", "devices": 1, "threads": int(params["num_threads"])},
-        loggers=loggers, log_step=start + run)
+        loggers=loggers, log_step=start + run,
+        gain=gain_importance(scorer, list(data.feature_columns)))

@@ -47,6 +47,11 @@ def test_every_family_is_recorded_predicted_and_reevaluated(
     assert (folder / learner.MODEL_FILE).read_text().startswith("tree\n")
     assert json.loads((folder / "curves" / "learning_curves.json").read_text())[
         "chosen_epoch"] == record.training["best_iteration"]
+    # The attribution, with the trees' gain shares beside it (summing to 1 over the inputs).
+    attribution = json.loads((folder / "metrics.json").read_text())["attribution"]
+    assert set(attribution["gain"]) >= set(record.feature_columns)
+    assert sum(attribution["gain"].values()) == pytest.approx(1.0)
+    assert (folder / "curves" / "feature_attribution.png").exists()
     # ifns-predict, by id: the saved test predictions again.
     record, scorer = usable_model(reg, summary["model_id"], "offline")
     start, end = record.dataset_windows["test"]

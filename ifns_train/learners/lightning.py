@@ -48,7 +48,9 @@ class NetScorer:
     """A family module as a `Scorer`: batches go to the module's device, outputs come back."""
 
     def __init__(self, module: FamilyModule) -> None:
-        self.module = module
+        # Scored as the predict pass scores (dropout off): Lightning hands the module back in
+        # the training mode it had before `trainer.predict`.
+        self.module = module.eval()
         self.family = type(module)
         self.lookback = int(module.hparams.get("lookback", 1))
         self.vocab = module.hparams.get("vocab") or {}

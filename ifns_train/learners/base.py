@@ -88,7 +88,8 @@ class Fitted:
     # a process that does not record (a DDP rank other than 0) and in a smoke test.
     outputs: dict[str, np.ndarray]
     scorer: Scorer
-    save: Callable[[Path], None]  # writes `FILES` into a folder (collective under DDP)
+    save: Callable[[Path], None]  # writes `FILES` into a folder that exists (collective
+    # under DDP)
     training: dict[str, Any]  # what the fit did, recorded as the model's `training`
     # Per epoch (a tree: per boosting round), from 1, the losses by name (`train_loss`,
     # `val_loss`): the learning curves' data (`evaluation.learning_curve`).

@@ -119,3 +119,5 @@ def learner_module(name: str) -> ModuleType:
 
 
 LEARNER_NAMES = ("FILES", "fit", "load", "check_init", "check_config")
+# The model keys only a net reads (null in another learner's option, which refuses them set).
+NET_KEYS = ("hidden_sizes", "dropout", "optimizer", "lr", "weight_decay", "batch_size")

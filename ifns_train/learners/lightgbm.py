@@ -41,7 +41,7 @@ from ifns_train.data.module import EVAL_SPLITS, encode
 from ifns_train.data.resolve import Split
 from ifns_train.families import family_class_of
 from ifns_train.families.base import FamilyModule
-from ifns_train.learners.base import FitRequest, Fitted, Scorer
+from ifns_train.learners.base import NET_KEYS, FitRequest, Fitted, Scorer
 from ifns_train.learners.lightgbm_objectives import Objective, objective_for
 from ifns_train.registry.records import ModelRecord
 
@@ -127,6 +127,11 @@ def check_config(config: dict[str, Any]) -> None:
                           "current row only; set model.lookback=1")
     if config.get("ckpt_path"):
         raise ConfigError(RESUME_REFUSAL)
+    for key in NET_KEYS:  # a setting that would be ignored is refused, not dropped
+        if model.get(key) is not None:
+            raise ConfigError(f"model.{key}={model[key]!r} is a net's setting; a lightgbm "
+                              "model takes LightGBM's in model.params (learning_rate, "
+                              "num_leaves, ...)")
     params = model.get("params") or {}
     for key in REQUIRED:
         if params.get(key) is None:

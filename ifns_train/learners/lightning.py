@@ -24,7 +24,7 @@ from ifns_train.config.schema import ModelConfig
 from ifns_train.core.errors import ConfigError, DegenerateRunError
 from ifns_train.data.module import EVAL_SPLITS
 from ifns_train.families.base import FamilyModule
-from ifns_train.learners.base import FitRequest, Fitted, Scorer
+from ifns_train.learners.base import NET_KEYS, FitRequest, Fitted, Scorer
 from ifns_train.learners.lightning_build import (
     build_datamodule,
     build_module,
@@ -40,8 +40,6 @@ CHECKPOINT = "model.ckpt"
 FILES = (CHECKPOINT,)
 # Model keys that shape the network's weights: a model's weights start a run only if they match.
 ARCHITECTURE_KEYS = ("backbone", "hidden_sizes", "lookback")
-# The model keys a net needs (null only in another learner's option).
-NET_KEYS = ("hidden_sizes", "dropout", "optimizer", "lr", "weight_decay", "batch_size")
 
 
 class NetScorer:

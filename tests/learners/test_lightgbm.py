@@ -35,6 +35,7 @@ def config(make_cfg: Callable[..., Any]) -> Config:
 
     def _config(*overrides: str) -> dict[str, Any]:
         out = OmegaConf.to_container(make_cfg("model=lightgbm", "logger=none",
+                                              "model.batch_size=null",
                                               "model.params.num_threads=1", *overrides),
                                      resolve=True)
         assert isinstance(out, dict)
@@ -284,3 +285,9 @@ def test_each_familys_tree_search_tunes_lightgbms_keys(family: str) -> None:
     assert searched == {"num_leaves", "learning_rate", "feature_fraction", "bagging_fraction",
                         "lambda_l1", "lambda_l2", "min_data_in_leaf"}
     assert searched <= set(shipped)
+
+
+def test_a_nets_setting_is_refused_not_ignored(config: Config) -> None:
+    with pytest.raises(ConfigError, match=r"model\.lr=0\.01 is a net's setting; a lightgbm "
+                                          r"model takes LightGBM's in model\.params"):
+        learner.check_config(config("model.lr=0.01"))

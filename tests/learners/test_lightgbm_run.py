@@ -23,7 +23,7 @@ from tests.conftest import run_cli
 
 DATASET = "DS_DEMO_CORE_V1"
 # One thread: see tests/learners/test_lightgbm.py's `config`.
-TREES = ("model=lightgbm", "model.params.num_threads=1")
+TREES = ("model=lightgbm", "model.params.num_threads=1", "model.batch_size=null")
 # The first prediction each family's table holds, which scoring must reproduce.
 PREDICTION = {"dir_core": "prob", "struct_aware": "prob", "ret_core": "pred",
               "risk_vol": "pred", "exec_cost": "pred"}

@@ -31,8 +31,9 @@ A model reading ``lookback`` rows of its symbol reads rows before the first eval
 those rows are part of the permuted block too (permuted within their own dates), so the caller
 hands over the evaluated rows and the ``lookback - 1`` rows before each (``block``).
 
-Cost: one scoring pass of the evaluated rows per group, over one working copy of the block
-(each group's columns are written into it and restored after). Per feature only when there
+Cost: one scoring pass of the evaluated rows per group, in parts of at most `CHUNK_BYTES` of
+features (each part with its rows' lookback), so memory stays bounded on a split larger than
+memory. Per feature only when there
 are at most ``max_features`` columns; per family always.
 
 Pure: arrays and a scoring callable in, a JSON-ready dict out (floats as computed, like the
@@ -56,9 +57,14 @@ METHOD = ("permutation within each date, one shuffle of symbols per block of lab
           "dates; the drop of the primary metric (favourable direction) from the unpermuted "
           "predictions, with a paired block-bootstrap interval over dates")
 
-# The scoring callable: the block's (permuted) feature matrix -> the family's named
-# predictions of the evaluated rows, in their order.
-Predict = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+# The scoring callable: (part, at, which) -> the family's named predictions of the rows at
+# positions `at` of `part`, a run of consecutive rows of the block (permuted or not) that holds
+# each one's lookback; `which`: their indices among the evaluated rows (for what else the
+# caller keeps per row, e.g. categorical codes).
+Predict = Callable[[np.ndarray, np.ndarray, np.ndarray], Mapping[str, np.ndarray]]
+# The bytes of features a scoring pass copies at a time: a split larger than memory is
+# attributed in parts (each part holds its rows' lookback), one part in memory at a time.
+CHUNK_BYTES = 64 * 2**20
 
 
 def block_permutation(dates: np.ndarray, symbols: np.ndarray, horizon: int, seed: int
@@ -97,6 +103,8 @@ def permutation_attribution(
     reps: int,
     max_features: int,
     split: str,
+    lookback: int = 1,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> dict[str, Any]:
     """The attribution of each feature column (up to `max_features` columns) and each feature
     family (see the module docstring).
@@ -116,24 +124,35 @@ def permutation_attribution(
                               y=np.asarray(y, dtype=np.float64), model={}, baselines={},
                               inputs={}, context={})
     seed = int(bootstrap["seed"])
-    work = np.ascontiguousarray(features[block])  # the one working copy of the block
-    unpermuted = np.asarray(predict(work)[key], dtype=np.float64)
-    full = evidence.interval(primary, arrays, unpermuted, None, {**bootstrap, "reps": reps},
-                             horizon)["model"]
-    boot = {**bootstrap, "reps": reps, "block": full["block"]}
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and (np.diff(rows) <= 0).any():
+        raise ValueError("rows must be increasing positions in block")
     source = block[block_permutation(block_dates, block_symbols, horizon, seed)]
     position = {c: i for i, c in enumerate(columns)}
     family_of = {c: name for name, cols in families.items() for c in cols}
+    step = max(1, chunk_bytes // max(1, features.shape[1] * features.itemsize))
+
+    def scores(group: list[str]) -> np.ndarray:
+        """The evaluated rows' predictions with `group`'s columns permuted, part by part."""
+        idx = [position[c] for c in group]
+        out = []
+        for lo in range(0, len(rows), step):
+            part_rows = rows[lo:lo + step]
+            first, last = int(part_rows[0]) - (lookback - 1), int(part_rows[-1]) + 1
+            part = features[block[first:last]]  # a copy: the table is never written
+            if idx:  # whole rows gathered once: a column of a row-major table is every page
+                part[:, idx] = features[source[first:last]][:, idx]
+            got = predict(part, part_rows - first, np.arange(lo, lo + len(part_rows)))
+            out.append(np.asarray(got[key], dtype=np.float64))
+        return np.concatenate(out) if out else np.empty(0)
+
+    unpermuted = scores([])
+    full = evidence.interval(primary, arrays, unpermuted, None, {**bootstrap, "reps": reps},
+                             horizon)["model"]
+    boot = {**bootstrap, "reps": reps, "block": full["block"]}
 
     def drop(group: list[str]) -> dict[str, Any]:
-        idx = [position[c] for c in group]
-        for j in idx:  # column by column: no second copy of the block
-            work[:, j] = features[source, j]
-        try:
-            permuted = np.asarray(predict(work)[key], dtype=np.float64)
-        finally:
-            for j in idx:
-                work[:, j] = features[block, j]
+        permuted = scores(group)
         if np.array_equal(permuted, unpermuted):  # an input the model does not read
             return {"drop": 0.0, "low": 0.0, "high": 0.0, "evidence": evidence_of(0.0, 0.0)}
         result = evidence.interval(primary, arrays, unpermuted, permuted, boot, horizon)

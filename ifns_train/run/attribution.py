@@ -44,24 +44,26 @@ def lookback_block(rows: np.ndarray, lookback: int) -> np.ndarray:
     return np.repeat(run_start, lengths) + offsets
 
 
-def split_predictor(scorer: Scorer, split: Split, block: np.ndarray,
+def split_predictor(scorer: Scorer, split: Split,
                     batch_size: int = PredictConfig.batch_size) -> Predict:
-    """A `Predict` for `evaluation.attribution`: the block's features -> the family's named
-    predictions of the split's rows, each from its lookback window within the block."""
+    """A `Predict` for `evaluation.attribution`: a part of the block -> the family's named
+    predictions of its evaluated rows, each from its lookback window within the part, in
+    batches, with the split's categorical codes (never permuted: context, not features)."""
     lookback = int(scorer.lookback)
-    position = torch.from_numpy(np.searchsorted(block, split.rows).astype(np.int64))
     categorical = list(scorer.family.categorical_inputs)
     codes = torch.from_numpy(np.stack(
         [encode(split.table.context[c][split.rows], list(scorer.vocab[c])) for c in categorical],
         axis=1)) if categorical else None
 
-    def predict(features: np.ndarray) -> Mapping[str, np.ndarray]:
-        feats = torch.from_numpy(features)  # shares memory: sees the caller's permutation
+    def predict(part: np.ndarray, at: np.ndarray, which: np.ndarray
+                ) -> Mapping[str, np.ndarray]:
+        feats = torch.from_numpy(part)
         source = lookback_windows(feats, lookback) if lookback > 1 else feats
+        position, rows = torch.from_numpy(at), torch.from_numpy(which)
         outputs = []
         for lo in range(0, len(position), batch_size):
             pick = position[lo:lo + batch_size]
-            cat = None if codes is None else codes[lo:lo + batch_size]
+            cat = None if codes is None else codes[rows[lo:lo + batch_size]]
             outputs.append(scorer.outputs(source[pick - (lookback - 1)], cat))
         raw = np.concatenate(outputs) if outputs else np.empty(0, dtype=np.float64)
         return scorer.predictions(raw)
@@ -81,9 +83,10 @@ def feature_attribution(scorer: Scorer, data: ResolvedData, evaluation: Mapping[
     table = split.table
     block = lookback_block(split.rows, int(scorer.lookback))
     return permutation_attribution(
-        split_predictor(scorer, split, block), table.features, table.dates, table.symbols,
+        split_predictor(scorer, split), table.features, table.dates, table.symbols,
         block, np.searchsorted(block, split.rows), split.label.astype(np.float64),
         metric_set=scorer.family.metric_set, columns=data.feature_columns,
         families=data.feature_families, horizon=data.horizon_days,
         bootstrap=evaluation["bootstrap"], reps=int(settings["reps"]),
-        max_features=int(settings["max_features"]), split=SPLIT)
+        max_features=int(settings["max_features"]), split=SPLIT,
+        lookback=int(scorer.lookback))

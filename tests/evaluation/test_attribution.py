@@ -89,8 +89,9 @@ def _attribute(predict, features, dates, symbols, y, metric_set: str, **changes)
 
 
 def _reads(column: int, link=lambda x: 1.0 / (1.0 + np.exp(-3.0 * x))):
-    def predict(features: np.ndarray) -> Mapping[str, np.ndarray]:
-        out = link(features[:, column].astype(np.float64))
+    def predict(part: np.ndarray, at: np.ndarray, which: np.ndarray
+                ) -> Mapping[str, np.ndarray]:
+        out = link(part[at, column].astype(np.float64))
         return {"prob": out, "pred": (out >= 0.5).astype(np.float64)}
 
     return predict
@@ -184,8 +185,8 @@ def test_a_loss_drops_in_its_favourable_direction() -> None:
     # risk: QLIKE of a volatility forecast exp(a1 / 2) of realised vol exp((a1 + noise) / 2)
     vol = np.exp(0.5 * (features[:, 1] + 0.5 * noise))
 
-    def forecast(f: np.ndarray) -> Mapping[str, np.ndarray]:
-        return {"pred": np.exp(0.5 * f[:, 1].astype(np.float64))}
+    def forecast(f: np.ndarray, at: np.ndarray, which: np.ndarray) -> Mapping[str, np.ndarray]:
+        return {"pred": np.exp(0.5 * f[at, 1].astype(np.float64))}
 
     result = _attribute(forecast, features, dates, symbols, vol, "risk")
     assert result["metric"] == "qlike"
@@ -193,8 +194,9 @@ def test_a_loss_drops_in_its_favourable_direction() -> None:
     # cost: MAE in bps of a cost forecast 10 + 3 b1 against 10 + 3 b1 + noise
     cost = 10.0 + 3.0 * features[:, 3] + noise
 
-    def cost_forecast(f: np.ndarray) -> Mapping[str, np.ndarray]:
-        return {"pred": 10.0 + 3.0 * f[:, 3].astype(np.float64)}
+    def cost_forecast(f: np.ndarray, at: np.ndarray, which: np.ndarray
+                      ) -> Mapping[str, np.ndarray]:
+        return {"pred": 10.0 + 3.0 * f[at, 3].astype(np.float64)}
 
     result = _attribute(cost_forecast, features, dates, symbols, cost, "cost")
     assert result["metric"] == "mae_bps"
@@ -205,8 +207,8 @@ def test_a_series_metric_rank_ic() -> None:
     dates, symbols, features, noise = _panel()
     ret = 0.01 * features[:, 0] + 0.02 * noise
 
-    def forecast(f: np.ndarray) -> Mapping[str, np.ndarray]:
-        return {"pred": f[:, 0].astype(np.float64)}
+    def forecast(f: np.ndarray, at: np.ndarray, which: np.ndarray) -> Mapping[str, np.ndarray]:
+        return {"pred": f[at, 0].astype(np.float64)}
 
     result = _attribute(forecast, features, dates, symbols, ret, "return")
     assert result["metric"] == "rank_ic_mean"
@@ -228,9 +230,9 @@ def test_the_features_are_left_as_they_were() -> None:
     before = features.copy()
     seen: list[np.ndarray] = []
 
-    def predict(f: np.ndarray) -> Mapping[str, np.ndarray]:
+    def predict(f: np.ndarray, at: np.ndarray, which: np.ndarray) -> Mapping[str, np.ndarray]:
         seen.append(f.copy())
-        return _reads(2)(f)
+        return _reads(2)(f, at, which)
 
     _attribute(predict, features, dates, symbols, (noise > 0).astype(float), "directional")
     assert (features == before).all()
@@ -238,3 +240,13 @@ def test_the_features_are_left_as_they_were() -> None:
     for f in seen[1:]:  # every later pass: some column changed, the rest as they were
         changed = [j for j in range(4) if (f[:, j] != before[:, j]).any()]
         assert changed and len(changed) <= 2
+
+
+def test_parts_give_the_same_figures_as_one_pass() -> None:
+    """A split larger than memory is scored in parts of `chunk_bytes`: the same figures."""
+    dates, symbols, features, noise = _panel(n_dates=30)
+    y = (features[:, 2] + noise > 0).astype(float)
+    whole = _attribute(_reads(2), features, dates, symbols, y, "directional")
+    parts = _attribute(_reads(2), features, dates, symbols, y, "directional",
+                       chunk_bytes=7 * features.shape[1] * features.itemsize)
+    assert parts == whole

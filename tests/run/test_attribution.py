@@ -104,9 +104,11 @@ def test_windows_scored_through_the_scorer_match_a_direct_computation() -> None:
     at = np.searchsorted(block, split.rows)
     codes = encode(split.table.context["regime"][split.rows], REGIMES)
 
-    def direct(features: np.ndarray) -> Mapping[str, np.ndarray]:
-        window = np.stack([features[p - LOOKBACK + 1:p + 1, USED].astype(np.float64)
-                           for p in at])
+    def direct(part: np.ndarray, where: np.ndarray, which: np.ndarray
+               ) -> Mapping[str, np.ndarray]:
+        window = np.stack([part[p - LOOKBACK + 1:p + 1, USED].astype(np.float64)
+                           for p in where])
+        assert (which == np.arange(len(at))).all()  # one part: every row
         prob = 1.0 / (1.0 + np.exp(-(3.0 * window.mean(axis=1) + 0.25 * (codes - 1.5))))
         return {"prob": prob, "pred": (prob >= 0.5).astype(np.float64)}
 
@@ -115,7 +117,7 @@ def test_windows_scored_through_the_scorer_match_a_direct_computation() -> None:
         direct, table.features, table.dates, table.symbols, block, at,
         split.label.astype(np.float64), metric_set="directional", columns=COLUMNS,
         families=FAMILIES, horizon=HORIZON, bootstrap=settings["bootstrap"], reps=100,
-        max_features=64, split="test")
+        max_features=64, split="test", lookback=LOOKBACK)
     assert list(result["features"]) == list(expected["features"])
     for name, entry in expected["features"].items():
         for key in ("drop", "low", "high"):
@@ -132,8 +134,9 @@ def test_batches_do_not_change_the_scores() -> None:
     split = data.splits["test"]
     block = lookback_block(split.rows, LOOKBACK)
     work = split.table.features[block]
-    whole = split_predictor(WindowScorer(), split, block)(work)
-    small = split_predictor(WindowScorer(), split, block, batch_size=7)(work)
+    at, every = np.searchsorted(block, split.rows), np.arange(len(split.rows))
+    whole = split_predictor(WindowScorer(), split)(work, at, every)
+    small = split_predictor(WindowScorer(), split, batch_size=7)(work, at, every)
     assert len(whole["prob"]) == len(split.rows)
     np.testing.assert_array_equal(whole["prob"], small["prob"])
 

@@ -161,17 +161,14 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def check_init(parent: Scorer, config: dict[str, Any]) -> None:
-    if not isinstance(parent, TreeScorer):
-        raise ConfigError(f"init_from: model {config.get('init_from')} was fitted by "
-                          f"{type(parent).__module__}; a lightgbm run continues only a "
-                          "lightgbm model")
+    assert isinstance(parent, TreeScorer)  # the caller checked the parent's learner is this one
     params = config["model"]["params"]
     ours = objective_for(family_class_of(config["family"]), config["family"].get("loss"),
                          params.get("objective"))
     if ours != parent.objective:
-        raise ConfigError(f"init_from: model {config.get('init_from')} was fitted with "
-                          f"objective {parent.objective.name} on {parent.family.family_name}; "
-                          f"this run's is {ours.name}: new trees would not add to its scores")
+        raise ConfigError(f"was fitted with objective {parent.objective.name} on "
+                          f"{parent.family.family_name}; this run's is {ours.name}: new trees "
+                          "would not add to its scores")
 
 
 def load(folder: Path, family: type[FamilyModule], record: ModelRecord) -> TreeScorer:

@@ -263,10 +263,21 @@ def test_init_from_refuses_another_objective_or_a_net(config: Config) -> None:
                                           "is regression"):
         learner.check_init(parent.scorer, config("family=risk_vol",
                                                  "family.loss=log_variance"))
-    net: Any = SimpleNamespace()
-    with pytest.raises(ConfigError, match="init_from: model MD_X was fitted by types; a "
-                                          "lightgbm run continues only a lightgbm model"):
-        learner.check_init(net, config("init_from=MD_X"))
+
+
+def test_init_from_refuses_a_net(trained: Callable[..., dict[str, Any]],
+                                 make_cfg: Callable[..., Any], registry: Path) -> None:
+    from ifns_train.registry.database import Registry
+    from ifns_train.run.resume import plan_init
+
+    net = trained()["model_id"]
+    cfg = OmegaConf.to_container(make_cfg("model=lightgbm", "model.batch_size=null",
+                                          f"init_from={net}"), resolve=True)
+    assert isinstance(cfg, dict)
+    with pytest.raises(ConfigError, match=rf"init_from: model {net} was fitted by "
+                                          r"ifns_train\.learners\.lightning; this run's "
+                                          r"model\.learner is ifns_train\.learners\.lightgbm"):
+        plan_init(cfg, Registry(registry))
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

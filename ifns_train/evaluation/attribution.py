@@ -103,7 +103,7 @@ def permutation_attribution(
     reps: int,
     max_features: int,
     split: str,
-    lookback: int = 1,
+    lookback: int,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> dict[str, Any]:
     """The attribution of each feature column (up to `max_features` columns) and each feature

@@ -83,7 +83,7 @@ def _attribute(predict, features, dates, symbols, y, metric_set: str, **changes)
     everything = np.arange(len(dates))
     options = {"metric_set": metric_set, "columns": COLUMNS, "families": FAMILIES,
                "horizon": HORIZON, "bootstrap": BOOT, "reps": 200, "max_features": 64,
-               "split": "test", **changes}
+               "split": "test", "lookback": 1, **changes}
     return permutation_attribution(predict, features, dates, symbols, everything, everything,
                                    y, **options)
 
@@ -154,7 +154,8 @@ def test_the_drop_by_hand() -> None:
     result = permutation_attribution(
         _reads(0, link=lambda v: v), x, dates, symbols, everything, everything, y,
         metric_set="directional", columns=["x", "z"], families={"Feature_X": ["x", "z"]},
-        horizon=2, bootstrap=bootstrap(seed=0), reps=50, max_features=64, split="test")
+        horizon=2, bootstrap=bootstrap(seed=0), reps=50, max_features=64, split="test",
+        lookback=1)
     assert result["full"] == pytest.approx(0.75)
     assert result["features"]["x"]["drop"] == pytest.approx(0.5)
     assert result["features"]["z"]["drop"] == 0.0
@@ -175,7 +176,8 @@ def test_a_bigger_drop_by_hand() -> None:
     result = permutation_attribution(  # P(up) = sigmoid(3x): the same order as x
         _reads(0), x, dates, symbols, everything, everything, y,
         metric_set="directional", columns=["x"], families={"Feature_X": ["x"]},
-        horizon=3, bootstrap=bootstrap(seed=0), reps=50, max_features=64, split="test")
+        horizon=3, bootstrap=bootstrap(seed=0), reps=50, max_features=64, split="test",
+        lookback=1)
     assert expected != 0.0
     assert result["features"]["x"]["drop"] == pytest.approx(expected, abs=1e-12)
 

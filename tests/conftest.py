@@ -27,8 +27,11 @@ pytest_plugins = ["tests.pg", "tests.browser"]  # a real PostgreSQL server, a re
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"n_symbols": 8, "n_years": 3.0}
-# Quick but real training: two epochs over the whole small panel.
-FAST = ["trainer.max_epochs=2", "model.batch_size=256"]
+# Quick but real training: two epochs over the whole small panel. The feature attribution (a
+# scoring pass and an interval per feature, on every run) only where a test is about it, with
+# `ATTRIBUTION` after these.
+FAST = ["trainer.max_epochs=2", "model.batch_size=256", "evaluation.attribution.enabled=false"]
+ATTRIBUTION = "evaluation.attribution.enabled=true"
 
 
 def pytest_configure(config: pytest.Config) -> None:

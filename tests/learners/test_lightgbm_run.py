@@ -19,11 +19,11 @@ from ifns_train.registry.database import Registry
 from ifns_train.run import reevaluation
 from ifns_train.signals.scoring import score, usable_model
 from ifns_train.sxe import admin
-from tests.conftest import run_cli
+from tests.conftest import ATTRIBUTION, run_cli
 
 DATASET = "DS_DEMO_CORE_V1"
 # One thread: see tests/learners/test_lightgbm.py's `config`.
-TREES = ("model=lightgbm", "model.params.num_threads=1", "model.batch_size=null")
+TREES = ("model=lightgbm", "model.params.num_threads=1", "model.batch_size=null", ATTRIBUTION)
 # The first prediction each family's table holds, which scoring must reproduce.
 PREDICTION = {"dir_core": "prob", "struct_aware": "prob", "ret_core": "pred",
               "risk_vol": "pred", "exec_cost": "pred"}

@@ -20,7 +20,7 @@ from ifns_train.config import CONF_DIR, use_user_conf
 from ifns_train.core.errors import ConfigError
 from ifns_train.registry import model_registry
 from ifns_train.registry.database import Registry
-from tests.conftest import FAST
+from tests.conftest import ATTRIBUTION, FAST
 
 LEARNER = '''\
 """Ridge regression on the standardised features: a learner in one module."""
@@ -138,6 +138,7 @@ def _cfg(registry: Path, out: Path, *overrides: str) -> DictConfig:
         return compose("config", overrides=[
             "family=ret_core", "model=ridge", f"paths.registry_dir={registry}",
             f"paths.output_dir={out}", "callbacks=none", *FAST, "model.batch_size=null",
+            ATTRIBUTION,
             *overrides])
 
 

@@ -18,6 +18,7 @@ from ifns_train.data.table import Table
 from ifns_train.evaluation.attribution import permutation_attribution
 from ifns_train.families.dir_core import DirCoreModule
 from ifns_train.run.attribution import feature_attribution, lookback_block, split_predictor
+from tests.conftest import ATTRIBUTION
 from tests.defaults import evaluation
 from tests.evaluation.plain import assert_plain_json
 
@@ -152,8 +153,8 @@ def test_a_trained_net(trained, make_cfg, registry: Path) -> None:
     from ifns_train.registry.database import Registry
     from ifns_train.run.build import resolve_data
 
-    summary = trained()
-    config = OmegaConf.to_container(make_cfg(), resolve=True)
+    summary = trained(ATTRIBUTION)
+    config = OmegaConf.to_container(make_cfg(ATTRIBUTION), resolve=True)
     assert isinstance(config, dict)
     scorer = load_registered(Registry(registry), summary["model_id"])
     data = resolve_data(registry, config, scorer.family)

@@ -87,7 +87,8 @@ class Recorder:
         """Save the model's files, then (rank 0) evaluate and publish."""
         if self.artifact_dir.exists():
             raise FileExistsError(f"artifact folder {self.artifact_dir} exists; not overwriting")
-        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        if fitted.writes:  # the one process that records (DDP's others only join the save)
+            self.staging_dir.mkdir(parents=True, exist_ok=True)
         fitted.save(self.staging_dir)
         if fitted.writes:
             self._record(fitted)

@@ -1,7 +1,8 @@
 """`train(cfg)`: one experiment from a composed config to a governed model.
 
 Separate from the Hydra entry point so that tests and other code call it directly with a
-config composed by `hydra.compose`.
+config composed by `hydra.compose`. The fit itself is the learner's that `model.learner` names
+(`learners.base`); everything around it is the same for every learner.
 
 Two ways to start from earlier weights:
 
@@ -9,10 +10,12 @@ Two ways to start from earlier weights:
   experiment and model ids, the same config), continued from the checkpoint's epoch and step.
   Every checkpoint a run writes names its experiment (`RunIdentity`), so the run is found in
   the registry; only one that was interrupted (killed and found stale, or failed by a signal or
-  Ctrl+C) is resumed, and its log entry goes back from `failed` to `running`.
-* `init_from=<model_id>` starts a new experiment from a registered model's weights (a
-  fine-tune): same family and architecture, weights verified against their recorded hash, the
-  parent recorded in `training.init_from` and as the experiment's `parent_experiment_id`.
+  Ctrl+C) is resumed, and its log entry goes back from `failed` to `running`. A learner
+  without checkpoints (lightgbm) refuses it.
+* `init_from=<model_id>` starts a new experiment from a registered model (a fine-tune of a
+  net's weights, continued boosting of a tree's): same family, learner and architecture, its
+  files verified against their recorded hashes, the parent recorded in `training.init_from`
+  and as the experiment's `parent_experiment_id`.
 """
 
 from __future__ import annotations

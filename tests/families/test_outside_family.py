@@ -19,6 +19,7 @@ from ifns_train.core.errors import ConfigError, RegistryError
 from ifns_train.registry import model_registry
 from ifns_train.registry.database import Registry
 from tests.conftest import FAST
+from tests.user_project import user_project
 
 FAMILY_ID = "MF_DIR_SMALL_V1"
 
@@ -93,21 +94,13 @@ challenger: {rule: non_inferior, margin: 0.005}
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder of the user's: their package `userpkg` (on sys.path) and their conf/,
     the working directory and IFNS_ROOT."""
-    root = tmp_path / "project"
-    for path, text in {
+    with user_project(tmp_path / "project", {
         "userpkg/__init__.py": "",
         "userpkg/myfam.py": MODULE,
         "conf/family/dir_small.yaml": FAMILY_YAML,
         "conf/promotion/dir_small.yaml": PROMOTION_YAML,
-    }.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("IFNS_ROOT", str(root))
-    yield root
-    for name in [m for m in sys.modules if m == "userpkg" or m.startswith("userpkg.")]:
-        del sys.modules[name]
+    }, "userpkg", monkeypatch) as root:
+        yield root
 
 
 def _cfg(registry: Path, out: Path, *overrides: str) -> DictConfig:

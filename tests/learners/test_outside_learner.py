@@ -6,7 +6,6 @@ scores new rows through `ifns-predict`'s path, and is re-evaluated from its tabl
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ifns_train.core.errors import ConfigError
 from ifns_train.registry import model_registry
 from ifns_train.registry.database import Registry
 from tests.conftest import ATTRIBUTION, FAST
+from tests.user_project import user_project
 
 LEARNER = '''\
 """Ridge regression on the standardised features: a learner in one module."""
@@ -119,17 +119,10 @@ params:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A project folder of the user's: their package `userlearn` (on sys.path) and their
     conf/model/ridge.yaml, the working directory and IFNS_ROOT."""
-    root = tmp_path / "project"
-    for path, text in {"userlearn/__init__.py": "", "userlearn/ridge.py": LEARNER,
-                       "conf/model/ridge.yaml": MODEL_YAML}.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("IFNS_ROOT", str(root))
-    yield root
-    for name in [m for m in sys.modules if m == "userlearn" or m.startswith("userlearn.")]:
-        del sys.modules[name]
+    with user_project(tmp_path / "project", {
+            "userlearn/__init__.py": "", "userlearn/ridge.py": LEARNER,
+            "conf/model/ridge.yaml": MODEL_YAML}, "userlearn", monkeypatch) as root:
+        yield root
 
 
 def _cfg(registry: Path, out: Path, *overrides: str) -> DictConfig:

@@ -162,14 +162,21 @@ def permutation_attribution(
                 "evidence": evidence_of(low, high)}
 
     per_feature: dict[str, Any] | None = None
+    per_family: dict[str, Any] = {}
     skipped = None
-    if len(columns) <= max_features:
+    movable = np.unique(scored_dates, return_counts=True)[1].max(initial=0) >= 2
+    if not movable:
+        # One symbol a date: a shuffle within dates moves nothing, and every drop would read
+        # 0, "does not lean on it". Not measured, rather than measured as nothing.
+        skipped = "no date has two or more rows: nothing to permute across symbols"
+    elif len(columns) <= max_features:
         per_feature = _by_drop({c: {**drop([c]), "family": family_of.get(c)} for c in columns})
     else:
         skipped = (f"{len(columns)} feature columns, more than evaluation.attribution."
                    f"max_features={max_features}: per feature family only")
-    per_family = _by_drop({name: {**drop(list(cols)), "columns": len(cols)}
-                           for name, cols in families.items()})
+    if movable:
+        per_family = _by_drop({name: {**drop(list(cols)), "columns": len(cols)}
+                               for name, cols in families.items()})
     return {
         "split": split,
         "metric": primary,

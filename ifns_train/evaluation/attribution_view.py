@@ -117,8 +117,9 @@ def family_figure(attribution: Mapping[str, Any] | None, family: str
 def depends_on(attribution: Mapping[str, Any] | None, family: str, min_drop: float
                ) -> bool | None:
     """Does the model lean on `family` beyond `min_drop`: the low end of its drop's interval
-    above it (a drop without an interval makes no claim: False). None: not measured."""
-    if attribution is None:
+    above it (a drop without an interval makes no claim: False). None: not measured (no block,
+    or a block with no family measured: see its `skipped`)."""
+    if attribution is None or not attribution.get("families"):
         return None
     row = family_figure(attribution, family)
     return row is not None and row["low"] is not None and row["low"] > min_drop

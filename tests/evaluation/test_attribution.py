@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ifns_train.evaluation.attribution import block_permutation, permutation_attribution
+from ifns_train.evaluation.attribution_view import depends_on
 from tests.defaults import bootstrap
 from tests.evaluation.plain import assert_plain_json
 
@@ -252,3 +253,15 @@ def test_parts_give_the_same_figures_as_one_pass() -> None:
     parts = _attribute(_reads(2), features, dates, symbols, y, "directional",
                        chunk_bytes=7 * features.shape[1] * features.itemsize)
     assert parts == whole
+
+
+def test_one_symbol_a_date_is_not_measured_rather_than_measured_as_nothing() -> None:
+    """A universe of one symbol: a shuffle within dates moves nothing, so every drop would be
+    0 and read "does not lean on it"; the block says it measured nothing, and why."""
+    dates, symbols, features, noise = _panel(n_dates=60, n_symbols=1)
+    y = (features[:, 2] + noise > 0).astype(float)
+    result = _attribute(_reads(2), features, dates, symbols, y, "directional")
+    assert result["features"] is None and result["families"] == {}
+    assert "no date has two or more rows" in result["skipped"]
+
+    assert depends_on(result, "Feature_A", 0.0) is None  # not measured, not "no"

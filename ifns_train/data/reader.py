@@ -245,15 +245,15 @@ class _Reading:
             codes = self.guard(lambda: check(frame, offset))  # noqa: B023 (called at once)
             if codes is None:
                 continue
-            pos = _positions(codes, starts, seen)
-            a["features"][pos] = frame[features].to_numpy(dtype=np.float32)
+            order, pos = _positions(codes, starts, seen)
+            a["features"][pos] = frame[features].to_numpy(dtype=np.float32)[order]
             a["label"][pos] = np.nan if wanted.label_column is None else \
-                frame[wanted.label_column].to_numpy(dtype=np.float32)
-            a["dates"][pos] = frame["date"].to_numpy(dtype="datetime64[ns]")
+                frame[wanted.label_column].to_numpy(dtype=np.float32)[order]
+            a["dates"][pos] = frame["date"].to_numpy(dtype="datetime64[ns]")[order]
             for i, column in enumerate(wanted.array_columns):
-                a[f"extra{i}"][pos] = frame[column].to_numpy(dtype=np.float32)
+                a[f"extra{i}"][pos] = frame[column].to_numpy(dtype=np.float32)[order]
             for i, column in enumerate(wanted.context):
-                a[f"context{i}"][pos] = _codes(frame[column], names[column], grow=True)
+                a[f"context{i}"][pos] = _codes(frame[column], names[column], grow=True)[order]
             _flush(a)
         stored.context = {c: list(names[c]) for c in wanted.context}
 
@@ -268,19 +268,20 @@ def _codes(column: pd.Series, code_of: dict[Any, int], grow: bool = False) -> np
         else np.zeros(len(column), dtype=np.int32)
 
 
-def _positions(codes: np.ndarray, starts: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Where each row of a chunk goes: after its symbol's rows of earlier chunks and, within
-    the chunk, in date order (a stable sort by symbol keeps the file's date order). Advances
-    `seen`."""
+def _positions(codes: np.ndarray, starts: np.ndarray, seen: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rows of a chunk go: after their symbol's rows of earlier chunks and, within
+    the chunk, in date order (a stable sort by symbol keeps the file's date order). Returns the
+    chunk's rows in table order and their places, ascending: a store on disk
+    (`ifns_train.data.cache.NpyFile`) then writes each chunk as it comes. Advances `seen`."""
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
     steps = np.arange(len(order))
     run_start = np.maximum.accumulate(
         np.where(np.r_[True, ordered[1:] != ordered[:-1]], steps, 0)) if len(order) else steps
-    pos = np.empty(len(codes), dtype=np.int64)
-    pos[order] = starts[ordered] + seen[ordered] + (steps - run_start)
+    pos = starts[ordered] + seen[ordered] + (steps - run_start)
     seen += np.bincount(codes, minlength=len(seen))
-    return pos
+    return order, pos
 
 
 def _flush(arrays: dict[str, Any]) -> None:

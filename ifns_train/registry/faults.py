@@ -1,43 +1,9 @@
-"""Named points where a test can kill a run (`IFNS_FAULT_AT=<point>`), to prove that the
-registry stays consistent whatever instant a run dies at, or hold a decision (`HOOKS`, in the
-test's own process) to prove that two decisions made at the same instant cannot both win. In
-normal use this is one lookup of a dict and of an environment variable per point.
-
-The points, in the order a run passes them:
-  run-registered         the experiment is entered as `running`
-  resolved               the data is resolved, before training
-  trained                fit has ended, before predicting
-  staged                 the artifact folder is written under its hidden staging name
-  artifact-in-place      the folder has its final name, before the registry transaction
-  publish-before-commit  inside the registry transaction, before its commit
-  published              after the commit
-
-and, in a status decision (`lifecycle.decide`, `log.set_status`):
-  decide-checked         the gate was passed on the status read before the transaction
-  decide-in-transaction  the write transaction has begun (PostgreSQL: not yet serialised)
-  status-read            `set_status` read the status inside its transaction
-"""
+"""The registry's fault points: `ifns_train.core.faults` (moved there so that the dataset cache,
+a lower wing, can name points too); imported here under the name the registry's modules and
+tests use."""
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Callable
+from ifns_train.core.faults import DECISION_POINTS, ENV, HOOKS, POINTS, point
 
-ENV = "IFNS_FAULT_AT"
-POINTS = ("run-registered", "resolved", "trained", "staged", "artifact-in-place",
-          "publish-before-commit", "published")
-DECISION_POINTS = ("decide-checked", "decide-in-transaction", "status-read")
-# point -> a function a test calls there (e.g. waiting on a barrier); empty in normal use.
-HOOKS: dict[str, Callable[[], None]] = {}
-
-
-def point(name: str) -> None:
-    """Call the test's hook for this point, if any; die here, as a SIGKILL would, when the
-    environment names it."""
-    assert name in POINTS or name in DECISION_POINTS, name
-    hook = HOOKS.get(name)
-    if hook is not None:
-        hook()
-    if os.environ.get(ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+__all__ = ["DECISION_POINTS", "ENV", "HOOKS", "POINTS", "point"]

@@ -1,9 +1,13 @@
 """The resolved-data cache: hits skip the read and verification, yet give the same data; a
-changed dataset or a damaged entry is rebuilt; two jobs starting together build it once."""
+changed dataset or a damaged entry is rebuilt; two jobs starting together build it once; a build
+killed at any named point leaves no entry a later run would use; an entry's files are written
+in blocks, whatever order the reader fills them in."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ifns_train.core import faults
 from ifns_train.data import cache as data_cache
+from ifns_train.data import reader
 from ifns_train.data import resolve as resolve_mod
 from ifns_train.data.cache import CacheOptions
 from ifns_train.data.demo import DEMO_DATASET_ID, write_demo
@@ -181,3 +187,125 @@ def test_the_cache_settings_are_not_hashed() -> None:
     before = {"dataset": {"id": "DS_X"}}  # a config from before the cache existed
     hashes = {provenance.config_hash(provenance.definition(c)) for c in (base, other, before)}
     assert len(hashes) == 1
+
+
+# Bytes of the reader's chunks and of the cache's blocks in the builds stopped or killed: chunks
+# of about 800 rows of the small demo (so runs, spills and merges), blocks of 64 feature rows.
+CHUNK_BYTES, BLOCK_BYTES = 1 << 17, 1 << 12
+# A build killed at each point: the cache folder as argv[3], so that the kills run side by side.
+KILLED = """
+import json, sys
+from ifns_train.data import cache, reader
+from ifns_train.data.resolve import resolve
+reader.CHUNK_BYTES, cache.BLOCK_BYTES = map(int, sys.argv[4:])
+resolve(sys.argv[1], **json.loads(sys.argv[2]), cache=cache.CacheOptions(dir=sys.argv[3]))
+"""
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks and blocks, as in the killed builds: a date-major table spills, and the
+    spills are merged in several blocks."""
+    monkeypatch.setattr(reader, "CHUNK_BYTES", CHUNK_BYTES)
+    monkeypatch.setattr(data_cache, "BLOCK_BYTES", BLOCK_BYTES)
+
+
+def _after_a_kill(registry: Path, point: str, folder: Path, plain: ResolvedData) -> None:
+    """What a build killed at `point` left in `folder`: no complete entry, a temporary folder;
+    the next resolve misses, builds an entry equal to a fresh read and removes the leftover."""
+    assert data_cache.entries(folder) == [], point  # nothing complete was left
+    (leftover,) = folder.glob(f"{data_cache.TMP_PREFIX}*")
+    files = {f.name for f in leftover.iterdir()}
+    if point == "cache-block-written":  # the first chunk: in the spills
+        assert any(name.endswith(data_cache.SPILL) for name in files), files
+    assert (data_cache.META in files) == (point == "cache-meta-written"), (point, files)
+    built = data_cache.STATS["builds"]
+    again = resolve(registry, **ARGS, cache=CacheOptions(dir=folder))
+    assert data_cache.STATS["builds"] == built + 1, point  # a miss, rebuilt
+    _assert_same(plain, again)
+    assert not leftover.exists(), point  # removed by the build, under the lock
+    assert len(data_cache.entries(folder)) == 1
+
+
+class Killed(BaseException):
+    """Ends a build at a fault point, in this process."""
+
+
+@pytest.mark.parametrize("point", faults.CACHE_POINTS)
+def test_a_build_stopped_at_any_point_leaves_no_entry_and_is_rebuilt(
+        registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_blocks: None,
+        point: str) -> None:
+    # In this process: at the point, the temporary folder is copied as it is (what a SIGKILL
+    # leaves: the kernel keeps what was written), then the build is ended.
+    folder = tmp_path / "cache"
+
+    def kill() -> None:
+        (tmp,) = folder.glob(f"{data_cache.TMP_PREFIX}*")
+        shutil.copytree(tmp, tmp.with_name(tmp.name + ".killed"))
+        raise Killed
+
+    monkeypatch.setitem(faults.HOOKS, point, kill)
+    with pytest.raises(Killed):
+        resolve(registry, **ARGS, cache=CacheOptions(dir=folder))
+    monkeypatch.delitem(faults.HOOKS, point)
+    _after_a_kill(registry, point, folder, _resolve(registry, cache=False))
+
+
+@pytest.mark.slow
+def test_a_build_killed_at_any_point_leaves_no_entry_and_is_rebuilt(
+        registry: Path, tmp_path: Path, reads: list[str], small_blocks: None) -> None:
+    root = Path(__file__).resolve().parents[2]
+    folders = {point: tmp_path / point for point in faults.CACHE_POINTS}
+    jobs = {point: subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(registry), json.dumps(ARGS), str(folder),
+         str(CHUNK_BYTES), str(BLOCK_BYTES)], cwd=root,
+        env={**os.environ, faults.ENV: point, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for point, folder in folders.items()}
+    for point, job in jobs.items():
+        err = job.communicate(timeout=300)[1]
+        assert job.returncode == -9, (point, err[-2000:])  # killed there, as by SIGKILL
+    plain = _resolve(registry, cache=False)
+    for point, folder in folders.items():
+        _after_a_kill(registry, point, folder, plain)
+    assert reads == [DEMO_DATASET_ID] * (1 + len(folders))
+
+
+def _npy(tmp_path: Path, shape: tuple[int, ...], dtype: Any,
+         writes: list[tuple[Any, Any]]) -> np.ndarray:
+    """The array an `NpyFile` holds after `writes` (where, values) and `close`."""
+    file = data_cache.NpyFile(tmp_path / "a.npy", shape, dtype)
+    for where, values in writes:
+        file[where] = values
+        file.flush()
+    file.close()
+    assert not list(tmp_path.glob(f"*{data_cache.SPILL}"))  # the spill is removed
+    return np.load(tmp_path / "a.npy")
+
+
+@pytest.mark.parametrize("block", [16, 1 << 20])
+def test_an_npy_file_written_in_chunks_in_any_order_holds_every_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(data_cache, "BLOCK_BYTES", block)  # 16: a block of one to four rows
+    rng = np.random.default_rng(3)
+    expected = rng.normal(size=(50, 3)).astype(np.float32)
+    # In order first (straight to the file), then chunks scattered as a date-major table's.
+    pos = [np.arange(0, 5), np.arange(5, 9), np.r_[20:25, 40:44, 9:12],
+           rng.permutation(np.r_[12:20, 25:40, 44:50])]
+    got = _npy(tmp_path, (50, 3), np.float32, [(p, expected[p]) for p in pos])
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    dates = np.datetime64("2020-01-01", "ns") + np.arange(7).astype("timedelta64[D]")
+    got = _npy(tmp_path, (7,), "datetime64[ns]", [(np.array([5, 1, 3]), dates[[5, 1, 3]]),
+                                                    (slice(6, 7), dates[6:]),
+                                                    (np.array([0, 2, 4]), dates[[0, 2, 4]])])
+    assert np.array_equal(got, dates)
+    got = _npy(tmp_path, (6,), np.int64, [(slice(0, 2), 7), (slice(2, 6), 9)])  # broadcast
+    assert got.tolist() == [7, 7, 9, 9, 9, 9]
+
+
+@pytest.mark.parametrize("writes", [[(slice(0, 3), 1)], [(np.array([0, 2]), 1),
+                                                         (np.array([1, 2]), 1)]])
+def test_an_npy_file_missing_or_doubling_rows_is_refused(tmp_path: Path,
+                                                         writes: list[Any]) -> None:
+    with pytest.raises(ValueError, match=r"a\.npy"):
+        _npy(tmp_path, (4,), np.int32, writes)

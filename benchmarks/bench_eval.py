@@ -1,7 +1,12 @@
-"""What evaluating a split costs: `split_report` against two other ways of slicing the same figures.
+"""What evaluating a split costs: `split_report` against two other ways of slicing the same figures,
+and `evaluate_split` with its bootstrap intervals against today's evaluator.
 
     python benchmarks/bench_eval.py [--rows 5000000] [--before-rows 500000]
                                     [--sets directional,return,risk,cost] [--before auto|REV|none]
+                                    [--intervals-rows 1000000,5000000]
+                                    [--intervals-sets directional] [--intervals-before REV|none]
+                                    [--intervals-before-max-rows N] [--repeat N]
+                                    [--skip-report] [--skip-intervals]
 
 For each metric set, on synthetic predictions of realistic shape (dates x symbols, a model and
 the family's two usual baselines, labels correlated with the predictions, and the four context
@@ -21,6 +26,16 @@ times in one run:
 Then `split_report` on one split of the demo's size (23,232 rows) and of 385,000 rows, before
 and after (directional set, best of 3). Ratios are to ``grouped`` at the same size; nothing
 here asserts a time. The machine is shared: run it twice and report both.
+
+Intervals (issue 23, part 1): `evaluate_split` as a run calls it on its test split, with the
+bootstrap intervals (the composed config's `evaluation.bootstrap`: 1,000 stationary-bootstrap
+replicates), the four slice columns, the model and the set's two baselines, at each of
+``--intervals-rows``, and without intervals for the intervals' share; once with this tree's
+evaluator and once with ``--intervals-before``'s (default HEAD, the committed one: `git
+archive` into a temporary folder), each in a fresh process (``IFNS_BENCH_CODE`` names the
+tree it imports) after a small warm-up (imports, arch), timed inside it. A markdown table:
+rows, seconds before and now, their ratio, and the growth from the smallest to the largest
+size. ``--intervals-before-max-rows`` skips the old evaluator above that size (~30 s at 5M).
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
 import os
 import platform
 import subprocess
@@ -43,7 +59,9 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The ifns_train measured: this tree, or an older one unpacked by the intervals' comparison.
+CODE = Path(os.environ.get("IFNS_BENCH_CODE", REPO))
+sys.path.insert(0, str(CODE))
 
 from ifns_train.evaluation.report import METRIC_SETS, split_report  # noqa: E402
 
@@ -187,14 +205,132 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+def split_arrays(metric_set: str, rows: int) -> tuple[Any, Any]:
+    """(PredictionArrays, EvaluationSpec) of one test split as a run evaluates it: `inputs`
+    with symbols, the directional model's class call and a realised return for the proxies,
+    the settings and bootstrap of the composed config."""
+    from hydra import compose, initialize_config_dir
+
+    from ifns_train.config import CONF_DIR
+    from ifns_train.evaluation.predictions import PredictionArrays
+    from ifns_train.evaluation.standard import EvaluationSpec
+
+    kw = inputs(metric_set, rows)
+    n_symbols = min(SYMBOLS, rows)
+    names = np.array([f"S{i:04d}" for i in range(n_symbols)], dtype=object)
+    symbols = np.tile(names, -(-rows // n_symbols))[:rows]
+    model = dict(kw["model"])
+    extra: dict[str, np.ndarray] = {}
+    if metric_set == "directional":
+        model["pred"] = (model["prob"] > 0.5).astype(np.float64)
+        rng = np.random.default_rng(11)
+        extra["realised_return"] = np.where(kw["y"] == 1, 1.0, -1.0) * np.abs(
+            rng.normal(0.0, 0.02, rows))
+    arrays = PredictionArrays(dates=kw["inputs"]["dates"], symbols=symbols, y=kw["y"],
+                              model=model, baselines=kw["baselines"], inputs=extra,
+                              context=kw["context"])
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["paths.output_dir=unused"])
+    ev = cfg.evaluation
+    spec = EvaluationSpec(
+        metric_set=metric_set, baselines=tuple(kw["baselines"]), slice_by=tuple(kw["context"]),
+        min_rows=kw["min_rows"], n_bins=kw["n_bins"], horizon_days=kw["horizon_days"],
+        gate_threshold=None, bootstrap=dict(ev.bootstrap), cost_bps=float(ev.cost_bps),
+        proxy_band=float(ev.proxy_band))
+    return arrays, spec
+
+
+def interval_child(metric_set: str, rows: int, repeat: int) -> None:
+    """In a fresh process: `evaluate_split` with and without intervals; JSON on stdout."""
+    from ifns_train.evaluation.standard import evaluate_split
+
+    warm, spec = split_arrays(metric_set, 20_000)
+    evaluate_split(warm, spec)  # imports (arch, scipy) and first calls out of the way
+    arrays, spec = split_arrays(metric_set, rows)
+    out: dict[str, float] = {}
+    for label, with_intervals in (("without", False), ("with", True)):
+        out[label] = min(timed(lambda w=with_intervals: evaluate_split(arrays, spec, w))[0]
+                         for _ in range(repeat))
+    print(json.dumps(out))
+
+
+def run_interval_child(code: Path, metric_set: str, rows: int, repeat: int) -> dict[str, float]:
+    env = {**os.environ, "IFNS_BENCH_CODE": str(code)}
+    done = subprocess.run(
+        [sys.executable, __file__, "--interval-child", f"{metric_set}:{rows}:{repeat}"],
+        env=env, capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def unpack(rev: str) -> Path:
+    """The package at git revision ``rev``, unpacked into a temporary folder."""
+    folder = Path(tempfile.mkdtemp())
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "ifns_train"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def intervals_bench(args: argparse.Namespace) -> None:
+    """The intervals' comparison of the module docstring."""
+    sizes = [int(r) for r in args.intervals_rows.split(",")]
+    before = None if args.intervals_before == "none" else unpack(args.intervals_before)
+    print(f"\nevaluate_split with intervals; before: {args.intervals_before}", flush=True)
+    results: list[tuple[str, int, dict[str, float], dict[str, float] | None]] = []
+    for metric_set in args.intervals_sets.split(","):
+        for rows in sizes:
+            now = run_interval_child(REPO, metric_set, rows, args.repeat)
+            old = None
+            if before is not None and (not args.intervals_before_max_rows
+                                       or rows <= args.intervals_before_max_rows):
+                old = run_interval_child(before, metric_set, rows, args.repeat)
+            results.append((metric_set, rows, now, old))
+            print(f"  {metric_set:<12} {rows:>10,} rows: now {now['with']:.2f} s "
+                  f"(without intervals {now['without']:.2f} s)"
+                  + ("" if old is None else f", before {old['with']:.2f} s "
+                     f"(without {old['without']:.2f} s)"), flush=True)
+
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    print("\n| metric set | rows | before s | now s | before / now | now without intervals s "
+          "| now: growth from the smallest size | before: growth |")
+    print("|---|---|---|---|---|---|---|---|")
+    for metric_set, rows, now, old in results:
+        first = next(r for r in results if r[0] == metric_set)
+        growth_now = now["with"] / first[2]["with"]
+        growth_old = None if old is None or first[3] is None else old["with"] / first[3]["with"]
+        old_s = None if old is None else old["with"]
+        print(f"| {metric_set} | {rows:,} | {cell(old_s)} | {now['with']:.2f} | "
+              f"{cell(None if old_s is None else old_s / now['with'])} | {now['without']:.2f} | "
+              f"{growth_now:.1f}x | {cell(growth_old)}{'x' if growth_old else ''} |")
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--interval-child":
+        child_set, child_rows, child_repeat = sys.argv[2].split(":")
+        interval_child(child_set, int(child_rows), int(child_repeat))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--before-rows", type=int, default=500_000)
     parser.add_argument("--sets", default="directional,return,risk,cost")
     parser.add_argument("--before", default="auto", help="auto, a git revision, or none")
     parser.add_argument("--no-pandas", action="store_true")
+    parser.add_argument("--intervals-rows", default="1000000,5000000")
+    parser.add_argument("--intervals-sets", default="directional")
+    parser.add_argument("--intervals-before", default="HEAD",
+                        help="the git revision of today's evaluator, or none")
+    parser.add_argument("--intervals-before-max-rows", type=int, default=0,
+                        help="run the old evaluator only up to this many rows (0: always)")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N (intervals)")
+    parser.add_argument("--skip-report", action="store_true", help="only the intervals")
+    parser.add_argument("--skip-intervals", action="store_true", help="only split_report")
     args = parser.parse_args()
+    if not args.skip_intervals:
+        intervals_bench(args)
+    if args.skip_report:
+        return
     rev = before_revision(args.before)
     before = load_before(rev) if rev else None
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy "

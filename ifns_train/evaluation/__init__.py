@@ -19,6 +19,7 @@ Undefined values are ``None``, never NaN, so the JSON stays strict.
 - `evidence.py`: beyond point figures: intervals, the IC's HAC t-statistic, trading proxies.
 - `intervals.py`: confidence intervals from a block bootstrap over dates; a HAC t-statistic.
 - `weighted_stats.py`: statistics as functions of date weights: the engine of `intervals`.
+- `weighted_auc.py`: the AUC of date weights: exact pair matrix, or a score grid with its bound.
 - `proxies.py`: trading proxies (spec 7.1), on non-overlapping holding periods.
 - `selection.py`: the probabilistic and the deflated Sharpe ratio (selection among trials).
 - `stability.py`: how much a figure moves across walk-forward folds and seeds (spec 7.2).

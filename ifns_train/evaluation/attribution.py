@@ -21,7 +21,8 @@ columns (one column, or every column of one feature family):
   family's primary metric (``report.METRIC_SETS``, on the prediction array of
   ``evidence.HEADLINE``): the unpermuted figure's favourable advantage over the permuted one
   (``evidence.interval`` with the unpermuted predictions as the "model" and the permuted ones
-  as the "baseline"), so drop > 0 means the model leans on the group, for a score and for a
+  as the "baseline"; the unpermuted side's statistic made once for all groups,
+  ``evidence.Scored``), so drop > 0 means the model leans on the group, for a score and for a
   loss alike. Its interval is the paired block bootstrap over dates of the evaluation (its
   level, method and seed, ``reps`` replicates, and one block length for every group: the
   configured one, or ``"auto"`` resolved once on the unpermuted figure). A group the model
@@ -147,15 +148,16 @@ def permutation_attribution(
         return np.concatenate(out) if out else np.empty(0)
 
     unpermuted = scores([])
-    full = evidence.interval(primary, arrays, unpermuted, None, {**bootstrap, "reps": reps},
-                             horizon)["model"]
+    # The unpermuted figure's statistic is made once and paired with each group's permuted.
+    scored = evidence.Scored(primary, arrays, unpermuted, grids=evidence.Grids())
+    full = scored.interval(None, {**bootstrap, "reps": reps}, horizon)["model"]
     boot = {**bootstrap, "reps": reps, "block": full["block"]}
 
     def drop(group: list[str]) -> dict[str, Any]:
         permuted = scores(group)
         if np.array_equal(permuted, unpermuted):  # an input the model does not read
             return {"drop": 0.0, "low": 0.0, "high": 0.0, "evidence": evidence_of(0.0, 0.0)}
-        result = evidence.interval(primary, arrays, unpermuted, permuted, boot, horizon)
+        result = scored.interval(permuted, boot, horizon)
         imp = result["improvement"] or {}
         low, high = imp.get("low"), imp.get("high")
         return {"drop": imp.get("estimate"), "low": low, "high": high,

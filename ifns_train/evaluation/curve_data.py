@@ -2,8 +2,9 @@
 
 Pure: a split's prediction arrays and its report (the `metrics.json` content of that split)
 in, one `Picture` per picture out, whose `data` is what the picture's JSON holds (the numbers
-drawn, the title and the axis labels; JSON-ready, None where a figure is undefined). The
-drawing (`run.curves`) adds nothing but ink. Per metric set (`PICTURES`):
+drawn, the title and the axis labels; JSON-ready, None where a figure is undefined): the run
+records that JSON (`run.curves`) and the image is drawn from it alone, later and elsewhere
+(`run.curve_drawing`), adding nothing but ink. Per metric set (`PICTURES`):
 
 * directional, overlay: `reliability_<split>`: the reliability curves of the model and each
   baseline (the report's bins), the model's rows per bin, and its calibration error (ECE)
@@ -26,17 +27,18 @@ drawdown after costs, model against the best baseline, `equity_curve`) and
 `period_figures`). The learning curves are one per run (`learning_curve`, drawn by the
 recorder).
 
-A scatter's points are not in its JSON: the PNG draws a seeded subsample of at most
-`MAX_POINTS`, the JSON the binned means drawn over them. Odd data (one class, constant
-forecasts, a tiny universe, non-positive volatilities) gives a picture with a `note`, never
-an exception.
+A scatter's JSON holds its points too, so that the JSON alone draws it: a seeded subsample of
+at most `MAX_POINTS`, each value to `POINT_DIGITS` significant digits (finer than a pixel of
+the picture, and half the bytes), the group of each point as an index into `groups`. Odd
+data (one class, constant forecasts, a tiny universe, non-positive volatilities) gives a
+picture with a `note`, never an exception.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,18 +57,17 @@ from ifns_train.evaluation.score_distribution import class_histograms
 N_BUCKETS = 10
 MAX_POINTS = 20_000
 POINTS_SEED = 0
+POINT_DIGITS = 6
 REGIME = "regime_tag"
 
 
 @dataclass
 class Picture:
-    """One picture: `name` is the file stem, `kind` the drawing, `data` its JSON and `points`
-    the (subsampled) scatter the PNG draws besides."""
+    """One picture: `name` is the file stem, `kind` the drawing, `data` its numbers."""
 
     name: str
     kind: str
     data: dict[str, Any]
-    points: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 Builder = Callable[[str, PredictionArrays, Mapping[str, Any], Mapping[str, Any]], Picture]
@@ -217,10 +218,20 @@ def cumulative_ic(split: str, arrays: PredictionArrays, report: Mapping[str, Any
         "xlabel": "date", "ylabel": "cumulative sum of the per-date IC", **data})
 
 
+def _significant(values: np.ndarray, digits: int) -> list[float]:
+    """`values` to `digits` significant digits, as JSON numbers (short: 0.0123457, not
+    0.012345678901234)."""
+    scale = np.zeros(values.shape)
+    nonzero = values != 0
+    scale[nonzero] = np.floor(np.log10(np.abs(values[nonzero])))
+    factor = 10.0 ** (digits - 1 - scale)
+    return (np.round(values * factor) / factor).tolist()
+
+
 def scatter_data(pred: np.ndarray, real: np.ndarray, groups: np.ndarray | None, *,
-                 log: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(JSON, points): per group and overall ("all"), the mean forecast and mean realised value
-    per forecast decile (deciles of the whole split); and a seeded subsample of the points."""
+                 log: bool) -> dict[str, Any]:
+    """Per group and overall ("all"), the mean forecast and mean realised value per forecast
+    decile (deciles of the whole split); and a seeded subsample of the points."""
     pred, real = np.asarray(pred, np.float64), np.asarray(real, np.float64)
     ok = np.isfinite(pred) & np.isfinite(real)
     if log:
@@ -235,7 +246,7 @@ def scatter_data(pred: np.ndarray, real: np.ndarray, groups: np.ndarray | None, 
         notes.append(f"{dropped} rows left out: {why}")
     data: dict[str, Any] = {"scale": "log" if log else "linear", "rows": int(p.size),
                             "rows_left_out": dropped, "buckets": 0, "bins": {}}
-    points: dict[str, np.ndarray] = {}
+    points: dict[str, list[Any]] = {"groups": [], "group": [], "x": [], "y": []}
     if p.size == 0:
         notes.append("no row to draw")
     else:
@@ -253,27 +264,30 @@ def scatter_data(pred: np.ndarray, real: np.ndarray, groups: np.ndarray | None, 
         if p.size > MAX_POINTS:
             rng = np.random.default_rng(POINTS_SEED)
             idx = np.sort(rng.choice(p.size, MAX_POINTS, replace=False))
-        points = {"x": p[idx], "y": r[idx], "group": g[idx]}
-    data.update(points_drawn=int(points["x"].size) if points else 0, points_seed=POINTS_SEED,
-                note="; ".join(notes) or None)
-    return data, points
+        names, codes = np.unique(g[idx], return_inverse=True)
+        points = {"groups": [str(n) for n in names], "group": codes.tolist(),
+                  "x": _significant(p[idx], POINT_DIGITS),
+                  "y": _significant(r[idx], POINT_DIGITS)}
+    data.update(points_drawn=len(points["x"]), points_seed=POINTS_SEED,
+                note="; ".join(notes) or None, points=points)
+    return data
 
 
 def vol_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
                  spec: Mapping[str, Any]) -> Picture:
-    data, points = scatter_data(arrays.model["pred"], arrays.y, arrays.context.get(REGIME),
+    data = scatter_data(arrays.model["pred"], arrays.y, arrays.context.get(REGIME),
                                 log=True)
     return Picture(f"vol_forecast_{split}", "scatter", {
         "title": f"{split}: realised vs forecast volatility (means per forecast decile)",
-        "xlabel": "forecast volatility", "ylabel": "realised volatility", **data}, points)
+        "xlabel": "forecast volatility", "ylabel": "realised volatility", **data})
 
 
 def cost_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
                   spec: Mapping[str, Any]) -> Picture:
-    data, points = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
+    data = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
     return Picture(f"cost_forecast_{split}", "scatter", {
         "title": f"{split}: realised vs predicted cost (means per predicted decile)",
-        "xlabel": "predicted cost (bps)", "ylabel": "realised cost (bps)", **data}, points)
+        "xlabel": "predicted cost (bps)", "ylabel": "realised cost (bps)", **data})
 
 
 def regime_improvement_data(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -327,10 +341,10 @@ def regime_improvement(split: str, arrays: PredictionArrays, report: Mapping[str
 
 def return_forecast(split: str, arrays: PredictionArrays, report: Mapping[str, Any],
                     spec: Mapping[str, Any]) -> Picture:
-    data, points = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
+    data = scatter_data(arrays.model["pred"], arrays.y, None, log=False)
     return Picture(f"return_forecast_{split}", "scatter", {
         "title": f"{split}: realised vs forecast return (means per forecast decile, pooled)",
-        "xlabel": "forecast return", "ylabel": "realised return", **data}, points)
+        "xlabel": "forecast return", "ylabel": "realised return", **data})
 
 
 def score_distribution(split: str, arrays: PredictionArrays, report: Mapping[str, Any],

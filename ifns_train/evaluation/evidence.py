@@ -19,16 +19,20 @@ Pure: arrays in, a JSON-ready dict out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ifns_train.evaluation import intervals, proxies
+from ifns_train.evaluation.grouped import factorize
+from ifns_train.evaluation.panel import Panel
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.promotion import best_in_cell
+from ifns_train.evaluation.ranking import ranks_within, varies
 from ifns_train.evaluation.regression import IC_MIN_NAMES
+from ifns_train.evaluation.weighted_auc import ScoreBins, score_bins
 
 # Per metric set: the headline metrics that get intervals, and the prediction array each scores.
 HEADLINE: dict[str, dict[str, str]] = {
@@ -49,8 +53,8 @@ def per_date_ic(pred: np.ndarray, y: np.ndarray, dates: np.ndarray,
     constant side (the dates `regression.return_metrics` leaves out of its means)."""
     codes, uniques = pd.factorize(pd.Series(dates), sort=True)
     n = len(uniques)
-    frame = pd.DataFrame({"d": codes, "p": pred, "y": y})
-    ranks = frame.groupby("d")[["p", "y"]].rank(method="average")
+    pred, y = np.asarray(pred, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rank_p, rank_y = (ranks_within(codes, n, v) for v in (pred, y))
     count = np.bincount(codes, minlength=n)
 
     def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -61,11 +65,9 @@ def per_date_ic(pred: np.ndarray, y: np.ndarray, dates: np.ndarray,
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.clip(sab / np.sqrt(saa * sbb), -1.0, 1.0)
 
-    lo_p, hi_p = (frame.groupby("d")["p"].agg(f).to_numpy() for f in ("min", "max"))
-    lo_y, hi_y = (frame.groupby("d")["y"].agg(f).to_numpy() for f in ("min", "max"))
-    usable = (count >= min_names) & (lo_p < hi_p) & (lo_y < hi_y)
-    ic = np.where(usable, corr(frame["p"].to_numpy(), frame["y"].to_numpy()), np.nan)
-    rank_ic = np.where(usable, corr(ranks["p"].to_numpy(), ranks["y"].to_numpy()), np.nan)
+    usable = (count >= min_names) & varies(codes, n, pred) & varies(codes, n, y)
+    ic = np.where(usable, corr(pred, y), np.nan)
+    rank_ic = np.where(usable, corr(rank_p, rank_y), np.nan)
     return np.asarray(uniques), ic, rank_ic
 
 
@@ -76,36 +78,94 @@ def date_series(metric: str, pred: np.ndarray, y: np.ndarray, dates: np.ndarray
     return out[0], out[SERIES_METRICS[metric]]
 
 
+class Grids:
+    """The score grid bins of a split's score arrays, each sorted once: the AUC of a large
+    sample is taken on a score grid (`weighted_auc`), and the split's headline interval, its
+    slices' and the permutation attribution's read the same arrays. Holds the arrays it has
+    binned, so an array's identity names it while the cache lives (one split's evaluation);
+    binned only when a sample takes the grid; the `KEEP` used last are kept (the
+    attribution's permuted copies come and go, the unpermuted one stays)."""
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._binned: dict[int, tuple[np.ndarray, ScoreBins]] = {}
+
+    def of(self, score: np.ndarray, rows: np.ndarray | None) -> Callable[[], ScoreBins]:
+        def bins() -> ScoreBins:
+            hit = self._binned.pop(id(score), None)
+            if hit is None or hit[0] is not score:
+                hit = (score, score_bins(np.asarray(score, dtype=np.float64)))
+            self._binned[id(score)] = hit  # last used, last out
+            while len(self._binned) > self.KEEP:
+                del self._binned[next(iter(self._binned))]
+            return hit[1] if rows is None else hit[1].take(rows)
+        return bins
+
+
+class Scored:
+    """`metric` on one sample of a split's rows (all, or `rows`) with `model`'s predictions,
+    its statistic made once: any number of baselines are then paired against it (`interval`
+    for one, the permutation attribution for one per feature group)."""
+
+    def __init__(self, metric: str, arrays: PredictionArrays, model: np.ndarray,
+                 rows: np.ndarray | None = None, grids: Grids | None = None) -> None:
+        self.metric, self.arrays, self.rows, self.grids = metric, arrays, rows, grids
+        sel = slice(None) if rows is None else rows
+        self.y, self.dates = arrays.y[sel], arrays.dates[sel]
+        if metric in SERIES_METRICS:
+            self.series_dates, self.series = date_series(metric, model[sel], self.y, self.dates)
+        else:
+            self.sample = intervals.RowSample(metric, self.y, self.dates, None)
+            self.model = self.sample.stat(model[sel], self._grid(model))
+
+    def _grid(self, score: np.ndarray) -> Callable[[], ScoreBins] | None:
+        return None if self.grids is None or self.metric != "auc" else \
+            self.grids.of(score, self.rows)
+
+    def interval(self, baseline: np.ndarray | None, boot: Mapping[str, Any], horizon: int,
+                 small: bool = False) -> dict[str, Any]:
+        """The model's interval and, paired on the same resampled dates, its favourable
+        improvement over `baseline`'s predictions (of all the split's rows)."""
+        options = {"horizon": horizon, "level": boot["level"], "reps": boot["reps"],
+                   "seed": boot["seed"], "block": boot["block"], "method": boot["method"],
+                   "small": small}
+        sel = slice(None) if self.rows is None else self.rows
+        if self.metric in SERIES_METRICS:
+            base = None if baseline is None else \
+                date_series(self.metric, baseline[sel], self.y, self.dates)[1]
+            return intervals.series_interval(self.series, self.series_dates,
+                                             baseline_values=base, **options)
+        stat = None if baseline is None else \
+            self.sample.stat(baseline[sel], self._grid(baseline))
+        return intervals.stat_intervals(self.metric, self.model, stat, self.sample.n_dates,
+                                        **options)
+
+
 def interval(metric: str, arrays: PredictionArrays, model: np.ndarray,
               baseline: np.ndarray | None, boot: Mapping[str, Any], horizon: int,
-              rows: np.ndarray | None = None, small: bool = False) -> dict[str, Any]:
+              rows: np.ndarray | None = None, small: bool = False,
+              grids: Grids | None = None) -> dict[str, Any]:
     """The interval of `metric` on `model`'s predictions and, paired on the same resampled
     dates, of its favourable improvement over `baseline`'s: one definition for a row metric
     and a per-date series metric, shared by the headline figures, the slices and the
-    permutation attribution."""
-    sel = slice(None) if rows is None else rows
-    options = {"horizon": horizon, "level": boot["level"], "reps": boot["reps"],
-               "seed": boot["seed"], "block": boot["block"], "method": boot["method"],
-               "small": small}
-    if metric in SERIES_METRICS:
-        dates, series = date_series(metric, model[sel], arrays.y[sel], arrays.dates[sel])
-        base = None if baseline is None else \
-            date_series(metric, baseline[sel], arrays.y[sel], arrays.dates[sel])[1]
-        return intervals.series_interval(series, dates, baseline_values=base, **options)
-    return intervals.metric_interval(metric, arrays.y[sel], model[sel], arrays.dates[sel],
-                                     baseline_pred=None if baseline is None else baseline[sel],
-                                     **options)
+    permutation attribution (`Scored`)."""
+    return Scored(metric, arrays, model, rows, grids).interval(baseline, boot, horizon, small)
 
 
 def split_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
-                    boot: Mapping[str, Any], horizon: int) -> dict[str, Any]:
-    """Intervals of the headline metrics and of their improvement over the best baseline."""
+                    boot: Mapping[str, Any], horizon: int, grids: Grids | None = None
+                    ) -> dict[str, Any]:
+    """Intervals of the headline metrics and of their improvement over the best baseline
+    (`grids`: shared with `slice_intervals` of the same split)."""
+    grids = Grids() if grids is None else grids
     model_out: dict[str, Any] = {}
     improvement: dict[str, Any] = {}
     for metric, key in HEADLINE[report["metric_set"]].items():
         best = report["best_baseline"].get(metric)
         baseline = None if best is None else arrays.baselines[best][key]
-        result = interval(metric, arrays, arrays.model[key], baseline, boot, horizon)
+        result = interval(metric, arrays, arrays.model[key], baseline, boot, horizon,
+                          grids=grids)
         model_out[metric] = result["model"]
         if result["improvement"] is not None:
             improvement[metric] = {**result["improvement"], "baseline": best}
@@ -113,24 +173,28 @@ def split_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
 
 
 def slice_intervals(arrays: PredictionArrays, report: Mapping[str, Any],
-                    boot: Mapping[str, Any], horizon: int) -> dict[str, Any]:
+                    boot: Mapping[str, Any], horizon: int, grids: Grids | None = None
+                    ) -> dict[str, Any]:
     """Per slice of `INTERVAL_SLICES`: the primary metric's improvement over the slice's best
-    baseline, with its interval (no claim of significance for a small slice)."""
+    baseline, with its interval (no claim of significance for a small slice). A slice is the
+    rows whose value reads as its key (`str`), found by one hashing pass over the column."""
+    grids = Grids() if grids is None else grids
     primary = report["primary_metric"]
     key = HEADLINE[report["metric_set"]][primary]
     out: dict[str, Any] = {}
     for column in INTERVAL_SLICES:
         if column not in arrays.context:
             continue
-        values = np.array([str(v) for v in arrays.context[column]], dtype=object)
+        codes, uniques = factorize(np.asarray(arrays.context[column]))
+        labels = np.array([str(u) for u in uniques], dtype=object)  # missing: code -1
         for value, cell in report["slices"].get(column, {}).items():
             best = best_in_cell(cell, primary)
             if best is None:
                 continue
-            rows = np.flatnonzero(values == value)
+            rows = np.flatnonzero(np.r_[labels == value, False][codes])  # -1: the False
             result = interval(primary, arrays, arrays.model[key],
                                arrays.baselines[best][key], boot, horizon, rows,
-                               small=cell["small_slice"])
+                               small=cell["small_slice"], grids=grids)
             out.setdefault(column, {})[value] = {**result["improvement"], "baseline": best}
     return out
 
@@ -171,7 +235,7 @@ def _without_series(run: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in run.items() if k != "series"}
 
 
-def _strategies(arrays: PredictionArrays, realised: np.ndarray, *, horizon: int,
+def _strategies(arrays: PredictionArrays, panel: Panel, realised: np.ndarray, *,
                 cost: Any, band: float, market_neutral: bool, series: bool
                 ) -> dict[str, Any]:
     """The model's and each baseline's proxies, and the model's excess over the best
@@ -179,9 +243,8 @@ def _strategies(arrays: PredictionArrays, realised: np.ndarray, *, horizon: int,
     and of the excess only with `series`."""
 
     def run(preds: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        return proxies.trading_proxies(arrays.dates, arrays.symbols, _positions(preds, band),
-                                       realised, horizon_days=horizon, cost_bps=cost,
-                                       market_neutral=market_neutral)
+        return proxies.panel_proxies(panel, _positions(preds, band), realised, cost_bps=cost,
+                                     market_neutral=market_neutral)
 
     model = run(arrays.model)
     baselines = {name: run(preds) for name, preds in arrays.baselines.items()}
@@ -214,14 +277,17 @@ def trading(arrays: PredictionArrays, metric_set: str, *, horizon: int, cost_bps
     else:
         return None
     cost = arrays.inputs.get("cost_bps", cost_bps)
-    options: dict[str, Any] = {"horizon": horizon, "cost": cost, "band": band, "series": series}
+    # The rows' codes and offset-sequence neighbours, shared by every predictor's proxies.
+    panel = Panel.of(arrays.dates, arrays.symbols, horizon, len(arrays))
+    options: dict[str, Any] = {"cost": cost, "band": band, "series": series}
     out: dict[str, Any] = {
         "cost_bps": cost_bps if np.ndim(cost) == 0 else "per row (cost model)",
         "band": band,
-        **_strategies(arrays, realised, market_neutral=False, **options),
+        **_strategies(arrays, panel, realised, market_neutral=False, **options),
     }
     if metric_set == "return":
-        out["market_neutral"] = _strategies(arrays, realised, market_neutral=True, **options)
+        out["market_neutral"] = _strategies(arrays, panel, realised, market_neutral=True,
+                                            **options)
         out["quantile_spread"] = {
             "model": proxies.quantile_spread(arrays.dates, arrays.model["pred"], realised,
                                              horizon_days=horizon),

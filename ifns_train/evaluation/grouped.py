@@ -169,7 +169,7 @@ def encode(column: str, values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(code per row, keys): keys are the distinct values as plain Python scalars, sorted,
     with missing values (None, NaN, NaT, pandas NA) as one key None, last.
 
-    One hashing pass over the rows (``_factorize``); the few distinct values are then
+    One hashing pass over the rows (``factorize``); the few distinct values are then
     converted and sorted in Python, so no row goes through Python.
     """
     codes, keys, remap = _encode(column, values)
@@ -182,7 +182,7 @@ def _encode(column: str, values: np.ndarray) -> tuple[np.ndarray, list[Any], np.
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"context[{column!r}] must be 1-D, got shape {arr.shape}")
-    codes, uniques = _factorize(arr)
+    codes, uniques = factorize(arr)
     keys = [_to_key(u) for u in uniques]
     present = {k for k in keys if k is not None}
     try:
@@ -196,7 +196,7 @@ def _encode(column: str, values: np.ndarray) -> tuple[np.ndarray, list[Any], np.
     return codes, distinct, remap
 
 
-def _factorize(arr: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def factorize(arr: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(codes, one object per code), -1 for a missing value, like ``pandas.factorize``.
 
     An object array of str, as the data module hands context columns over, shares one str

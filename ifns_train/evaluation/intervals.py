@@ -11,7 +11,9 @@ exactly ``block`` dates, wrapping around). ``arch.bootstrap`` draws the date ind
 How it stays fast: a replicate is a vector of date weights (how many times each date was
 drawn), all replicates one ``(reps, n_dates)`` matrix, and each statistic a small matrix
 product of it (``weighted_stats``); a paired improvement applies the same matrix to the
-model and the baseline.
+model and the baseline. The AUC of a sample beyond ``weighted_auc.EXACT_CELLS`` (rows x
+dates) is taken on a score grid, whose bound on the ends' error the interval records as
+``auc_grid``: ``{"bins", "max_error"}`` (0 where each bin holds one distinct score).
 
 Block length: ``"auto"`` is the Politis and White (2004; Patton, Politis and White 2009)
 estimate (``arch.bootstrap.optimal_block_length``) on the per-date series of the
@@ -35,12 +37,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ifns_train.evaluation.compare import HIGHER_IS_BETTER, evidence_of
+from ifns_train.evaluation.weighted_auc import ScoreBins
 from ifns_train.evaluation.weighted_stats import (
     ROW_METRICS,
     WeightedStat,
@@ -74,6 +78,11 @@ def date_codes(dates: np.ndarray) -> tuple[np.ndarray, int]:
     arr = np.asarray(dates)
     if arr.ndim != 1:
         raise ValueError(f"dates must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind in "iuM" and arr.size and bool(np.all(arr[1:] >= arr[:-1])):
+        # Rows in date order (a split's are): the codes count the changes, no hashing. NaT
+        # compares false, so dates with one take the general path and are refused there.
+        change = np.r_[False, arr[1:] != arr[:-1]]
+        return np.cumsum(change, dtype=np.int64), int(change.sum()) + 1
     codes, uniques = pd.factorize(arr, sort=True)
     if np.any(codes < 0):
         raise ValueError("dates must not contain missing values (None, NaN, NaT)")
@@ -160,22 +169,57 @@ def metric_interval(
     one class); ``low``/``high`` are None when more than half are, when the sample has
     fewer than 2 dates (nothing to resample), or when the figure itself is undefined.
     """
-    if metric not in HEADLINE_ROW_METRICS:
-        raise ValueError(f"metric must be one of {HEADLINE_ROW_METRICS}, got {metric!r}")
-    y_a = np.asarray(y, dtype=np.float64)
-    if y_a.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y_a.shape}")
-    codes, n_dates = date_codes(dates)
-    if codes.shape != y_a.shape:
-        raise ValueError(f"dates has shape {codes.shape}, expected {y_a.shape} to match y")
-    check_target(metric, y_a)
-    model = row_metric_stat(metric, y_a, as_pred(metric, model_pred, y_a.shape), codes, n_dates,
-                            n_bins)
-    baseline = None
-    if baseline_pred is not None:
-        baseline = row_metric_stat(
-            metric, y_a, as_pred(metric, baseline_pred, y_a.shape), codes, n_dates, n_bins
-        )
+    sample = RowSample(metric, y, dates, n_bins)
+    model = sample.stat(model_pred)
+    baseline = None if baseline_pred is None else sample.stat(baseline_pred)
+    return stat_intervals(metric, model, baseline, sample.n_dates, horizon=horizon, level=level,
+                          reps=reps, seed=seed, block=block, method=method, small=small)
+
+
+class RowSample:
+    """The outcomes and dates of one sample of rows, checked and coded once, whose
+    predictions (a model's, a baseline's, a permuted copy's) become ``WeightedStat``s of
+    ``metric`` (one of ``HEADLINE_ROW_METRICS``; ``n_bins`` for the ECE only)."""
+
+    def __init__(self, metric: str, y: np.ndarray, dates: np.ndarray, n_bins: int | None
+                 ) -> None:
+        if metric not in HEADLINE_ROW_METRICS:
+            raise ValueError(f"metric must be one of {HEADLINE_ROW_METRICS}, got {metric!r}")
+        y_a = np.asarray(y, dtype=np.float64)
+        if y_a.ndim != 1:
+            raise ValueError(f"y must be 1-D, got shape {y_a.shape}")
+        codes, n_dates = date_codes(dates)
+        if codes.shape != y_a.shape:
+            raise ValueError(f"dates has shape {codes.shape}, expected {y_a.shape} to match y")
+        check_target(metric, y_a)
+        self.metric, self.y, self.codes, self.n_dates, self.n_bins = \
+            metric, y_a, codes, n_dates, n_bins
+
+    def stat(self, pred: np.ndarray, grid: Callable[[], ScoreBins] | None = None
+             ) -> WeightedStat:
+        """``metric`` of ``pred`` (``grid``: its score grid bins, for an AUC on the grid,
+        where a caller has them: the slices of one split share its sort)."""
+        return row_metric_stat(self.metric, self.y, as_pred(self.metric, pred, self.y.shape),
+                               self.codes, self.n_dates, self.n_bins, grid)
+
+
+def stat_intervals(
+    metric: str,
+    model: WeightedStat,
+    baseline: WeightedStat | None,
+    n_dates: int,
+    *,
+    horizon: int,
+    level: float,
+    reps: int,
+    seed: int,
+    block: int | str,
+    method: str,
+    small: bool,
+) -> dict[str, Interval | None]:
+    """``metric_interval``'s result from statistics already made (``RowSample.stat``): a
+    model's, paired with many baselines (the permutation attribution's permuted copies),
+    costs its statistic once."""
     return _intervals(model, baseline, n_dates, horizon, level, reps, seed, block, method, small,
                       HIGHER_IS_BETTER[metric])
 
@@ -303,11 +347,17 @@ def _intervals(
         weights = _weights(n_dates, int(size), int(reps), int(seed), method)
         with np.errstate(divide="ignore", invalid="ignore"):
             values = stat.replicates(weights)
-        ok = values[np.isfinite(values)]
+        finite = np.isfinite(values)
+        ok = values[finite]
         out["skipped"] = reps - int(ok.size)
         if ok.size * 2 >= reps:
             low, high = np.quantile(ok, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
             out["low"], out["high"] = float(low), float(high)
+        if stat.error is not None:  # a quantile moves by at most the largest error bound
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bound = stat.error(weights)[finite]
+            out["auc_grid"] = {"bins": stat.bins,
+                               "max_error": float(bound.max()) if bound.size else None}
         return out
 
     result: dict[str, Interval | None] = {"model": interval(model), "improvement": None}

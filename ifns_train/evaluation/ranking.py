@@ -42,7 +42,7 @@ def ordered_bits(values: np.ndarray) -> np.ndarray:
     return flip
 
 
-def _bits(n: int) -> int:
+def bits_for(n: int) -> int:
     """Bits needed for the integers 0 .. n - 1 (at least 1)."""
     return max(1, int(n - 1).bit_length())
 
@@ -61,7 +61,7 @@ class Dense:
         (kept: every grouping's sort key is built from it)."""
         if self._row_key is None:
             n = self.rank.size
-            self._row_key = ((self.rank.astype(np.uint64) << np.uint64(_bits(n)))
+            self._row_key = ((self.rank.astype(np.uint64) << np.uint64(bits_for(n)))
                              | np.arange(n, dtype=np.uint64))
         return self._row_key
 
@@ -85,7 +85,7 @@ def dense_rank(values: np.ndarray) -> Dense:
         if (rank < few.size).all() and (few[np.minimum(rank, few.size - 1)] == v).all():
             return Dense(rank.astype(np.int64, copy=False), int(few.size), few)
     u = ordered_bits(v)
-    ib = _bits(n)
+    ib = bits_for(n)
     low = np.uint64((1 << ib) - 1)
     key = (u & ~low) | np.arange(n, dtype=np.uint64)
     key.sort()
@@ -142,7 +142,7 @@ def _group_keys(layout: Layout, i: int, low: np.ndarray, low_bits: int) -> np.nd
     g = layout.groupings[i]
     if g.size == 1:
         return np.sort(low)
-    top = 64 - _bits(g.size)
+    top = 64 - bits_for(g.size)
     if top < low_bits:
         raise ValueError(f"{g.size} groups and {low_bits} bits of sort key do not fit 64 bits")
     shifted = layout.memo(("top codes", i), None, lambda: (
@@ -173,7 +173,7 @@ def grouped_auc(layout: Layout, y: np.ndarray, dense: Dense) -> list[np.ndarray]
     low = (dense.rank.astype(np.uint64) << _ONE) | y.astype(np.uint64)
     ties = _tie_pairs(layout, y, dense)
     return [
-        _auc_from_sorted(_group_keys(layout, i, low, _bits(distinct) + 1), counts, tie)
+        _auc_from_sorted(_group_keys(layout, i, low, bits_for(distinct) + 1), counts, tie)
         for i, (counts, tie) in enumerate(zip(layout.counts(), ties, strict=True))
     ]
 
@@ -259,8 +259,8 @@ def centred_ranks(layout: Layout, i: int, dense: Dense) -> Centred:
     sxx = m * (m * m - 1) / 12
     if n == 0:
         return Centred(np.zeros(0, dtype=np.int64), np.zeros(0), sxx)
-    ib = _bits(n)
-    key = _group_keys(layout, i, dense.row_key(), _bits(dense.distinct) + ib)
+    ib = bits_for(n)
+    key = _group_keys(layout, i, dense.row_key(), bits_for(dense.distinct) + ib)
     # Position (0-based, in group order) of each group's mean rank.
     centre = _offsets(counts) + (m - 1) / 2
     new = None
@@ -364,3 +364,41 @@ def _lerp(a: float, b: float, t: float) -> float:
     the ends)."""
     diff = b - a
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def ranks_within(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """1-based average ranks of ``values`` within each group of ``codes`` (0 .. n_groups - 1),
+    ties sharing the mean of their ranks, as ``DataFrame.groupby(codes).rank()`` gives them
+    (exact: half-integers), by one ``np.sort`` of packed (group, dense rank, row) keys."""
+    n = values.size
+    if n == 0:
+        return np.zeros(0)
+    dense = dense_rank(values)
+    row_bits, rank_bits = bits_for(n), bits_for(dense.distinct)
+    if bits_for(n_groups) + rank_bits + row_bits > 64:
+        order = np.lexsort((dense.rank, codes))
+        value = codes[order] * np.int64(dense.distinct) + dense.rank[order]
+    else:
+        key = dense.row_key() | (codes.astype(np.uint64) << np.uint64(rank_bits + row_bits))
+        key.sort()
+        order = (key & np.uint64((1 << row_bits) - 1)).view(np.int64)
+        value = key >> np.uint64(row_bits)  # group and dense rank
+    pos = np.arange(n)
+    new_group = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    new_tie = np.r_[True, value[1:] != value[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_group, pos, 0))
+    starts = np.flatnonzero(new_tie)
+    length = np.diff(np.r_[starts, n])
+    # A run of t ties from place p (0-based in its group) shares ranks p + 1 .. p + t.
+    first = starts - group_start[starts]
+    out = np.empty(n)
+    out[order] = np.repeat(first + (length + 1) / 2, length)
+    return out
+
+
+def varies(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """Per group: not all its values equal (False for an empty group)."""
+    lo, hi = np.full(n_groups, np.inf), np.full(n_groups, -np.inf)
+    np.minimum.at(lo, codes, values)
+    np.maximum.at(hi, codes, values)
+    return lo < hi

@@ -109,8 +109,9 @@ def evaluate_split(arrays: PredictionArrays, spec: EvaluationSpec, intervals: bo
     )
     h, boot = spec.horizon_days, spec.bootstrap
     if intervals:
-        report["intervals"] = evidence.split_intervals(arrays, report, boot, h)
-        report["slice_intervals"] = evidence.slice_intervals(arrays, report, boot, h)
+        grids = evidence.Grids()  # the split's scores sorted once for all its intervals
+        report["intervals"] = evidence.split_intervals(arrays, report, boot, h, grids)
+        report["slice_intervals"] = evidence.slice_intervals(arrays, report, boot, h, grids)
     if spec.metric_set == "return":
         report["ic_tstat"] = evidence.ic_tstats(arrays, h)
     report["proxies"] = evidence.trading(arrays, spec.metric_set, horizon=h,

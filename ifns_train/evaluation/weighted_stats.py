@@ -9,7 +9,9 @@ is a small matrix product:
   ``(W @ S) / (W @ n)``, ``S`` and ``n`` each date's sum and row count (RMSE: its root);
 * a mean of a per-date series (IC, rank IC) is ``(W @ v) / (W @ 1)`` over defined dates;
 * AUC, not a mean, is a weighted Mann-Whitney statistic ``w' C w / ((w . P)(w . N))``,
-  ``C`` the date-by-date matrix of correctly ordered (up, down) pairs (``auc_pairs``);
+  ``C`` the date-by-date matrix of correctly ordered (up, down) pairs (``auc_pairs``), or
+  beyond ``weighted_auc.EXACT_CELLS`` a sum over a score grid with a stated error bound
+  (``weighted_auc``);
 * the calibration error (ECE) is ``sum_b |W @ G[:, b]| / (W @ n)``, ``G[d, b]`` the sum of
   ``prob - y`` over the rows of date d in calibration bin b (binned as ``classification``).
 
@@ -25,25 +27,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ifns_train.evaluation.weighted_auc import (
+    ScoreBins,
+    exact_auc,
+    grid_auc,
+    on_grid,
+    score_bins,
+)
+
 ROW_METRICS = ("hit_rate", "auc", "brier", "log_loss", "mae", "rmse", "qlike", "mae_bps",
                "ece")
 _PROBABILITY_METRICS = ("auc", "brier", "log_loss", "ece")
-_BLOCK_PER_DATE = 0.15  # cells in an AUC pair block per date in the sample (auc_pairs)
-_BLOCK_MIN = 32  # ... and at least this many
-_PAIRS_PER_FLUSH = 1 << 22  # within-block pairs buffered before one bincount (~64 MB)
 
 
 @dataclass(frozen=True)
 class WeightedStat:
     """A statistic of the sample: its full-sample value, its per-date contribution series
-    (for the block length; NaN on dates without one) and its value per row of ``W``."""
+    (for the block length; NaN on dates without one) and its value per row of ``W``.
+
+    ``error``, for an AUC on a score grid (``weighted_auc``): a bound on each replicate's
+    error, and ``bins`` the grid's; None for a statistic computed exactly."""
 
     estimate: float | None
     per_date: np.ndarray
     replicates: Callable[[np.ndarray], np.ndarray]  # W (reps, n_dates) -> (reps,), NaN undefined
+    error: Callable[[np.ndarray], np.ndarray] | None = None
+    bins: int | None = None
 
     def minus(self, other: WeightedStat) -> WeightedStat:
-        """Paired difference: both sides see the same resampled dates (the same ``W``)."""
+        """Paired difference: both sides see the same resampled dates (the same ``W``); the
+        error bounds of the two sides add up."""
         est = None
         if self.estimate is not None and other.estimate is not None:
             est = self.estimate - other.estimate
@@ -51,18 +64,27 @@ class WeightedStat:
         def replicates(w: np.ndarray) -> np.ndarray:
             return self.replicates(w) - other.replicates(w)
 
-        return WeightedStat(est, self.per_date - other.per_date, replicates)
+        sides = [s for s in (self, other) if s.error is not None]
+
+        def error(w: np.ndarray) -> np.ndarray:
+            return sum((s.error(w) for s in sides if s.error is not None),
+                       np.zeros(w.shape[0]))
+
+        bins = max((s.bins for s in sides if s.bins is not None), default=None)
+        return WeightedStat(est, self.per_date - other.per_date, replicates,
+                            error if sides else None, bins)
 
 
 def row_metric_stat(
     metric: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_dates: int,
-    n_bins: int | None = None,
+    n_bins: int | None = None, grid: Callable[[], ScoreBins] | None = None,
 ) -> WeightedStat:
     """The ``WeightedStat`` of one row metric (AUC, ECE in ``n_bins`` calibration bins, or a
     mean of per-row values). ``n_bins`` (``evaluation.calibration_bins``) is required for the
-    ECE and unused otherwise."""
+    ECE and unused otherwise. ``grid``: the score grid bins of ``pred``'s rows, for an AUC
+    on the score grid (called only then; by default ``pred`` is binned here)."""
     if metric == "auc":
-        return _auc_stat(pred, y, codes, n_dates)
+        return _auc_stat(pred, y, codes, n_dates, grid)
     if metric == "ece":
         return _ece_stat(pred, y, codes, n_dates, n_bins)
     values = _row_values(metric, y, pred)
@@ -108,34 +130,17 @@ def _row_values(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     raise ValueError(f"no per-row values for metric {metric!r}")
 
 
-def _auc_stat(score: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int) -> WeightedStat:
-    """AUC as a weighted Mann-Whitney statistic, every row weighted by its date's weight.
-
-    AUC(w) = w' C w / ((w . P)(w . N)): ``C[d, e]`` sums, over up rows of date d and down
-    rows of date e, 1 if the up row scores higher and 1/2 on a tie, so ``w' C w`` is the
-    weighted count of correctly ordered pairs; unit weights give the plain AUC. Undefined
-    (NaN) for a replicate without both classes. The per-date series for the block length
-    is the date's mean placement (DeLong's structural components): an up row's share of
-    down rows scored below it, a down row's share of up rows scored above it; both average
-    to the AUC.
-    """
+def _auc_stat(score: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
+              grid: Callable[[], ScoreBins] | None) -> WeightedStat:
+    """AUC as a weighted Mann-Whitney statistic, every row weighted by its date's weight:
+    from the exact pair matrix, or on the score grid for a large sample (``weighted_auc``:
+    the rule, and the grid's error bound)."""
     up = (y == 1.0).astype(np.float64)
-    pos = np.bincount(codes, up, minlength=n_dates)
-    neg = np.bincount(codes, minlength=n_dates) - pos
-    c = auc_pairs(score, up, codes, n_dates)
-    n_pos, n_neg = float(pos.sum()), float(neg.sum())
-    if n_pos == 0.0 or n_neg == 0.0:
-        return WeightedStat(None, np.full(n_dates, np.nan), lambda w: np.full(w.shape[0], np.nan))
-    with np.errstate(invalid="ignore"):
-        per_date = (c.sum(axis=1) / n_neg + c.sum(axis=0) / n_pos) / (pos + neg)
-
-    classes = np.column_stack([pos, neg])
-
-    def replicates(w: np.ndarray) -> np.ndarray:
-        pos_neg = w @ classes
-        return np.einsum("rd,rd->r", w @ c, w) / (pos_neg[:, 0] * pos_neg[:, 1])
-
-    return WeightedStat(float(c.sum() / (n_pos * n_neg)), per_date, replicates)
+    if not on_grid(score.size, n_dates):
+        return WeightedStat(*exact_auc(score, up, codes, n_dates))
+    bins = score_bins(score) if grid is None else grid()
+    auc = grid_auc(bins, score, up, codes, n_dates)
+    return WeightedStat(auc.estimate, auc.per_date, auc.replicates, auc.error, auc.bins)
 
 
 def _ece_stat(prob: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
@@ -172,75 +177,6 @@ def _ece_stat(prob: np.ndarray, y: np.ndarray, codes: np.ndarray, n_dates: int,
         return np.abs(out[:, :width]).sum(axis=1) / out[:, width]
 
     return WeightedStat(estimate, per_date, replicates)
-
-
-def auc_pairs(score: np.ndarray, up: np.ndarray, codes: np.ndarray, n_dates: int) -> np.ndarray:
-    """The (n_dates, n_dates) matrix ``C`` of ``_auc_stat``, from one sort by score.
-
-    Rows are sorted by score, grouped into ties (equal scores) and collapsed to (tie group,
-    date) cells with up and down counts; ``U_g``/``N_g`` are group g's up/down counts per
-    date. Then ``C = 1/2 sum_g U_g N_g' + sum_{g > h} U_g N_h'``:
-
-    * ties: a sparse product, ~one term per cell unless scores repeat a lot;
-    * ordered pairs: consecutive groups are cut into blocks of ~``block`` cells; pairs in
-      different blocks are one dense product ``Ub' @ (cumulative Nb before each block)``
-      (``Ub``, ``Nb``: up/down counts per block and date), pairs inside a block are
-      enumerated (at most ``(block + n_dates)²`` per block, as a group has at most one cell
-      per date).
-
-    Counts are integers (halves for ties), so every sum is exact in float64. Cost: the sort,
-    plus ~rows x block pairs and n_dates² x rows / block multiply-adds in BLAS; ``block`` =
-    ``_BLOCK_PER_DATE`` x n_dates balances the two (25,000 rows x 480 dates: ~0.1 s).
-    """
-    from scipy import sparse
-
-    c = np.zeros((n_dates, n_dates))
-    if score.size == 0:
-        return c
-    order = np.lexsort((codes, score))
-    s, d, u = score[order], codes[order], up[order]
-    group = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1
-    key = group * n_dates + d
-    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    cell_group, cell_date = group[start], d[start]  # sorted by group, then date
-    cell_up = np.add.reduceat(u, start)
-    cell_down = np.diff(np.r_[start, s.size]) - cell_up
-    n_groups = int(cell_group[-1]) + 1
-
-    shape = (n_groups, n_dates)
-    ups = sparse.csr_matrix((cell_up, (cell_group, cell_date)), shape=shape)
-    downs = sparse.csr_matrix((cell_down, (cell_group, cell_date)), shape=shape)
-    c += 0.5 * (ups.T @ downs).toarray()  # tied pairs count 1/2
-
-    size = max(_BLOCK_MIN, int(_BLOCK_PER_DATE * n_dates))
-    first_cell = np.searchsorted(cell_group, np.arange(n_groups))
-    block = (first_cell // size)[cell_group]  # whole groups; non-decreasing along the cells
-    n_blocks = int(block[-1]) + 1
-    flat = block * n_dates + cell_date
-    up_b = np.bincount(flat, cell_up, n_blocks * n_dates).reshape(n_blocks, n_dates)
-    down_b = np.bincount(flat, cell_down, n_blocks * n_dates).reshape(n_blocks, n_dates)
-    c += up_b.T @ (np.cumsum(down_b, axis=0) - down_b)  # up in a later block than the down
-
-    bounds = np.searchsorted(block, np.arange(n_blocks + 1))
-    has_up, has_down = cell_up > 0, cell_down > 0
-    keys: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    pending = 0
-    for b in range(n_blocks):
-        lo, hi = bounds[b], bounds[b + 1]
-        iu = lo + np.flatnonzero(has_up[lo:hi])
-        jd = lo + np.flatnonzero(has_down[lo:hi])
-        if iu.size and jd.size:
-            i, j = np.nonzero(cell_group[iu][:, None] > cell_group[jd][None, :])
-            iu, jd = iu[i], jd[j]
-            keys.append(cell_date[iu] * n_dates + cell_date[jd])
-            weights.append(cell_up[iu] * cell_down[jd])
-            pending += i.size
-        if keys and (pending > _PAIRS_PER_FLUSH or b == n_blocks - 1):
-            pairs = np.bincount(np.concatenate(keys), np.concatenate(weights), n_dates**2)
-            c += pairs.reshape(n_dates, n_dates)
-            keys, weights, pending = [], [], 0
-    return c
 
 
 def series_stat(v: np.ndarray) -> WeightedStat:

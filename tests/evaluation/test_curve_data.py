@@ -92,19 +92,30 @@ def test_scatter_bins_and_a_deterministic_subsample(monkeypatch: pytest.MonkeyPa
     pred = np.array([1.0, 2.0, 3.0, 4.0, 0.0, -1.0])
     real = np.array([2.0, 2.0, 4.0, 6.0, 1.0, 1.0])
     groups = np.array(["a", "a", "b", "b", "a", "b"], dtype=object)
-    data, points = scatter_data(pred, real, groups, log=True)
+    data = scatter_data(pred, real, groups, log=True)
     assert data["rows"] == 4 and data["rows_left_out"] == 2 and "2 rows left out" in data["note"]
     assert data["buckets"] == 4 and data["points_drawn"] == 4
-    assert points["x"].tolist() == [1.0, 2.0, 3.0, 4.0] and points["group"].tolist() == list("aabb")
+    # The points the JSON alone draws: the group of each an index into the group names.
+    points = data["points"]
+    assert points["x"] == [1.0, 2.0, 3.0, 4.0] and points["y"] == [2.0, 2.0, 4.0, 6.0]
+    assert points["groups"] == ["a", "b"] and points["group"] == [0, 0, 1, 1]
     assert [b["mean_realised"] for b in data["bins"]["all"]] == [2.0, 2.0, 4.0, 6.0]
     assert [b["rows"] for b in data["bins"]["a"]] == [1, 1, 0, 0]
     assert data["bins"]["a"][2]["mean_realised"] is None
     monkeypatch.setattr(curve_data, "MAX_POINTS", 3)
     big = np.arange(1.0, 11.0)
-    first = scatter_data(big, big, None, log=False)[1]
-    again = scatter_data(big, big, None, log=False)[1]
-    assert first["x"].size == 3 and np.array_equal(first["x"], again["x"])
-    assert scatter_data(np.zeros(4), np.zeros(4), None, log=True)[0]["note"]
+    first = scatter_data(big, big, None, log=False)["points"]
+    again = scatter_data(big, big, None, log=False)["points"]
+    assert len(first["x"]) == 3 and first == again and first["groups"] == ["all"]
+    empty = scatter_data(np.zeros(4), np.zeros(4), None, log=True)
+    assert empty["note"] and empty["points"] == {"groups": [], "group": [], "x": [], "y": []}
+
+
+def test_scatter_points_keep_six_significant_digits() -> None:
+    values = np.array([0.0123456789, -98765.4321, 1.0, 0.0, 3.14159265e-9])
+    points = scatter_data(values, values, None, log=False)["points"]
+    assert points["x"] == [0.0123457, -98765.4, 1.0, 0.0, 3.14159e-9]
+    assert all(len(repr(v)) <= 12 for v in points["x"])
 
 
 def _arrays(metric_set: str, n_dates: int, names: int, seed: int = 0, *, one_class: bool = False,

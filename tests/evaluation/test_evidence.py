@@ -95,3 +95,36 @@ def test_a_small_regime_slice_claims_no_significance() -> None:
     assert report["slices"]["regime_tag"]["small"]["small_slice"]
     assert out["small"]["significant"] is None and out["small"]["low"] is not None
     assert out["big"]["significant"] is True
+
+
+def test_a_split_bins_each_score_array_once_for_all_its_intervals(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ifns_train.evaluation.weighted_auc as wa
+
+    dates, symbols, signal, realised = _panel(n_dates=80)
+    y = (realised > 0) * 1.0
+    prob = 1 / (1 + np.exp(-signal))
+    regime = np.where((dates.astype(np.int64) // 10**9 // 86400) % 20 < 12, "a", "b")
+    arrays = PredictionArrays(dates=dates, symbols=symbols, y=y,
+                              model={"prob": prob, "pred": (prob >= 0.5) * 1.0},
+                              baselines={"sign": {"prob": np.where(signal > 0.3, 0.55, 0.48),
+                                                  "pred": (signal > 0.3) * 1.0}},
+                              inputs={}, context={"regime_tag": regime.astype(object)})
+    report = split_report("directional", y=y, model=arrays.model, baselines=arrays.baselines,
+                          context=arrays.context, **{**SETTINGS, "min_rows": 100})
+    monkeypatch.setattr(wa, "EXACT_CELLS", 0)  # every sample on the score grid
+    separate = (evidence.split_intervals(arrays, report, BOOT, horizon=5),
+                evidence.slice_intervals(arrays, report, BOOT, horizon=5))
+    calls: list[int] = []
+    binned = evidence.score_bins
+    monkeypatch.setattr(evidence, "score_bins",
+                        lambda score: calls.append(score.size) or binned(score))
+    grids = evidence.Grids()
+    shared = (evidence.split_intervals(arrays, report, BOOT, 5, grids),
+              evidence.slice_intervals(arrays, report, BOOT, 5, grids))
+    assert calls == [y.size, y.size]  # the model's P(up) and the baseline's, once each
+    assert shared == separate
+    auc = shared[0]["improvement"]["auc"]
+    assert auc["auc_grid"]["bins"] > 0 and auc["auc_grid"]["max_error"] >= 0.0
+    assert set(shared[1]["regime_tag"]) == {"a", "b"}
+    assert shared[1]["regime_tag"]["a"]["auc_grid"]["bins"] == auc["auc_grid"]["bins"]

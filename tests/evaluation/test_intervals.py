@@ -32,7 +32,8 @@ from ifns_train.evaluation.intervals import (
 )
 from ifns_train.evaluation.regression import return_metrics
 from ifns_train.evaluation.risk import volatility_metrics
-from ifns_train.evaluation.weighted_stats import auc_pairs, row_metric_stat
+from ifns_train.evaluation.weighted_auc import auc_pairs
+from ifns_train.evaluation.weighted_stats import row_metric_stat
 from tests.defaults import bootstrap, evaluation
 from tests.evaluation.plain import assert_plain_json
 
@@ -205,7 +206,7 @@ def test_auc_pairs_against_all_pairs(decimals: int | None) -> None:
 
 
 def test_auc_pairs_whatever_the_blocks_and_with_all_ties(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ifns_train.evaluation.weighted_stats as ws
+    import ifns_train.evaluation.weighted_auc as ws
 
     p = _panel(n_dates=30, seed=4)
     y, prob = p["y"].astype(float), p["prob"]
@@ -453,6 +454,21 @@ def test_dates_are_taken_in_time_order_whatever_the_row_order() -> None:
     )
     assert shuffled["model"]["low"] == pytest.approx(ordered["model"]["low"], rel=1e-12)
     assert shuffled["model"]["high"] == pytest.approx(ordered["model"]["high"], rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["datetime64[ns]", "int64"])
+def test_date_codes_of_rows_in_date_order_are_those_of_any_order(kind: str) -> None:
+    # A split's rows come in date order: its codes count the changes instead of hashing.
+    days = np.repeat(np.array([3, 5, 6, 9, 40]), [2, 1, 4, 1, 3]).astype(kind)
+    codes, n = date_codes(days)
+    shuffle = np.random.default_rng(0).permutation(days.size)
+    shuffled, n_shuffled = date_codes(days[shuffle])
+    assert n == n_shuffled == 5 and codes.dtype == np.int64
+    np.testing.assert_array_equal(codes[shuffle], shuffled)
+    np.testing.assert_array_equal(codes, [0, 0, 1, 2, 2, 2, 2, 3, 4, 4, 4])
+    if kind.startswith("datetime"):
+        with pytest.raises(ValueError, match="missing"):
+            date_codes(np.r_[days, np.array(["NaT"], dtype=kind)])
 
 
 def test_importing_loads_no_heavy_statistics_package() -> None:

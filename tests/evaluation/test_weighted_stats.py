@@ -8,7 +8,7 @@ import pytest
 
 from ifns_train.evaluation.classification import binary_metrics
 from ifns_train.evaluation.intervals import date_codes, date_weights, metric_interval
-from ifns_train.evaluation.weighted_stats import row_metric_stat
+from ifns_train.evaluation.weighted_stats import WeightedStat, row_metric_stat
 from tests.defaults import bootstrap, evaluation
 
 N_BINS = evaluation()["calibration_bins"]  # the run's calibration bins
@@ -83,3 +83,20 @@ def test_ece_refuses_what_it_cannot_score() -> None:
         metric_interval("ece", np.ones(6), np.full(6, 0.5), dates, horizon=1, n_bins=0, **boot)
     with pytest.raises(ValueError, match="n_bins"):  # the ECE has no default number of bins
         metric_interval("ece", np.ones(6), np.full(6, 0.5), dates, horizon=1, **boot)
+
+
+def test_a_paired_difference_adds_the_error_bounds_of_its_sides() -> None:
+    def stat(value: float, error: float | None) -> WeightedStat:
+        return WeightedStat(value, np.zeros(3), lambda w: np.full(w.shape[0], value),
+                            None if error is None else (lambda w: np.full(w.shape[0], error)),
+                            None if error is None else 8)
+
+    w = np.ones((2, 3))
+    both = stat(0.6, 1e-4).minus(stat(0.5, 2e-4))
+    assert both.error is not None and both.bins == 8
+    np.testing.assert_allclose(both.error(w), 3e-4)
+    np.testing.assert_allclose(both.replicates(w), 0.1)
+    one = stat(0.6, 1e-4).minus(stat(0.5, None))
+    assert one.error is not None
+    np.testing.assert_allclose(one.error(w), 1e-4)
+    assert stat(0.6, None).minus(stat(0.5, None)).error is None

@@ -35,7 +35,10 @@ LAZY_IMPORTS: dict[str, str] = {
                                               "command that never trains does not load it"),
     "lightning.fabric.utilities.rank_zero": _TRAINING,
     # Pictures and heavy numerics, off the import of a training run (tests/cli/test_startup.py).
-    "ifns_train.run.curves": "matplotlib, only when pictures are drawn",
+    "ifns_train.run.curves": "the pictures' numbers, only when a run records or upgrades",
+    "ifns_train.run.curve_drawing": ("matplotlib, only when an image is drawn: "
+                                     "evaluation.curves.images, a logger that takes images, "
+                                     "`ifns-admin curves`, the Mirror's build"),
     "matplotlib.image": "matplotlib, only to send a picture to TensorBoard",
     "arch.bootstrap": "arch (statsmodels, scipy), only when an interval is bootstrapped",
     "scipy": "scipy, only for the AUC's rank statistics",

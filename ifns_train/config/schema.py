@@ -203,6 +203,13 @@ class AttributionConfig:
 
 
 @dataclass
+class CurvesConfig:
+    """The pictures of curves/ (`evaluation.curves`): their JSON is always recorded."""
+
+    images: bool = MISSING  # draw each PNG in the run too (else rendered outside it)
+
+
+@dataclass
 class EvaluationConfig:
     # The values of every key live in ifns_train/conf/evaluation/default.yaml only.
     slice_by: List[str] = MISSING
@@ -216,6 +223,7 @@ class EvaluationConfig:
     seeds: List[int] = MISSING
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    curves: CurvesConfig = field(default_factory=CurvesConfig)
 
 
 class ChallengerRule(str, Enum):

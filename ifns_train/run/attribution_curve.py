@@ -1,24 +1,27 @@
-"""`curves/feature_attribution.png`: which inputs a model leans on, drawn from the
-`attribution` block of its evaluation (`evaluation.attribution_view.picture_data`, which the
-JSON beside the picture holds).
+"""`curves/feature_attribution`: which inputs a model leans on, its numbers (the JSON) from the
+`attribution` block of its evaluation (`evaluation.attribution_view.picture_data`) and its
+drawing from that JSON alone.
 
 Horizontal bars of each feature's drop (the top features above, every feature family below),
 largest first, with the bootstrap interval as a whisker and the bar coloured by what the
 interval says: blue when the model significantly leans on the input, red when permuting it
 significantly helps, grey within noise. A tree's share of total gain is drawn beside, on its
 own axis: gain says where the splits went, the drop what the predictions need. The picture
-grows with its rows, so 20 feature names stay readable; `run.curves.write_picture` writes it.
+grows with its rows, so 20 feature names stay readable. `run.curves` writes the JSON and
+`run.curve_drawing.render` draws it; matplotlib is named for the type checker only, so the
+run that records the JSON never imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from ifns_train.evaluation.attribution_view import TOP_FEATURES, picture_data
 from ifns_train.evaluation.curve_data import Picture
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 NAME = "feature_attribution"
 WIDTH = 5.0  # inches, as every picture of curves/
@@ -33,8 +36,7 @@ def attribution_picture(attribution: Mapping[str, Any]) -> Picture:
     return Picture(NAME, NAME, picture_data(attribution, TOP_FEATURES))
 
 
-def draw_feature_attribution(fig: Figure, picture: Picture) -> None:
-    data = picture.data
+def draw_feature_attribution(fig: Figure, data: Mapping[str, Any]) -> None:
     features, families = data["features"], data["families"]
     panels = [(rows, label) for rows, label in ((features, "feature"),
                                                 (families, "feature family")) if rows]

@@ -38,7 +38,7 @@ from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import Run, experiment_entry
 from ifns_train.run import provenance
 from ifns_train.run.build import resolve_data
-from ifns_train.run.curves import write_curves
+from ifns_train.run.curves import images_of, write_curves
 from ifns_train.run.plan import baseline_params
 from ifns_train.signals.scoring import (
     SEEN_SPLITS,
@@ -158,7 +158,7 @@ def evaluate_new_data(reg: Registry, model_id: str, dataset_id: str, start: str 
             "family_id": family_id, "task": cls.task, "metric_set": cls.metric_set,
             "label_family": record.labels_used[0],
             "prediction_tables": {"test": "predictions_test.parquet"}, **evaluation})
-        write_curves(stage / "curves", evaluation, {"test": arrays})
+        write_curves(stage / "curves", evaluation, {"test": arrays}, images=images_of(config))
         stage.rename(target)
         key = key_figures(evaluation)
         log.finish(reg, experiment_entry(run, "completed", ids.iso(ids.utc_now()), key),

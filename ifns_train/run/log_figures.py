@@ -16,7 +16,11 @@ logger (`trainer.loggers`, global rank 0 only):
   experiment id, model id, family id, dataset ids, seed and kind at the top; TensorBoard also
   gets the test split's primary metric as `hp_metric`;
 - images: the reliability diagrams (`curves/reliability_<split>.png`), to TensorBoard as images
-  and to MLflow as artifacts under `curves/` (a CSV logger takes none).
+  and to MLflow as artifacts under `curves/` (a CSV logger takes none). A run draws no PNG by
+  default (`evaluation.curves.images`), so where one of these loggers is configured and the PNG
+  is not there, the image is rendered in memory from the picture's JSON
+  (`run.curve_drawing.render`, the one drawing of every picture); a run with no such logger
+  renders nothing and never imports matplotlib's drawing.
 
 An MLflow run is named after the experiment id (`name_runs`, at fit start): the id is made by
 `train` and cannot be interpolated into the logger's config.
@@ -27,8 +31,11 @@ on the `ifns_train` logger and the run goes on to be recorded.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from numbers import Real
@@ -157,22 +164,50 @@ def _set_tags(logger: MLFlowLogger, tags: Mapping[str, str]) -> None:
         logger.experiment.set_tag(logger.run_id, key, value)
 
 
-def _add_image(logger: Logger, split: str, path: Path, step: int) -> None:
+# The loggers that take images; the others (CSV, ...) get none, and none is rendered for them.
+IMAGE_LOGGERS = (TensorBoardLogger, MLFlowLogger)
+
+
+def reliability_images(curves_dir: Path, splits: Iterable[str]) -> dict[str, bytes]:
+    """The PNG of each split's reliability diagram: the one the run drew, else rendered from
+    its JSON; a split whose picture is missing or cannot be rendered is a warning."""
+    out = {}
+    for split in splits:
+        png, data = (curves_dir / f"reliability_{split}.{ext}" for ext in ("png", "json"))
+        try:
+            if png.is_file():
+                out[split] = png.read_bytes()
+            elif data.is_file():
+                from ifns_train.run.curve_drawing import render  # matplotlib: only for images
+
+                out[split] = render(json.loads(data.read_text()))
+        except Exception as exc:  # a logger's image is a view, never the run's failure
+            log.warning("loggers: %s not rendered (%s: %s)", png.name, type(exc).__name__,
+                        str(exc).strip()[:300])
+    return out
+
+
+def _add_image(logger: Logger, split: str, png: bytes, step: int) -> None:
+    name = f"reliability_{split}.png"
     if isinstance(logger, TensorBoardLogger):
         import matplotlib.image
 
-        image = matplotlib.image.imread(str(path))  # H x W x 4 floats in [0, 1] for a PNG
+        image = matplotlib.image.imread(io.BytesIO(png))  # H x W x 4 floats in [0, 1]
         logger.experiment.add_image(f"reliability/{split}", image[..., :3], global_step=step,
                                     dataformats="HWC")
     elif isinstance(logger, MLFlowLogger):
-        logger.experiment.log_artifact(logger.run_id, str(path), artifact_path="curves")
+        with tempfile.TemporaryDirectory() as folder:  # MLflow logs files, by their name
+            path = Path(folder) / name
+            path.write_bytes(png)
+            logger.experiment.log_artifact(logger.run_id, str(path), artifact_path="curves")
 
 
 def publish(loggers: Iterable[Logger], *, metrics: Mapping[str, float],
-            params: Mapping[str, Any], hp_metric: float | None, images: Mapping[str, Path],
+            params: Mapping[str, Any], hp_metric: float | None, images: Mapping[str, bytes],
             step: int) -> None:
-    """Hand each logger the metrics, the hyperparameters and the images, then flush it
-    (`finalize`, as Lightning does after each Trainer call); each call is attempted alone."""
+    """Hand each logger the metrics, the hyperparameters and the images (PNG bytes by split),
+    then flush it (`finalize`, as Lightning does after each Trainer call); each call is
+    attempted alone."""
     for logger in loggers:
         if metrics:
             _attempt(logger, "log_metrics", partial(logger.log_metrics, dict(metrics), step))
@@ -182,10 +217,10 @@ def publish(loggers: Iterable[Logger], *, metrics: Mapping[str, float],
                 step=step))
         else:
             _attempt(logger, "log_hyperparams", partial(logger.log_hyperparams, dict(params)))
-        if isinstance(logger, (TensorBoardLogger, MLFlowLogger)):
-            for split, path in images.items():
-                _attempt(logger, f"logging {path.name}",
-                         partial(_add_image, logger, split, path, step))
+        if isinstance(logger, IMAGE_LOGGERS):
+            for split, png in images.items():
+                _attempt(logger, f"logging reliability_{split}.png",
+                         partial(_add_image, logger, split, png, step))
         _attempt(logger, "finalize", partial(logger.finalize, "success"))
 
 
@@ -193,16 +228,16 @@ def log_run(loggers: Sequence[Logger], evaluation: Mapping[str, Any],
             config: Mapping[str, Any], ids: Mapping[str, Any], curves_dir: Path, step: int
             ) -> None:
     """What the recorder calls: the figures of `evaluation`, the config and the reliability
-    diagrams in `curves_dir`, to every logger. Never raises (but for an interrupt)."""
+    diagrams of `curves_dir` (only for a logger that takes images), to every logger. Never
+    raises (but for an interrupt)."""
     if not loggers:
         return
     try:
         metrics = figures(evaluation)
         test = evaluation.get("splits", {}).get("test", {})
         hp_metric = _number(test.get("model", {}).get(test.get("primary_metric")))
-        images = {split: curves_dir / f"reliability_{split}.png"
-                  for split in evaluation.get("splits", {})}
-        images = {split: path for split, path in images.items() if path.is_file()}
+        wanted = any(isinstance(logger, IMAGE_LOGGERS) for logger in loggers)
+        images = reliability_images(curves_dir, evaluation.get("splits", {})) if wanted else {}
         params = hyperparameters(config, **ids)
     except Exception as exc:
         log.warning("loggers: the figures could not be prepared (%s: %s); the run is recorded "

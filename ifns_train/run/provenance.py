@@ -67,13 +67,16 @@ RUN_ONLY_KEYS = ("ckpt_path", "print_config", "tags")
 # Keys under `dataset` that say where resolved data is cached or held, not which data: not
 # hashed either, so configs hash as they did before these keys existed, whatever their values.
 RUN_ONLY_DATASET_KEYS = ("cache", "cache_dir", "cache_keep", "device_resident")
+# Keys under `evaluation` that say how a run's pictures are kept, not what it computes.
+RUN_ONLY_EVALUATION_KEYS = ("curves",)
 
 
 def definition(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config its hash covers: without the keys that say how a run is executed
     or labelled (`RUN_ONLY_KEYS`), and without `init_from` and `family.module` when unset,
     `model.compile` when off, `model.learner` when Lightning, `model.params` when empty and
-    `dataset.shuffle_buffer_mb` at its default, so that a config that does not use them
+    `dataset.shuffle_buffer_mb` at its default, nor `evaluation.curves`
+    (`RUN_ONLY_EVALUATION_KEYS`), so that a config that does not use them
     hashes as it did before the keys existed."""
     out = {k: v for k, v in config.items() if k not in RUN_ONLY_KEYS}
     if out.get("init_from") is None:
@@ -88,6 +91,9 @@ def definition(config: dict[str, Any]) -> dict[str, Any]:
         out["dataset"] = {k: v for k, v in out["dataset"].items()
                           if k not in RUN_ONLY_DATASET_KEYS
                           and (k, v) != ("shuffle_buffer_mb", SHUFFLE_BUFFER_MB)}
+    if isinstance(out.get("evaluation"), dict):
+        out["evaluation"] = {k: v for k, v in out["evaluation"].items()
+                             if k not in RUN_ONLY_EVALUATION_KEYS}
     return out
 
 

@@ -4,7 +4,8 @@
 Under the same `METRICS_VERSION` as recorded, the figures must come out equal, to the last digit:
 the result says "reproduced" or lists what differs. Under a newer version, the new figures
 replace the old in metrics.json and in the model record (the old file is kept beside it as
-`metrics_v<old>.json`), with the pictures drawn again.
+`metrics_v<old>.json`), with the pictures' numbers written again (`run.curves`; their images
+too where the model's config asked for them, `evaluation.curves.images`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ifns_train.core.files import atomic_write_json
 from ifns_train.evaluation import standard  # its METRICS_VERSION read at the call
 from ifns_train.evaluation.predictions import read_table
 from ifns_train.evaluation.standard import EvaluationSpec, evaluate, key_figures
-from ifns_train.registry import artifacts, ids, model_registry
+from ifns_train.registry import artifacts, ids, log, model_registry
 from ifns_train.registry.database import Registry
 
 
@@ -71,11 +72,12 @@ def reevaluate(registry: Registry, model_id: str) -> dict[str, Any]:
                 "differs" if differs else "reproduced", "differences": differs}
     atomic_write_json(folder / f"metrics_v{version}.json", recorded)
     atomic_write_json(path, {**recorded, **fresh})
-    # The pictures of the new figures, drawn as at training; the hashes recorded next cover
-    # them with every other file of the folder.
-    from ifns_train.run.curves import write_curves  # matplotlib: only to draw
+    # The pictures of the new figures, written as at training (images as its config asked);
+    # the hashes recorded next cover them with every other file of the folder.
+    from ifns_train.run.curves import images_of, write_curves  # only to upgrade
 
-    write_curves(folder / "curves", fresh, tables)
+    write_curves(folder / "curves", fresh, tables,
+                 images=images_of(log.get(registry, record.experiment_id).config))
     model_registry.update_metrics(registry, model_id, key_figures(fresh),
                                   standard.METRICS_VERSION,
                                   artifacts.folder_hashes(folder), ids.iso(ids.utc_now()))

@@ -11,6 +11,7 @@
   export [--out DIR]            the spec's JSON documents from the database
   migrate [--from DIR]          import a registry of an earlier version once
   mirror [--out DIR]            write the Mirror: a static site of the registry (spec 9.1)
+  curves MODEL_ID [--out DIR]   a model's pictures as PNG files, drawn from their JSON
 
 Stage 03 grants no promotion power: applying a status change is DRA's `ifns-decide`.
 Exit codes: 0 done, 1 the registry refused or found a problem, 2 a usage error.
@@ -26,8 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ifns_train.core import process
 from ifns_train.core.errors import RegistryError
-from ifns_train.sxe import admin_experiments, admin_jobs, admin_models
+from ifns_train.sxe import admin_curves, admin_experiments, admin_jobs, admin_models
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import (
     EXIT_FAILED,
@@ -97,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", type=Path, default=MIRROR_DIR,
                    help=f"folder of the site, made or brought up to date (default: {MIRROR_DIR})")
     p.set_defaults(handler=cmd_mirror)
+    admin_curves.add_parsers(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process.freeze_at_exit()
     return run(PROG, build_parser(), lambda args: args.handler(args), argv)
 
 

@@ -51,7 +51,7 @@ def test_every_family_is_recorded_predicted_and_reevaluated(
     attribution = json.loads((folder / "metrics.json").read_text())["attribution"]
     assert set(attribution["gain"]) >= set(record.feature_columns)
     assert sum(attribution["gain"].values()) == pytest.approx(1.0)
-    assert (folder / "curves" / "feature_attribution.png").exists()
+    assert json.loads((folder / "curves" / "feature_attribution.json").read_text())["gain"]
     # ifns-predict, by id: the saved test predictions again.
     record, scorer = usable_model(reg, summary["model_id"], "offline")
     start, end = record.dataset_windows["test"]

@@ -220,3 +220,39 @@ def test_figures_skip_missing_values() -> None:
         "selection/sharpe": 0.4,
         "promotion/eligible": 0.0,
     }
+
+
+def _reliability_json(folder: Path, split: str) -> Path:
+    """A reliability diagram's JSON as a run writes it (`run.curves`), with no image."""
+    from ifns_train.evaluation.curve_data import Picture
+    from ifns_train.run.curves import write_picture
+
+    bins = [{"bin_lower": 0.4, "bin_upper": 0.5, "mean_prob": 0.45, "frac_up": 0.5,
+             "count": 10}, {"bin_lower": 0.5, "bin_upper": 0.6, "mean_prob": 0.55,
+                            "frac_up": 0.6, "count": 12}]
+    write_picture(folder, Picture(f"reliability_{split}", "reliability", {
+        "title": "t", "xlabel": "x", "ylabel": "y", "count_label": "rows", "note": None,
+        "curves": {"model": bins}, "ece": {"estimate": 0.05}, "ece_baselines": {}}),
+        images=False)
+    return folder / f"reliability_{split}.json"
+
+
+def test_images_are_rendered_from_the_json_only_for_loggers_that_take_them(
+        tmp_path: Path, monkeypatch) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    from ifns_train.run import curve_drawing
+
+    _reliability_json(tmp_path, "test")
+    images = log_figures.reliability_images(tmp_path, ["val", "test"])
+    assert list(images) == ["test"] and images["test"][:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "reliability_test.png").write_bytes(b"drawn in the run")  # taken as it is
+    assert log_figures.reliability_images(tmp_path, ["test"]) == {"test": b"drawn in the run"}
+
+    calls = []
+    monkeypatch.setattr(curve_drawing, "render", lambda doc: calls.append(doc) or b"")
+    (tmp_path / "reliability_test.png").unlink()
+    evaluation = {"evaluation": {"metric_set": "directional"}, "splits": {"test": {}}}
+    log_figures.log_run([CSVLogger(tmp_path / "csv")], evaluation, {}, {}, tmp_path, 1)
+    assert calls == []  # a CSV logger takes no image: nothing is drawn for it
+    assert log_figures.reliability_images(tmp_path, ["test"]) == {"test": b""} and calls

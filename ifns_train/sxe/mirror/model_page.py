@@ -6,10 +6,19 @@ the proposals, and the config, datasets and fingerprints.
 
 A figure the model's folder cannot give (an older record, a missing file) is shown as missing
 with the reason, never invented.
+
+The pictures: a run records each picture's numbers (`curves/<name>.json`) and, by default, no
+image (`run.curves`), so the build renders the image from the JSON (`run.curve_drawing`) into
+`pictures/<hash>.png`, named by the JSON's recorded hash: a picture is rendered once, on the
+first build that shows it, and never again while its numbers stand (models sharing numbers
+share the file); its JSON is read only then, and checked against the recorded hash first, so
+a changed file is reported, not drawn. A PNG recorded in the artifact (a model recorded before
+this, or with `evaluation.curves.images=true`) is placed as it is, beside the page.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import os
@@ -22,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from ifns_train.core.files import atomic_write_bytes
 from ifns_train.data.index import CONTEXT_COLUMNS
 from ifns_train.evaluation.attribution_view import TOP_FEATURES, summary
 from ifns_train.sxe.figures import (
@@ -37,6 +47,7 @@ from ifns_train.sxe.mirror.render import environment
 from ifns_train.sxe.mirror.writer import place, write
 
 CURVES = "curves/"
+PICTURES = "pictures/"  # site folder of the pictures rendered from their JSON, by its hash
 PARALLEL_FROM = 64  # pages to render before a pool of processes pays for its start
 PROXY_FIGURES = ("sharpe", "expectancy", "hit_rate", "max_drawdown")
 CHART_DIMENSIONS = CONTEXT_COLUMNS
@@ -87,22 +98,41 @@ def _picture_key(stem: str) -> tuple[str, str]:
 
 
 def curves_of(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pictures of the model's `curves/` (recorded in its artifact hashes): PNG with the
-    JSON of the numbers drawn beside it where there is one, and its caption, in reading
-    order."""
-    files = set(mapping(record.get("artifact_hashes")))
+    """The pictures of the model's `curves/` (recorded in its artifact hashes): the JSON of the
+    numbers drawn and its recorded hash, the PNG where one was recorded, and the caption, in
+    reading order; `src`, the image's site path, is set when the page is rendered."""
+    hashes = mapping(record.get("artifact_hashes"))
+    stems = {f[len(CURVES):].rpartition(".")[0] for f in hashes
+             if f.startswith(CURVES) and f.endswith((".png", ".json"))}
     order = list(CAPTIONS)
     out = []
-    for name in (f for f in files if f.startswith(CURVES) and f.endswith(".png")):
-        stem = name[len(CURVES):-len(".png")]
+    for stem in stems:
         picture, split = _picture_key(stem)
-        data = f"{CURVES}{stem}.json"
-        out.append({"name": stem, "png": name, "json": data if data in files else None,
+        png, data = f"{CURVES}{stem}.png", f"{CURVES}{stem}.json"
+        out.append({"name": stem, "png": png if png in hashes else None,
+                    "json": data if data in hashes else None, "hash": hashes.get(data),
+                    "src": None, "problem": None,
                     "title": stem.replace("_", " "), "split": split,
                     "caption": CAPTIONS.get(picture, picture.replace("_", " ")),
                     "order": (SPLIT_ORDER.index(split),
                               order.index(picture) if picture in order else len(order), stem)})
     return sorted(out, key=lambda c: c["order"])
+
+
+def rendered(out: Path, source: Path, recorded: str) -> tuple[str, bool]:
+    """The site path of the picture whose JSON is `source`, recorded with hash `recorded`,
+    and whether it was rendered now (False: an earlier build did). A JSON that no longer
+    has its recorded hash, or that cannot be drawn, is a ValueError or an OSError."""
+    rel = f"{PICTURES}{recorded.removeprefix('sha256:')[:32]}.png"
+    if (out / rel).is_file():
+        return rel, False
+    raw = source.read_bytes()
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != recorded:
+        raise ValueError(f"{source.name} differs from its recorded hash; not drawn")
+    from ifns_train.run.curve_drawing import render as draw  # matplotlib: only to draw
+
+    atomic_write_bytes(out / rel, draw(msgspec.json.decode(raw)), sync=False)
+    return rel, True
 
 
 def regime_map(regimes: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -253,16 +283,30 @@ def render(registry_dir: Path, out: Path, job: ModelJob
     written, unchanged = [], 0
     if ctx["curves"]:
         (out / folder).mkdir(parents=True, exist_ok=True)
+    artifact = registry_dir / record["artifact_path"]
     for curve in ctx["curves"]:
         for kind in ("png", "json"):
             if not curve[kind]:
                 continue
             rel = f"{folder}/{Path(curve[kind]).name}"
-            placed = place(out / rel, registry_dir / record["artifact_path"] / curve[kind])
+            placed = place(out / rel, artifact / curve[kind])
             if placed is None:
                 curve[kind] = None
             elif placed:
                 written.append(rel)
+            else:
+                unchanged += 1
+            if kind == "png" and curve["png"]:
+                curve["src"] = rel
+        if curve["src"] is None and curve["json"]:
+            try:
+                src, new = rendered(out, artifact / curve["json"], curve["hash"])
+            except Exception as exc:  # a picture is a view of the figures: the page stands
+                curve["problem"] = f"not drawn ({type(exc).__name__}: {exc})"
+                continue
+            curve["src"] = src
+            if new:
+                written.append(src)
             else:
                 unchanged += 1
     html = _ENV[0].get_template("model.html").render(root="../", title=record["model_id"],

@@ -4,7 +4,9 @@ Layout of the output folder:
 
   index.html                   family overview: roles, description, inputs, models per status
   families/<FAMILY>.html       the family's models, sortable and filterable, paged in the browser
-  models/<MODEL>.html          one model (its pictures under models/<MODEL>/)
+  models/<MODEL>.html          one model (its pictures' JSON and recorded PNGs under
+                               models/<MODEL>/)
+  pictures/<hash>.png          the pictures rendered from their JSON, by its recorded hash
   timeline.html                the experiment log, newest first, in shards loaded on demand
   sweeps/<slug>.html           a search: its trials and its PBO (sweep_page.py)
   compare.html                 models side by side (compare.html?m=<FAMILY>~<MODEL>&m=...)

@@ -217,7 +217,7 @@ TRIALS = [{"backbone": "mlp", "lr": 0.001, "hidden_sizes": [64, 32], "batch_size
 
 
 def _draw_pictures(reg: Registry, model: Any) -> None:
-    """The curves/ of a run, drawn from a planted test split (with a realised return, so the
+    """The curves/ of a run, written from a planted test split (with a realised return, so the
     trading proxy is drawn), and the model's hashes brought up to date."""
     import numpy as np
 
@@ -234,10 +234,12 @@ def _draw_pictures(reg: Registry, model: Any) -> None:
                           **{**spec_settings(), "min_rows": 20, "horizon_days": 2,
                              "bootstrap": BOOT})
     folder = reg.dir / model.artifact_path
-    write_curves(folder / "curves", evaluate({"test": arrays}, spec), {"test": arrays})
+    write_curves(folder / "curves", evaluate({"test": arrays}, spec), {"test": arrays},
+                 images=False)  # as a default run: the Mirror renders them from their JSON
     write_learning_curves(folder / "curves", {1: {"train_loss": 0.70, "val_loss": 0.69},
                                               2: {"train_loss": 0.68, "val_loss": 0.685},
-                                              3: {"train_loss": 0.66, "val_loss": 0.688}}, 2)
+                                              3: {"train_loss": 0.66, "val_loss": 0.688}}, 2,
+                          images=False)
     factory.edit_stored(reg, "model", model.model_id,
                         artifact_hashes=artifacts.folder_hashes(folder))
 

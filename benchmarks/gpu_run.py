@@ -106,6 +106,7 @@ def main() -> None:
     from ifns_train.run.train import train
 
     imports = time.perf_counter() - T0
+    timing.CLOCK.mark("imports")  # the run's record holds them, from the process's start
     cuda = torch.cuda.is_available() and not args.cpu
     print(f"torch {torch.__version__}, device "
           f"{torch.cuda.get_device_name(0) if cuda else 'cpu'}, imports {imports:.2f} s, "
@@ -125,11 +126,11 @@ def main() -> None:
         start = time.perf_counter()
         summary = train(cfg)
         end = time.perf_counter()
-        phases = timing.CLOCK.seconds()
         record = json.loads((Path(summary["artifact_dir"]) / "train_config.json").read_text())
         training = record["training"]
+        phases = training["phase_seconds"]
         rows, epochs = training["train_rows_per_process"], training["epochs_run"]
-        fit = phases.get("training") or float("nan")
+        fit = phases.get("fit") or float("nan")
         result = {
             "model": model,
             "batch_size": training["batch_size"],
@@ -141,7 +142,7 @@ def main() -> None:
             "rows_per_s": round(rows * epochs / fit) if fit == fit else None,
             "run_s": round(end - start, 2),
             "peak_alloc_mib": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None,
-            "phase_seconds": {"imports": round(imports, 3), **phases},
+            "phase_seconds": phases,
             **(sampler.window(start, end) if sampler else {}),
             "config": OmegaConf.to_container(cfg.model),
         }

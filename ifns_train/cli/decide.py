@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ifns_train.core import process
 from ifns_train.sxe import render as r
 from ifns_train.sxe.admin_models import decided_on
 from ifns_train.sxe.common import (
@@ -85,6 +86,7 @@ def decide(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process.freeze_at_exit()
     return run(PROG, build_parser(), decide, argv)
 
 

@@ -21,6 +21,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from ifns_train.config import CONF_DIR, use_user_conf
+from ifns_train.core import process
 from ifns_train.core.user_errors import RunError, user_errors
 from ifns_train.registry.database import Registry
 
@@ -75,6 +76,7 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    process.freeze_at_exit()
     use_user_conf()  # the project root's conf/ before the package's
     _main()
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ifns_train.core import process
 from ifns_train.core.errors import IfnsError
 from ifns_train.core.root import default_registry_dir
 from ifns_train.data.index import get_entry, index_path, load_index, table_path
@@ -255,6 +256,7 @@ def _run_show(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process.freeze_at_exit()
     args = _parser().parse_args(argv)
     if args.registry_dir is None:
         args.registry_dir = str(default_registry_dir())

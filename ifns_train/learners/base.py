@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ifns_train.core.errors import ConfigError
+from ifns_train.data.module import lookback_windows
 from ifns_train.data.resolve import ResolvedData
 from ifns_train.families.base import FamilyModule
 
@@ -54,6 +55,25 @@ class Scorer(Protocol):
     def predictions(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
         """Raw outputs -> the family's named prediction arrays."""
         ...
+
+
+def score_positions(scorer: Scorer, features: np.ndarray, positions: np.ndarray,
+                    codes: torch.Tensor | None, batch_size: int) -> np.ndarray:
+    """The scorer's raw outputs at `positions` of `features` (table rows, sorted by symbol then
+    date), each from the `lookback` rows ending there, in batches without gradients; `codes`
+    are the categorical inputs aligned with `positions` (None without any). The one batch
+    loop of scoring: `ifns-predict`'s rows of a table and the attribution's permuted copies."""
+    lookback = int(scorer.lookback)
+    feats = torch.from_numpy(features)
+    source = lookback_windows(feats, lookback) if lookback > 1 else feats
+    index = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+    outputs = []
+    with torch.inference_mode():
+        for lo in range(0, len(index), batch_size):
+            pick = index[lo:lo + batch_size]
+            cat = None if codes is None else codes[lo:lo + batch_size]
+            outputs.append(scorer.outputs(source[pick - (lookback - 1)], cat))
+    return np.concatenate(outputs) if outputs else np.zeros(0)
 
 
 class Resumable(Protocol):

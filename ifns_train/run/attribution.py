@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from ifns_train.config.schema import PredictConfig
-from ifns_train.data.module import encode, lookback_windows
+from ifns_train.data.module import encode
 from ifns_train.data.resolve import ResolvedData, Split
 from ifns_train.evaluation.attribution import Predict, permutation_attribution
-from ifns_train.learners.base import Scorer
+from ifns_train.learners.base import Scorer, score_positions
 
 SPLIT = "test"  # the rows attributed: those the model's figures are evaluated on
 
@@ -49,7 +49,6 @@ def split_predictor(scorer: Scorer, split: Split,
     """A `Predict` for `evaluation.attribution`: a part of the block -> the family's named
     predictions of its evaluated rows, each from its lookback window within the part, in
     batches, with the split's categorical codes (never permuted: context, not features)."""
-    lookback = int(scorer.lookback)
     categorical = list(scorer.family.categorical_inputs)
     codes = torch.from_numpy(np.stack(
         [encode(split.table.context[c][split.rows], list(scorer.vocab[c])) for c in categorical],
@@ -57,16 +56,8 @@ def split_predictor(scorer: Scorer, split: Split,
 
     def predict(part: np.ndarray, at: np.ndarray, which: np.ndarray
                 ) -> Mapping[str, np.ndarray]:
-        feats = torch.from_numpy(part)
-        source = lookback_windows(feats, lookback) if lookback > 1 else feats
-        position, rows = torch.from_numpy(at), torch.from_numpy(which)
-        outputs = []
-        for lo in range(0, len(position), batch_size):
-            pick = position[lo:lo + batch_size]
-            cat = None if codes is None else codes[rows[lo:lo + batch_size]]
-            outputs.append(scorer.outputs(source[pick - (lookback - 1)], cat))
-        raw = np.concatenate(outputs) if outputs else np.empty(0, dtype=np.float64)
-        return scorer.predictions(raw)
+        cat = None if codes is None else codes[torch.from_numpy(which)]
+        return scorer.predictions(score_positions(scorer, part, at, cat, batch_size))
 
     return predict
 

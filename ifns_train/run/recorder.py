@@ -10,11 +10,12 @@
    (`run.log_figures`), before anything is published: a logger's error is a warning. Which
    inputs the model leans on (`run.attribution`) is measured on the test split beside them.
 3. **Publish**: the artifact folder `models/<family_id>/<model_id>/` (model.ckpt,
-   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/: the pictures of
-   `run.curves`; a tree's `model.lightgbm.txt` in place of the checkpoint: the learner's
-   `FILES`) is staged under a hidden name, hashed and renamed into place; then one
-   registry transaction completes the experiment (entered as `running` when the run began)
-   and adds the model record with the hashes. A kill at any instant leaves either no record
+   predictions_{val,test}.parquet, metrics.json, train_config.json, curves/: the pictures'
+   numbers of `run.curves`, their images drawn outside the run; a tree's
+   `model.lightgbm.txt` in place of the checkpoint: the learner's `FILES`) is staged under
+   a hidden name, hashed and renamed into place; then one registry transaction completes
+   the experiment (entered as `running` when the run began) and adds the model record with
+   the hashes. A kill at any instant leaves either no record
    or a complete one, and whatever else it leaves (a stale `running` entry, an unclaimed
    folder) `ifns-admin doctor` reports.
 
@@ -164,7 +165,6 @@ class Recorder:
             evaluation["attribution"] = {**attribution, **({"gain": fitted.gain}
                                                            if fitted.gain is not None else {})}
         timing.CLOCK.mark("evaluation")  # the predict pass, the evaluation standard, attribution
-        ctx.training["phase_seconds"] = timing.CLOCK.seconds()
         for name, report in evaluation["splits"].items():
             primary = report["primary_metric"]
             if report["model"].get(primary) is None:
@@ -189,13 +189,14 @@ class Recorder:
             **evaluation,
         }
         atomic_write_json(stage / "metrics.json", metrics)
-        atomic_write_json(stage / "train_config.json", self._train_config())
         write_reference(stage, data)  # the training rows' feature distributions, hashed too
-        # Imported only now: the pictures (matplotlib) are needed after training alone.
+        # Imported only now: the pictures' numbers are needed after training alone.
         from ifns_train.run.curves import write_curves, write_learning_curves
 
-        write_curves(stage / "curves", evaluation, tables)  # before hashing: recorded too
-        write_learning_curves(stage / "curves", fitted.history, fitted.training["best_epoch"])
+        images = ctx.config["evaluation"]["curves"]["images"]  # else the JSON alone
+        write_curves(stage / "curves", evaluation, tables, images=images)  # hashed too
+        write_learning_curves(stage / "curves", fitted.history, fitted.training["best_epoch"],
+                              images=images)
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
         # MLflow runs named after the experiment (a net's were at its fit's start, by
@@ -204,6 +205,10 @@ class Recorder:
                               ctx.model_id if ctx.registers_model else None)
         log_figures.log_run(fitted.loggers, evaluation, ctx.config, self._ids(),
                             stage / "curves", fitted.log_step)
+        # Last, as it holds the phases up to here (`timing`); hashing and the transaction follow.
+        timing.CLOCK.mark("recording")
+        ctx.training["phase_seconds"] = timing.CLOCK.seconds()
+        atomic_write_json(stage / "train_config.json", self._train_config())
         hashes = folder_hashes(stage)
         faults.point("staged")
         stage.rename(self.artifact_dir)
@@ -215,7 +220,8 @@ class Recorder:
         self.summary = {"experiment_id": ctx.experiment_id, "kind": ctx.kind,
                         "model_id": ctx.model_id if ctx.registers_model else None,
                         "artifact_dir": str(self.artifact_dir), "metrics": key,
-                        "placebo": ctx.placebo}
+                        "placebo": ctx.placebo,
+                        "phase_seconds": ctx.training["phase_seconds"]}
         if not ctx.registers_model:
             log.finish(ctx.registry, experiment_entry(run, "completed", now, key),
                        f"{ctx.kind} run completed")

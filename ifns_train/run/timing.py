@@ -1,44 +1,69 @@
-"""Where a run's wall time goes: cheap marks at the phase boundaries of `train`.
+"""Where a run's wall time goes, from the process's start to its record: cheap marks at the
+phase boundaries, at the cost of a `perf_counter` call each.
 
-A GPU run can spend most of its time outside training (imports, reading and verifying data,
-evaluation); these marks say how much, per phase, at the cost of a `perf_counter` call each.
-A phase ends at its mark and starts at the mark before it, so marking a phase again (e.g. the
-end of evaluation, once the evaluation standard has run) moves its end and the next phase's start.
-The fit itself is timed by its learner (`Fitted.fit_seconds`; the recorder reports it).
+A GPU run can spend most of its time outside the fit (imports, reading and verifying data,
+evaluation, drawing); a record that hides where is no help in making it faster. So the clock
+starts when the kernel started the process (`core.process.process_age`), and the phases are
+`PHASES`: imports (the interpreter and every library, also those loaded after Hydra parsed the
+command line), config (Hydra's composition, the checks, opening the registry, entering the
+run), data, setup (the model and the trainer), fit, evaluation (the predict pass, the
+evaluation standard, the attribution) and recording (writing the artifact folder up to its
+train_config.json, which holds these figures; the hashing and the registry transaction after
+it take milliseconds). They add up to the time from the process's start to the record; what
+follows (the summary line, the loggers' close, the interpreter's exit) the console writes to
+the job log as `exit` (`cli.train`).
+
+A phase ends at its mark and starts at the mark before it; marking a phase again adds to it
+(the imports before and after Hydra's composition are one phase). What is marked before a run
+starts (`start`) belongs to the first run that starts after it, so each run's figures add up
+to the time since the previous run of the process ended: a sweep's second trial or a companion
+run records its own config, not the process's imports again.
 """
 
 from __future__ import annotations
 
 import time
 
-# The phases of one run, in order: data, setup, training, evaluation, recording; a phase not
-# marked merges into the next one marked.
+from ifns_train.core.process import process_age
+
+PHASES = ("imports", "config", "data", "setup", "fit", "evaluation", "recording")
+"""The phases of one run, in order; a phase not marked merges into the next one marked."""
 
 
 class PhaseClock:
-    """Marks of one process's current run: `start()` at the run's start, `mark(phase)` at the
-    end of each phase."""
+    """The phases of this process's current run: `mark(phase)` at the end of each phase,
+    `start()` at a run's start (what was marked before it is the run's too)."""
 
     def __init__(self) -> None:
-        self.started: float | None = None
-        self.marks: dict[str, float] = {}
-
-    def start(self) -> None:
-        self.started, self.marks = time.perf_counter(), {}
+        age = process_age()
+        self.last = time.perf_counter() - (age or 0.0)
+        self.pending: dict[str, float] = {}
+        self.run: dict[str, float] | None = None
 
     def mark(self, phase: str) -> None:
-        if self.started is not None:
-            self.marks[phase] = time.perf_counter()
+        now = time.perf_counter()
+        target = self.pending if self.run is None else self.run
+        target[phase] = target.get(phase, 0.0) + now - self.last
+        self.last = now
+
+    def start(self) -> None:
+        """A run starts: the time since the last mark is config (its checks, the registry)."""
+        self.mark("config")
+        self.run, self.pending = self.pending, {}
+
+    def finish(self) -> None:
+        """The run is recorded: what comes next belongs to the next run."""
+        self.run = None
 
     def seconds(self) -> dict[str, float]:
-        """Seconds per phase marked so far, in run order, rounded to the millisecond."""
-        if self.started is None:
-            return {}
-        out, previous = {}, self.started
-        for phase in sorted(self.marks, key=self.marks.__getitem__):
-            out[phase] = round(self.marks[phase] - previous, 3)
-            previous = self.marks[phase]
-        return out
+        """Seconds per phase of the current run so far, in `PHASES` order (others after),
+        rounded to the millisecond."""
+        run = self.run or {}
+        order = [p for p in PHASES if p in run] + [p for p in run if p not in PHASES]
+        return {p: round(run[p], 3) for p in order}
+
+    def since_last(self) -> float:
+        return time.perf_counter() - self.last
 
 
 CLOCK = PhaseClock()

@@ -224,12 +224,13 @@ def _run(config: dict[str, Any], recorder: Recorder, smoke: list[str] | None = N
         config=config, family=cls, data=data, vocab=vocab, mark=timing.CLOCK.mark,
         callbacks=run_callbacks, smoke=smoke, init=None if init is None else init.scorer,
         resume=resume))
-    timing.CLOCK.mark("training")
+    timing.CLOCK.mark("fit")
     if smoke:
+        timing.CLOCK.finish()
         return {"smoke_test": smoke, "steps_taken": fitted.training["steps_taken"]}
     faults.point("trained")
-    recorder.record(fitted)
-    timing.CLOCK.mark("recording")
+    recorder.record(fitted)  # marks evaluation and recording (`timing`)
+    timing.CLOCK.finish()
     if fitted.writes and not recorder.recorded:
         raise RuntimeError("the run finished but the recorder wrote no model record")
     return recorder.summary

@@ -22,9 +22,9 @@ from ifns_train.config.schema import PredictConfig
 from ifns_train.core.errors import ConfigError, ContractError, RegistryError
 from ifns_train.core.files import chmod_like_open
 from ifns_train.data.index import CONTEXT_COLUMNS, get_entry
-from ifns_train.data.module import encode, lookback_windows
+from ifns_train.data.module import encode
 from ifns_train.data.resolve import load_table
-from ifns_train.learners.base import Scorer
+from ifns_train.learners.base import Scorer, score_positions
 from ifns_train.learners.registered import column_mismatch, load_registered
 from ifns_train.registry import ids, model_registry
 from ifns_train.registry.audit import audit_model
@@ -124,23 +124,13 @@ def score_rows(scorer: Scorer, table: Any, rows: Any,
                timings: dict[str, float] | None = None) -> dict[str, Any]:
     """The model's named predictions on `rows` of `table` (each with the model's lookback of
     its symbol's rows), in large batches without gradients, as the training predict pass."""
-    lookback = scorer.lookback
-    feats = torch.from_numpy(table.features)
-    source = lookback_windows(feats, lookback) if lookback > 1 else feats
     vocab = scorer.vocab
     categorical = list(scorer.family.categorical_inputs)
+    index = np.asarray(rows, dtype=np.int64)
     codes = torch.from_numpy(np.stack([encode(table.context[c], vocab[c]) for c in categorical],
-                                      axis=1)) if categorical else None
-    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-    outputs = []
+                                      axis=1))[index] if categorical else None
     began = time.perf_counter()
-    with torch.inference_mode():
-        for lo in range(0, len(index), batch_size):
-            pick = index[lo:lo + batch_size]
-            x = source[pick - (lookback - 1)]
-            cat = None if codes is None else codes[pick]
-            outputs.append(scorer.outputs(x, cat))
-    raw = np.concatenate(outputs) if outputs else np.zeros(0)
+    raw = score_positions(scorer, table.features, index, codes, batch_size)
     if timings is not None:
         timings["scoring_s"] = time.perf_counter() - began
     return scorer.predictions(raw)

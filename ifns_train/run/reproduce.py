@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from ifns_train.config.schema import LIGHTNING_LEARNER
 from ifns_train.core.errors import RegistryError
 from ifns_train.data.index import load_index
 from ifns_train.registry import log
@@ -40,6 +41,27 @@ def check_fingerprints(reg: Registry, experiment_id: str, recorded: dict[str, st
             )
 
 
+# Keys added to the config after configs were first stored, with the value that does what a run
+# did before each existed: a stored config without them is run as it ran (none changes a figure
+# the reproduction compares; the attribution and the pictures are beside the figures).
+ADDED_KEYS: dict[tuple[str, ...], Any] = {
+    ("model", "learner"): LIGHTNING_LEARNER,
+    ("model", "params"): None,
+    ("evaluation", "attribution", "enabled"): False,
+    ("evaluation", "curves", "images"): False,
+}
+
+
+def with_added_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """The stored config with each of `ADDED_KEYS` it lacks (a config of an older version)."""
+    for path, value in ADDED_KEYS.items():
+        node = config
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node.setdefault(path[-1], value)
+    return config
+
+
 # A control trained on permuted labels, a check of a run, a scoring of a model on new data:
 # none is a training run of its own config to run again.
 NOT_REPRODUCIBLE = ("placebo", "reproduction", "evaluation")
@@ -60,8 +82,8 @@ def reproduce(reg: Registry, experiment_id: str, output_dir: Path) -> dict[str, 
     except (OSError, ValueError, KeyError) as exc:
         raise RegistryError(f"experiment {experiment_id}: no evidence inputs in {metrics_path} "
                             f"({exc})") from None
-    config = relocated(copy.deepcopy(entry.config), entry.config["paths"]["output_dir"],
-                       str(output_dir))
+    config = relocated(with_added_keys(copy.deepcopy(entry.config)),
+                       entry.config["paths"]["output_dir"], str(output_dir))
     config["paths"]["registry_dir"] = str(reg.dir)
     config.setdefault("registry", {})["url"] = reg.url
     ev = config["evaluation"]

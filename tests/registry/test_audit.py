@@ -12,7 +12,7 @@ import pytest
 from ifns_train.core.errors import ContractError, RegistryError
 from ifns_train.data import reader
 from ifns_train.data.index import INDEX_FILE
-from ifns_train.registry import lifecycle, model_registry
+from ifns_train.registry import lifecycle, log, model_registry
 from ifns_train.registry.audit import audit_all, audit_model
 from ifns_train.registry.database import URL_ENV, Registry
 from tests.registry.factory import (
@@ -164,3 +164,19 @@ def test_reproduce_matches_and_refuses_a_changed_dataset(
     with pytest.raises(RegistryError, match="dataset DS_DEMO_CORE_V1 has fingerprint "
                                             "sha256:changed in the index, not the recorded"):
         reproduce(reg, summary["experiment_id"], tmp_path / "third")
+
+
+@pytest.mark.slow
+def test_a_config_stored_before_later_keys_is_reproduced(
+        make_cfg, registry: Path, tmp_path: Path) -> None:
+    from ifns_train.run.reproduce import ADDED_KEYS, reproduce
+    from ifns_train.run.train import train
+
+    summary = train(make_cfg())
+    reg = Registry(registry, None, create=False)
+    config = log.get(reg, summary["experiment_id"]).config
+    for path in ADDED_KEYS:  # as an older version stored it: the key or its whole group absent
+        config[path[0]].pop(path[1], None)
+    edit_stored(reg, "experiment", summary["experiment_id"], config=config)
+    result = reproduce(reg, summary["experiment_id"], tmp_path / "again")
+    assert result["status"] == "matches" and result["mismatches"] == 0

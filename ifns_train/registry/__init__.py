@@ -19,5 +19,6 @@ Stage 03 grants no promotion power: a status changes only through `lifecycle.dec
 - `views.py`: whole-registry reads, one query per table (the Mirror, doctor, export).
 - `documents.py`: the spec's JSON documents: exported from the database, imported once.
 - `jobs.py`: the log of prediction jobs: who scored which models on which data, when.
-- `faults.py`: named points where a test kills a run or holds a decision (`IFNS_FAULT_AT`).
+- the fault points where a test kills a run or holds a decision (`IFNS_FAULT_AT`) are in
+  `core/faults.py`, shared with the dataset cache.
 """

@@ -37,9 +37,10 @@ from typing import Any, get_args
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
+from ifns_train.core import faults
 from ifns_train.core.errors import RegistryError
 from ifns_train.evaluation.promotion import CONTROL_REMEDIES
-from ifns_train.registry import champion, faults, ids
+from ifns_train.registry import champion, ids
 from ifns_train.registry.audit import audit_model
 from ifns_train.registry.current import evidence_now
 from ifns_train.registry.database import Registry, dumps

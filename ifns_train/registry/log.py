@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
+from ifns_train.core import faults
 from ifns_train.core.errors import RegistryError
-from ifns_train.registry import faults, ids
+from ifns_train.registry import ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.records import (
     NO_MODEL_KINDS,

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ifns_train.core import faults
 from ifns_train.core.errors import RegistryError
-from ifns_train.registry import faults, ids
+from ifns_train.registry import ids
 from ifns_train.registry.database import Registry, dumps
 from ifns_train.registry.key_metrics import flat_metrics
 from ifns_train.registry.log import append_history, history_of, write_entry

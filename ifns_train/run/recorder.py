@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from ifns_train.core import faults
 from ifns_train.core.errors import ConfigError, DegenerateRunError
 from ifns_train.core.files import atomic_write_json
 from ifns_train.data.module import EVAL_SPLITS
@@ -50,7 +51,7 @@ from ifns_train.evaluation.predictions import (
 from ifns_train.evaluation.standard import evaluate, key_figures
 from ifns_train.families.base import FamilyModule
 from ifns_train.learners.base import Fitted
-from ifns_train.registry import faults, ids, log, model_registry
+from ifns_train.registry import ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX, folder_hashes
 from ifns_train.registry.publish import experiment_entry, model_draft
 from ifns_train.registry.records import FamilyRecord

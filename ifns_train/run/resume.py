@@ -23,6 +23,7 @@ from hydra.utils import to_absolute_path
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from ifns_train.core import faults
 from ifns_train.core.errors import (
     ConfigError,
     RegistryError,
@@ -32,7 +33,7 @@ from ifns_train.data.index import load_index
 from ifns_train.data.resolve import ResolvedData
 from ifns_train.learners.base import Scorer, learner_module
 from ifns_train.learners.registered import column_mismatch, learner_of, load_registered
-from ifns_train.registry import doctor, faults, ids, log, model_registry
+from ifns_train.registry import doctor, ids, log, model_registry
 from ifns_train.registry.artifacts import STAGING_PREFIX
 from ifns_train.registry.database import Registry
 from ifns_train.registry.publish import experiment_entry

@@ -33,11 +33,12 @@ import lightning.pytorch as pl
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from ifns_train.core import faults
 from ifns_train.core.errors import ConfigError, RunTerminated
 from ifns_train.data.placebo import permute_labels
 from ifns_train.families import family_class_of
 from ifns_train.learners.base import FitRequest, learner_module
-from ifns_train.registry import documents, faults, ids
+from ifns_train.registry import documents, ids
 from ifns_train.registry.database import Registry
 from ifns_train.run import provenance, timing
 from ifns_train.run.build import resolve_data, vocabulary

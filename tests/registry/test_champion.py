@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from ifns_train.config import CONF_DIR
+from ifns_train.core import faults
 from ifns_train.core.errors import ConfigError, RegistryError
-from ifns_train.registry import champion, faults, lifecycle, model_registry
+from ifns_train.registry import champion, lifecycle, model_registry
 from ifns_train.registry.database import Registry
 from ifns_train.registry.records import ModelRecord
 from ifns_train.sxe.mirror.site import build

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from ifns_train.core import faults
 from ifns_train.core.errors import RegistryError
-from ifns_train.registry import faults, lifecycle, log, model_registry
+from ifns_train.registry import lifecycle, log, model_registry
 from ifns_train.registry.database import Registry
 from tests.registry.factory import add_model, planted_test_table, set_status
 

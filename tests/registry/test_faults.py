@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ifns_train.core.faults import ENV, POINTS
 from ifns_train.registry import artifacts, doctor, log, model_registry
 from ifns_train.registry.database import DB_FILE, URL_ENV, Registry
-from ifns_train.registry.faults import ENV, POINTS
 from tests.conftest import FAST
 
 QUICK = [*FAST, "trainer.max_epochs=1", "callbacks=none", "logger=none"]

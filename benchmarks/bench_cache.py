@@ -14,7 +14,7 @@ dataset as a training job does (the demo config's columns, lookback 1):
 - `cold`: resolve with the cache on and empty (the first job of a sweep builds the entry);
 - `warm`: resolve with the entry there (later jobs map it).
 
-The target of issue 23: cold at most 2x (warm + parquet); cold less off is what building the
+The target: cold at most 2x (warm + parquet); cold less off is what building the
 entry costs beyond reading and verifying. `--baseline REF` runs off, cold and warm also with the
 package as of git commit REF (extracted to a temporary folder), side by side in the
 same sitting; `--strace` counts the write and sync calls of one cold build of each. Prints a

@@ -1,4 +1,4 @@
-"""What the pictures of curves/ cost (issue 23, part 3): in the run, and outside it.
+"""What the pictures of curves/ cost: in the run, and outside it.
 
     python benchmarks/bench_curves.py [--repeat 5] [--root DIR]
 

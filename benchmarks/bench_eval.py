@@ -27,12 +27,13 @@ Then `split_report` on one split of the demo's size (23,232 rows) and of 385,000
 and after (directional set, best of 3). Ratios are to ``grouped`` at the same size; nothing
 here asserts a time. The machine is shared: run it twice and report both.
 
-Intervals (issue 23, part 1): `evaluate_split` as a run calls it on its test split, with the
+Intervals: `evaluate_split` as a run calls it on its test split, with the
 bootstrap intervals (the composed config's `evaluation.bootstrap`: 1,000 stationary-bootstrap
 replicates), the four slice columns, the model and the set's two baselines, at each of
 ``--intervals-rows``, and without intervals for the intervals' share; once with this tree's
-evaluator and once with ``--intervals-before``'s (default HEAD, the committed one: `git
-archive` into a temporary folder), each in a fresh process (``IFNS_BENCH_CODE`` names the
+evaluator and once with ``--intervals-before``'s (default: the one before the score grid, the
+parent of the commit that added ``evaluation/weighted_auc.py``; `git archive` into a temporary
+folder), each in a fresh process (``IFNS_BENCH_CODE`` names the
 tree it imports) after a small warm-up (imports, arch), timed inside it. A markdown table:
 rows, seconds before and now, their ratio, and the growth from the smallest to the largest
 size. ``--intervals-before-max-rows`` skips the old evaluator above that size (~30 s at 5M).
@@ -186,14 +187,16 @@ def load_before(rev: str) -> Callable[..., dict[str, Any]]:
     return importlib.import_module(f"{name}.report").split_report
 
 
-def before_revision(choice: str) -> str | None:
+def before_revision(choice: str, added_file: str = "grouped.py") -> str | None:
+    """``auto``: the parent of the commit that added ``ifns_train/evaluation/<added_file>``
+    (HEAD while that file is uncommitted)."""
     if choice == "none":
         return None
     if choice != "auto":
         return choice
     added = subprocess.run(
         ["git", "-C", str(REPO), "log", "-1", "--format=%H", "--diff-filter=A", "--",
-         "ifns_train/evaluation/grouped.py"], capture_output=True, text=True, check=True
+         f"ifns_train/evaluation/{added_file}"], capture_output=True, text=True, check=True
     ).stdout.strip()
     return f"{added}^" if added else "HEAD"
 
@@ -274,8 +277,9 @@ def unpack(rev: str) -> Path:
 def intervals_bench(args: argparse.Namespace) -> None:
     """The intervals' comparison of the module docstring."""
     sizes = [int(r) for r in args.intervals_rows.split(",")]
-    before = None if args.intervals_before == "none" else unpack(args.intervals_before)
-    print(f"\nevaluate_split with intervals; before: {args.intervals_before}", flush=True)
+    rev = before_revision(args.intervals_before, "weighted_auc.py")
+    before = None if rev is None else unpack(rev)
+    print(f"\nevaluate_split with intervals; before: {rev}", flush=True)
     results: list[tuple[str, int, dict[str, float], dict[str, float] | None]] = []
     for metric_set in args.intervals_sets.split(","):
         for rows in sizes:
@@ -319,8 +323,9 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--intervals-rows", default="1000000,5000000")
     parser.add_argument("--intervals-sets", default="directional")
-    parser.add_argument("--intervals-before", default="HEAD",
-                        help="the git revision of today's evaluator, or none")
+    parser.add_argument("--intervals-before", default="auto",
+                        help="the evaluator before (auto: the parent of the commit that added "
+                             "evaluation/weighted_auc.py), a git revision, or none")
     parser.add_argument("--intervals-before-max-rows", type=int, default=0,
                         help="run the old evaluator only up to this many rows (0: always)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N (intervals)")

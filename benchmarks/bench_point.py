@@ -3,13 +3,14 @@
 per-date series, now against a previous revision of `ifns_train/evaluation` in the same run.
 
     python benchmarks/bench_point.py [--rows 1000000,5000000] [--sets directional,return,risk,cost]
-                                     [--before HEAD|REV|none] [--repeat 1]
+                                     [--before auto|REV|none] [--repeat 1]
 
 Inputs are `bench_eval.inputs` (dates x 2000 symbols, the model and the family's two usual
 baselines, the four context columns as object arrays of shared str), with a directional
 model's call (`pred` = prob > 0.5), a realised return for the directional proxies, and the
 symbols as object arrays of shared str, as `predictions.read_table` hands them over. The
-before package is read from git into a temporary folder. Ratios: before / now at the same
+before package is read from git into a temporary folder (auto: the parent of the commit that
+added `evaluation/panel.py`). Ratios: before / now at the same
 size; growth: now at the largest size over now at the smallest. Nothing asserts a time.
 """
 
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_eval import SYMBOLS, inputs  # noqa: E402
+from bench_eval import SYMBOLS, before_revision, inputs  # noqa: E402
 
 from ifns_train.evaluation.predictions import PredictionArrays  # noqa: E402
 from ifns_train.evaluation.standard import EvaluationSpec  # noqa: E402
@@ -103,12 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="1000000,5000000")
     parser.add_argument("--sets", default="directional,return,risk,cost")
-    parser.add_argument("--before", default="HEAD", help="a git revision, or none")
+    parser.add_argument("--before", default="auto", help="auto, a git revision, or none")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     now = importlib.import_module("ifns_train.evaluation")
     importlib.import_module("ifns_train.evaluation.evidence")
-    before = None if args.before == "none" else load_before(args.before)[0]
+    rev = before_revision(args.before, "panel.py")
+    before = None if rev is None else load_before(rev)[0]
     sizes = [int(r) for r in args.rows.split(",")]
     table = []
     for metric_set in args.sets.split(","):

@@ -21,11 +21,14 @@ Undefined values are ``None``, never NaN, so the JSON stays strict.
 - `weighted_stats.py`: statistics as functions of date weights: the engine of `intervals`.
 - `weighted_auc.py`: the AUC of date weights: exact pair matrix, or a score grid with its bound.
 - `proxies.py`: trading proxies (spec 7.1), on non-overlapping holding periods.
+- `panel.py`: each row's date, symbol and neighbours a horizon apart, once per split for every
+  predictor's proxies.
 - `selection.py`: the probabilistic and the deflated Sharpe ratio (selection among trials).
 - `stability.py`: how much a figure moves across walk-forward folds and seeds (spec 7.2).
 - `promotion.py`: the pre-DRA promotion checks (spec 7.3): evidence only, never a status change.
 - `drift.py`: a feature's training distribution as a quantile sketch; PSI and KS against it.
-- `curve_data.py`: the numbers of the pictures in a model's `curves/` (drawn by `run.curves`).
+- `curve_data.py`: the numbers of the pictures in a model's `curves/` (recorded as JSON by
+  `run.curves`, drawn by `run.curve_drawing`).
 - `attribution_view.py`: a model's recorded feature attribution read one way for the picture,
   the Mirror and Admin (`--depends-on`: which models lean on a feature family).
 """

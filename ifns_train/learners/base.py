@@ -93,7 +93,9 @@ class FitRequest:
     family: type[FamilyModule]
     data: ResolvedData
     vocab: dict[str, list[Any]]  # each categorical input's values in the training rows
-    mark: Callable[[str], None]  # ends a phase of the run's clock ("setup" before the fit)
+    # Ends a phase of the run's clock: "setup" before the fit, "fit" after it (the scoring of
+    # the splits that follows is the evaluation's; `run.timing`).
+    mark: Callable[[str], None]
     callbacks: list[Any] = field(default_factory=list)  # the run's Lightning callbacks
     smoke: list[str] | None = None  # a smoke test's trainer settings: fit, record nothing
     init: Scorer | None = None  # `init_from`: the registered model the fit starts from

@@ -245,6 +245,7 @@ def fit(request: FitRequest) -> Fitted:
                         init_model=None if parent is None else parent.booster,
                         keep_training_booster=True, callbacks=callbacks)
     fit_seconds = time.perf_counter() - started
+    request.mark("fit")  # what follows, scoring the splits, is the evaluation's
     start = 0 if parent is None else parent.booster.current_iteration()
     run = len(evals["val"][objective.metric])
     best = booster.best_iteration or booster.current_iteration()

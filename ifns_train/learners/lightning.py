@@ -125,6 +125,7 @@ def fit(request: FitRequest) -> Fitted:
                     weights_only=True)
     else:
         trainer.fit(module, datamodule=datamodule)
+    request.mark("fit")  # what follows, the predict pass, is the evaluation's
     training = {
         "learner": config["model"]["learner"],
         "batch_size": batch_size,

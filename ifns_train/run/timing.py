@@ -6,8 +6,9 @@ evaluation, drawing); a record that hides where is no help in making it faster. 
 starts when the kernel started the process (`core.process.process_age`), and the phases are
 `PHASES`: imports (the interpreter and every library, also those loaded after Hydra parsed the
 command line), config (Hydra's composition, the checks, opening the registry, entering the
-run), data, setup (the model and the trainer), fit, evaluation (the predict pass, the
-evaluation standard, the attribution) and recording (writing the artifact folder up to its
+run), data, setup (the model and the trainer), fit (marked by the learner when its fit
+ends), evaluation (scoring the splits with the fitted model, the evaluation standard, the
+attribution) and recording (writing the artifact folder up to its
 train_config.json, which holds these figures; the hashing and the registry transaction after
 it take milliseconds). They add up to the time from the process's start to the record; what
 follows (the summary line, the loggers' close, the interpreter's exit) the console writes to

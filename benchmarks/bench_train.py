@@ -15,7 +15,7 @@
    then timed `--repeats` times in turn, and medians are compared, so the ratios hold on a
    busy machine as long as the load is even.
 2. The wall time of the default `python -m ifns_train` run against the time it takes only to
-   import its libraries.
+   import its libraries, with the run's own phases (`training.phase_seconds`, from its summary).
 Nothing here asserts a time; it prints ratios measured in one run.
 """
 
@@ -150,10 +150,11 @@ def plain(data, make, epochs: int, device: torch.device,
     return time.perf_counter() - start, steady(starts)
 
 
-def timed_command(cmd: list[str], cwd: Path) -> float:
+def timed_command(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    """(wall seconds, what it printed)."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    proc = subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start, proc.stdout + proc.stderr
 
 
 def main() -> None:
@@ -228,17 +229,21 @@ def main() -> None:
 
         if not args.skip_cli:
             imports = "import torch, lightning, hydra, omegaconf, torchmetrics, pandas, pyarrow"
-            t_import = timed_command([sys.executable, "-c", imports], Path(tmp))
+            t_import, _ = timed_command([sys.executable, "-c", imports], Path(tmp))
             cli_registry = Path(tmp) / "cli_registry"
             cli = [sys.executable, "-m", "ifns_train", f"paths.registry_dir={cli_registry}"]
             if args.accelerator == "gpu":
                 cli.append("trainer=gpu")
-            t_first = timed_command(cli, Path(tmp))
-            t_run = timed_command(cli, Path(tmp))
+            t_first, _ = timed_command(cli, Path(tmp))
+            t_run, printed = timed_command(cli, Path(tmp))
+            # The run's own phases (its record's training.phase_seconds), as its summary says.
+            phases = next((line.split(" - time: ", 1)[1] for line in printed.splitlines()
+                           if " - time: " in line), "(no time line)")
             print(f"library import time                        {t_import:7.3f} s")
             print(f"default run, first (generates demo data)   {t_first:7.3f} s")
             print(f"default run, demo data present             {t_run:7.3f} s   "
                   f"({t_run - t_import:.3f} s beyond imports)")
+            print(f"  its phases: {phases}")
 
 
 if __name__ == "__main__":

@@ -73,8 +73,9 @@ def _main(cfg: DictConfig) -> float | None:
     if promotion is not None:
         log.info("promotion checks: %s", verdict_words(promotion)
                  + "".join(f"; {reason}" for reason in promotion["reasons"]))
-    log.info("time: %s", phase_words(summary["phase_seconds"]))
-    _log_exit_at_exit()
+    if "phase_seconds" in summary:  # the process that recorded (not DDP's other ranks)
+        log.info("time: %s", phase_words(summary["phase_seconds"]))
+        _log_exit_at_exit()
     # The value a sweeper optimises: the validation primary metric of the model.
     return val.get("model", {}).get(val.get("primary_metric"))
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ifns_train.evaluation.grouped import Layout, Scores, ratio
+from ifns_train.evaluation.grouped import BLOCK, Layout, Scores, ratio
 from ifns_train.evaluation.ranking import dense_rank, grouped_auc
 
 LOG_LOSS_EPS = 1e-7
@@ -77,33 +77,52 @@ def binary_scores(
     # log(p) where y = 1, log(1 - p) where y = 0: the same per row as
     # y log(p) + (1 - y) log(1 - p), with one log instead of two. With a few distinct
     # probabilities (a constant or two-valued baseline) both are worked out per value.
-    values = prob_a if dense.values is None else dense.values
-    clipped = np.clip(values, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    cell_bin = calibration_bins(values, edges)
-    if dense.values is None:
-        log_lik = np.log(np.where(y_a == 1, clipped, 1.0 - clipped))
-    else:
-        log_lik = np.log(np.stack([1.0 - clipped, clipped], axis=1))[dense.rank, y_a]
-        cell_bin = cell_bin[dense.rank]
-    cell_bin += cells * width
-    # Rows per (cell, bin, pred, y): the confusion counts and the bins' label counts.
-    index = cell_bin * 4
-    index += pred_a * 2
-    index += y_a
-    counts = np.bincount(index, minlength=n_cells * width * 4).reshape(n_cells, width, 2, 2)
-    del index
-    labels_g = layout.regroup(counts.sum(axis=2))
-    # Per bin, the sum of prob - y: the ECE is its absolute value over the rows, and summing
-    # the differences avoids the cancellation of mean(prob) - mean(y) in a calibrated bin.
-    diff = prob_a - y_f
-    gaps_g = layout.regroup(np.bincount(cell_bin, diff, n_cells * width).reshape(n_cells, width))
-    diff *= diff
+    if dense.values is not None:
+        clipped = np.clip(dense.values, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+        log_of_value = np.log(np.stack([1.0 - clipped, clipped], axis=1))
+        bin_of_value = calibration_bins(dense.values, edges)
+    # Rows per (cell, bin, pred, y): the confusion counts and the bins' label counts. Per
+    # (cell, bin), the sum of prob - y: the ECE is its absolute value over the rows, and
+    # summing the differences avoids the cancellation of mean(prob) - mean(y) in a
+    # calibrated bin. Row by row in blocks (``BLOCK``), each sum accumulated in row order:
+    # the same sums as ``np.bincount`` over all rows.
+    counts = np.zeros(n_cells * width * 4, dtype=np.int64)
+    gap_cells = np.zeros(n_cells * width)
+    sq_cells, ll_cells = np.zeros(n_cells), np.zeros(n_cells)
+    for start in range(0, layout.rows, BLOCK):
+        b = slice(start, start + BLOCK)
+        c, yb = cells[b], y_a[b]
+        if dense.values is None:
+            p = prob_a[b]
+            clipped = np.clip(p, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+            log_lik = np.log(np.where(yb == 1, clipped, 1.0 - clipped))
+            cell_bin = calibration_bins(p, edges)
+        else:
+            r = dense.rank[b]
+            log_lik = log_of_value[r, yb]
+            cell_bin = bin_of_value[r]
+        cell_bin += c * width
+        index = cell_bin * 4
+        index += pred_a[b] * 2
+        index += yb
+        if counts.size <= BLOCK:
+            counts += np.bincount(index, minlength=counts.size)
+        else:  # many cells: no block-sized count array per block
+            np.add.at(counts, index, 1)
+        diff = prob_a[b] - y_f[b]
+        np.add.at(gap_cells, cell_bin, diff)
+        diff *= diff
+        np.add.at(sq_cells, c, diff)
+        np.add.at(ll_cells, c, log_lik)
+    counts4 = counts.reshape(n_cells, width, 2, 2)
+    labels_g = layout.regroup(counts4.sum(axis=2))
+    gaps_g = layout.regroup(gap_cells.reshape(n_cells, width))
 
     figures = []
     for conf, sq, ll, gaps, auc in zip(
-        layout.regroup(counts.sum(axis=1)),
-        layout.sums(diff),
-        layout.sums(log_lik),
+        layout.regroup(counts4.sum(axis=1)),
+        layout.regroup(sq_cells),
+        layout.regroup(ll_cells),
         gaps_g,
         grouped_auc(layout, y_a, dense),
         strict=True,

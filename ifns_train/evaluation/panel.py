@@ -13,8 +13,9 @@ read in the rows' own (date-major) order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,8 @@ from ifns_train.evaluation.grouped import factorize
 # The dates x symbols table is used while it has at most this many cells per row (a panel
 # with gaps, e.g. names entering and leaving, is still dense); a sparser one is searched.
 DENSE_CELLS = 4
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +42,19 @@ class Panel:
     horizon: int
     prev: np.ndarray
     next: np.ndarray
+    _memo: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = field(
+        default_factory=dict, repr=False)
+
+    def memo(self, key: tuple[Any, ...], arrays: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` and ``arrays`` objects (what depends on the rows and
+        the realised returns only, shared by every predictor's proxies); the arrays must not
+        change while the panel is in use (one evaluation)."""
+        full = (*key, *map(id, arrays))
+        hit = self._memo.get(full)
+        if hit is None or any(a is not b for a, b in zip(hit[0], arrays, strict=True)):
+            hit = (arrays, compute())
+            self._memo[full] = hit
+        return hit[1]
 
     @property
     def rows(self) -> int:

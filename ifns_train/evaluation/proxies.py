@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 
 from ifns_train.core.calendar import TRADING_DAYS_PER_YEAR
+from ifns_train.evaluation.holdings import book, market
+from ifns_train.evaluation.holdings import finite_1d as _finite_1d
 from ifns_train.evaluation.panel import Panel, date_codes
 from ifns_train.evaluation.ranking import bits_for, dense_rank
 
@@ -73,13 +75,15 @@ def positions_from_call(call_up: np.ndarray, prob: np.ndarray, band: float) -> n
     as the momentum sign calls down on a negative sign even where the up-rate it learnt for
     that sign is above one half."""
     call = _finite_1d(call_up, "call_up")
-    if np.any((call != 0.0) & (call != 1.0)):
+    up = call == 1.0
+    if np.count_nonzero(up) + np.count_nonzero(call == 0.0) != call.size:
         raise ValueError("call_up must hold 0 (down) and 1 (up)")
     p = _finite_1d(prob, "prob", call.size)
     if not 0.0 <= band <= 0.5:
         raise ValueError(f"band must lie in [0, 0.5], got {band!r}")
-    pos = np.where(call == 1.0, 1.0, -1.0)
-    pos[np.abs(p - 0.5) < band] = 0.0
+    pos = np.where(up, 1.0, -1.0)
+    if band > 0.0:  # |p - 0.5| < 0 never holds
+        pos[np.abs(p - 0.5) < band] = 0.0
     return pos
 
 
@@ -161,58 +165,21 @@ def panel_proxies(
     """
     h = panel.horizon
     n_rows = panel.rows
-    pos = _finite_1d(position, "position", n_rows)
-    if np.any(np.abs(pos) > 1.0):
+    pos = np.asarray(position, dtype=np.float64)
+    # NaN and inf fail the range too; _finite_1d then names what is wrong.
+    if pos.shape != (n_rows,) or (n_rows and not (pos.min() >= -1.0 and pos.max() <= 1.0)):
+        _finite_1d(pos, "position", n_rows)
         raise ValueError("position must lie in [-1, 1]")
-    simple = np.expm1(_finite_1d(realised, "realised", n_rows))
-    rate = np.asarray(cost_bps, dtype=np.float64)
-    if rate.shape not in ((), (n_rows,)):
-        raise ValueError(f"cost_bps must be a scalar or have shape ({n_rows},), got {rate.shape}")
-    rate = np.broadcast_to(rate, (n_rows,))
-    if not np.all(np.isfinite(rate)) or np.any(rate < 0.0):
-        raise ValueError("cost_bps must be finite and >= 0 (a scalar or one value per row)")
-    rate = rate / 1e4
-    d, date_values, n_dates = panel.date, panel.date_values, panel.n_dates
-    if market_neutral:
-        simple = simple - (np.bincount(d, simple, n_dates)
-                           / np.maximum(np.bincount(d, minlength=n_dates), 1))[d]
-
-    # Equal weights of the names traded each date.
-    trade = pos != 0.0
-    n_traded = np.bincount(d[trade], minlength=n_dates).astype(np.float64)
-    w = pos / np.maximum(n_traded, 1.0)[d]
-    gross_t = np.bincount(d, w * simple, n_dates)
-
-    # The same symbol one period earlier / later in its offset sequence (date index -/+ h).
-    prev, nxt = panel.prev, panel.next
-    w_prev = np.where(prev >= 0, w[prev], 0.0)  # w[-1] where there is none: not used
-    same_side = (w * w_prev) > 0.0
-    abs_w, abs_prev = np.abs(w), np.abs(w_prev)
-    entry = np.where(same_side, np.maximum(abs_w - abs_prev, 0.0), abs_w)
-    exit_prev = np.where(same_side, np.maximum(abs_prev - abs_w, 0.0), abs_prev)
-    # A symbol that leaves the panel before its sequence ends is closed at its last rate.
-    leaves = np.flatnonzero((nxt < 0) & (d + h < n_dates))
-    moved = entry + exit_prev
-    turnover_t = np.bincount(d, moved, n_dates)
-    turnover_t += np.bincount(d[leaves] + h, abs_w[leaves], n_dates)
-    cost_t = np.bincount(d, rate * moved, n_dates)
-    cost_t += np.bincount(d[leaves] + h, rate[leaves] * abs_w[leaves], n_dates)
-    row_cost = rate * entry
-    row_cost[leaves] += rate[leaves] * abs_w[leaves]
-    # A row's exit is charged to it from its successor's exit_prev (one successor at most).
-    row_cost += np.where(nxt >= 0, (rate * exit_prev)[nxt], 0.0)
-    net_t = gross_t - cost_t
-
-    # Per-trade figures, per offset sequence.
-    k_row = panel.offset[trade]
-    trade_gross = (pos * simple)[trade]
-    trade_net = trade_gross - (row_cost * np.maximum(n_traded, 1.0)[d])[trade]
-    trades_k = np.bincount(k_row, minlength=h).astype(np.float64)
+    m = panel.memo(("market", market_neutral), (realised, cost_bps),
+                   lambda: market(panel, realised, cost_bps, market_neutral))
+    date_values, n_dates = panel.date_values, panel.n_dates
+    sums = book(panel, pos, m)
+    gross_t, turnover_t = sums.gross, sums.turnover
+    net_t = gross_t - sums.cost
+    trades_k = sums.trades
     with np.errstate(invalid="ignore", divide="ignore"):  # an offset without trades: None
-        per_trade = {
-            side: (np.bincount(k_row, x, h) / trades_k, np.bincount(k_row, x > 0.0, h) / trades_k)
-            for side, x in (("gross", trade_gross), ("net", trade_net))
-        }
+        per_trade = {side: (total / trades_k, above / trades_k)
+                     for side, (total, above) in sums.trade_sums.items()}
 
     periods_k = np.bincount(np.arange(n_dates) % h, minlength=h)[: min(h, n_dates)]
     live = slice(0, periods_k.size)  # offsets with at least one period
@@ -236,8 +203,8 @@ def panel_proxies(
         "horizon_days": int(h),
         "periods_per_year": per_year,
         "offsets": int(periods_k.size),
-        "trades_total": int(trade.sum()),
-        "cost_bps_mean": float(rate.mean() * 1e4) if n_rows else None,
+        "trades_total": sums.trades_total,
+        "cost_bps_mean": m.cost_bps_mean,
         "periods": _summary(periods_k.astype(np.float64)),
         "trades": _summary(trades_k[live]),
         **out_sides,
@@ -452,15 +419,6 @@ def _date_strings(values: Any) -> list[str]:
     if isinstance(idx, pd.DatetimeIndex):
         return [str(v) for v in idx.strftime("%Y-%m-%d")]
     return [str(v) for v in idx]
-
-
-def _finite_1d(values: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1 or (n is not None and arr.size != n):
-        raise ValueError(f"{name} must be 1-D" + ("" if n is None else f" of length {n}"))
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return arr
 
 
 def _check_horizon(horizon_days: int) -> None:

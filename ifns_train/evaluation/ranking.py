@@ -26,6 +26,9 @@ _ONE = np.uint64(1)
 # Count arrays (cells x distinct values x 2 labels for AUC, cells x buckets for percentiles)
 # are used when no larger than the rows, or than this.
 _COUNT_CELLS = 1 << 12
+# AUC's sort keys are uint32 (np.sort: 30 ms for 5 million, against 75 ms for uint64) when
+# the group, the dense rank and the label fit these bits.
+_NARROW_KEY_BITS = 32
 
 
 def ordered_bits(values: np.ndarray) -> np.ndarray:
@@ -142,11 +145,14 @@ def _group_keys(layout: Layout, i: int, low: np.ndarray, low_bits: int) -> np.nd
     g = layout.groupings[i]
     if g.size == 1:
         return np.sort(low)
-    top = 64 - bits_for(g.size)
+    unsigned = low.dtype.type  # uint64, or uint32 (sorted twice as fast) when the key fits
+    width = 8 * low.dtype.itemsize
+    top = width - bits_for(g.size)
     if top < low_bits:
-        raise ValueError(f"{g.size} groups and {low_bits} bits of sort key do not fit 64 bits")
-    shifted = layout.memo(("top codes", i), None, lambda: (
-        layout.codes(i).astype(np.uint64) << np.uint64(top)))
+        raise ValueError(f"{g.size} groups and {low_bits} bits of sort key do not fit "
+                         f"{width} bits")
+    shifted = layout.memo(("top codes", i, width), None, lambda: (
+        layout.codes(i).astype(unsigned) << unsigned(top)))
     key = shifted | low
     key.sort()
     return key
@@ -170,10 +176,13 @@ def grouped_auc(layout: Layout, y: np.ndarray, dense: Dense) -> list[np.ndarray]
                            minlength=layout.n_cells * distinct * 2)
         cubes = layout.regroup(cube.reshape(layout.n_cells, distinct * 2))
         return [_auc_from_counts(c.reshape(-1, distinct, 2)) for c in cubes]
-    low = (dense.rank.astype(np.uint64) << _ONE) | y.astype(np.uint64)
+    low_bits = bits_for(distinct) + 1
+    groups = max(g.size for g in layout.groupings)
+    unsigned = np.uint32 if bits_for(groups) + low_bits <= _NARROW_KEY_BITS else np.uint64
+    low = (dense.rank.astype(unsigned) << unsigned(1)) | y.astype(unsigned)
     ties = _tie_pairs(layout, y, dense)
     return [
-        _auc_from_sorted(_group_keys(layout, i, low, bits_for(distinct) + 1), counts, tie)
+        _auc_from_sorted(_group_keys(layout, i, low, low_bits), counts, tie)
         for i, (counts, tie) in enumerate(zip(layout.counts(), ties, strict=True))
     ]
 
@@ -189,24 +198,26 @@ def _auc_from_counts(c: np.ndarray) -> np.ndarray:
 def _auc_from_sorted(key: np.ndarray, counts: np.ndarray, tie_pairs: np.ndarray) -> np.ndarray:
     """AUC per group from keys (group, dense rank, label) sorted.
 
-    Within a group, each positive counts the negatives before it: those below its value,
-    and, as a negative sorts before a positive of the same value, all negatives tied with
-    it, which count one half: half of the (positive, negative) tied pairs is taken off.
+    Within a group, each positive counts the rows before it that are negatives: those below
+    its value, and, as a negative sorts before a positive of the same value, all negatives
+    tied with it, which count one half (half of the tied pairs is taken off). The positive
+    at place p of its group (0-based) has p rows of its group before it, of which the
+    positives before it are the rest: so U = (sum of the positives' places) - n1 (n1 - 1) / 2,
+    from the positives' positions alone (integers, exact), without a running count of
+    negatives over every row.
     """
-    label = (key & _ONE).view(np.int64)
-    negatives_before = np.cumsum(1 - label)
+    positives = np.flatnonzero(key & key.dtype.type(1))
     starts = _offsets(counts)
-    nonempty = counts > 0
-    sums = np.zeros(counts.size)
-    n1 = np.zeros(counts.size)
-    if nonempty.any():
-        at = starts[nonempty]
-        sums[nonempty] = np.add.reduceat(label * negatives_before, at)
-        n1[nonempty] = np.add.reduceat(label, at)
-        # Negatives before each group's first row belong to earlier groups.
-        before = np.where(at > 0, negatives_before[np.maximum(at - 1, 0)], 0)
-        sums[nonempty] -= n1[nonempty] * before
-    return _auc(sums - 0.5 * tie_pairs, n1, counts - n1)
+    # The positives of group g are positives[first[g]:first[g + 1]].
+    first = np.asarray(np.searchsorted(positives, np.r_[starts, key.size]))
+    n1 = np.diff(first)
+    place_sums = np.zeros(counts.size, dtype=np.int64)
+    some = n1 > 0
+    if some.any():
+        place_sums[some] = np.add.reduceat(positives, first[:-1][some]) - n1[some] * starts[some]
+    u = place_sums - n1 * (n1 - 1) // 2
+    return _auc(u.astype(np.float64) - 0.5 * tie_pairs, n1.astype(np.float64),
+                (counts - n1).astype(np.float64))
 
 
 def _tie_pairs(layout: Layout, y: np.ndarray, dense: Dense) -> list[np.ndarray]:

@@ -11,7 +11,9 @@ import torch
 from scipy.stats import rankdata
 from torchmetrics.functional.classification import binary_auroc, binary_calibration_error
 
+from ifns_train.evaluation import classification
 from ifns_train.evaluation.classification import binary_metrics
+from ifns_train.evaluation.grouped import Layout
 from tests.defaults import evaluation
 from tests.evaluation.plain import assert_plain_json
 
@@ -243,3 +245,27 @@ def test_random_inputs_against_independent_references() -> None:
     assert m["log_loss"] == pytest.approx(
         -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)), rel=1e-12)
     assert sum(b["count"] for b in m["reliability"]) == 3000
+
+
+@pytest.mark.parametrize("n_values", [3, 3000])  # few cells; more (cell, bin) pairs than BLOCK
+def test_binary_scores_do_not_depend_on_the_block_size(
+        n_values: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are scored in blocks; every sum is accumulated in row order, so the figures are
+    bit-identical to one block of all rows, with few or many distinct probabilities."""
+    rng = np.random.default_rng(n_values)
+    n = 20_000
+    context = {"a": rng.integers(0, n_values, n).astype(object),
+               "b": np.where(rng.random(n) < 0.5, "x", None).astype(object)}
+    for prob in (rng.random(n), np.where(rng.random(n) < 0.5, 0.25, 1.0)):
+        y = (rng.random(n) < prob).astype(np.int64)
+        figures = []
+        for block in (7, 1000, 10**9):
+            monkeypatch.setattr(classification, "BLOCK", block)
+            scores = classification.binary_scores(Layout.of_columns(context, n), prob, y,
+                                                   n_bins=10)
+            figures.append((scores.figures, scores.curves))
+        for other in figures[1:]:
+            assert other[1] == figures[0][1]
+            for got, expected in zip(other[0], figures[0][0], strict=True):
+                for key in expected:
+                    np.testing.assert_array_equal(got[key], expected[key])

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import rankdata
 
 from ifns_train.evaluation import grouped, ranking
-from ifns_train.evaluation.grouped import Layout, encode
+from ifns_train.evaluation.grouped import Layout, encode, factorize
 from ifns_train.evaluation.ranking import (
     centred_ranks,
     dense_rank,
@@ -167,7 +167,7 @@ def _brute_auc(score: np.ndarray, y: np.ndarray) -> float:
     return wins / (pos.size * neg.size)
 
 
-@pytest.mark.parametrize("path", ["counts", "sorted"])
+@pytest.mark.parametrize("path", ["counts", "sorted", "sorted-64"])
 def test_grouped_auc_equals_pair_counts(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(5)
     n = 1500
@@ -176,8 +176,10 @@ def test_grouped_auc_equals_pair_counts(path: str, monkeypatch: pytest.MonkeyPat
     y = (rng.random(n) < 0.3 + 0.4 * score).astype(np.int64)
     # One value of "b" holds only positives: AUC undefined there.
     y[context["b"] == 2] = 1
-    if path == "sorted":
+    if path != "counts":
         monkeypatch.setattr(ranking, "_COUNT_CELLS", 0)
+    if path == "sorted-64":  # keys too wide for uint32
+        monkeypatch.setattr(ranking, "_NARROW_KEY_BITS", 0)
     for i, auc in enumerate(grouped_auc(layout, y, dense_rank(score))):
         for g, mask in enumerate(_masks(layout, context, i)):
             expected = _brute_auc(score[mask], y[mask])
@@ -215,3 +217,20 @@ def test_linear_percentile_mirrors_numpy_for_every_size(m: int) -> None:
         v = np.sort(rng.normal(size=m))
         vi, prev, nxt = ranking._virtual_index(m, 0.9)
         assert ranking._lerp(v[prev], v[nxt], vi - prev) == np.percentile(v, 90)
+
+
+@pytest.mark.parametrize("late", [100, 70_000])
+def test_factorize_finds_each_shared_object_wherever_it_first_appears(late: int) -> None:
+    """Object columns of shared str are factorized by address; the object of each code is
+    read from a row holding it, found in a short prefix or, for a value first seen late,
+    by a scatter over every row."""
+    n = 80_000
+    values = np.array(["up", "down"], dtype=object)[np.arange(n) % 2]
+    values[late] = "flat"
+    values[late + 3] = float("nan")
+    codes, objects = factorize(values)
+    assert [objects[c] for c in codes[[0, 1, late]]] == ["up", "down", "flat"]
+    known = np.ones(n, dtype=bool)
+    known[late + 3] = False  # NaN equals nothing
+    assert (np.asarray(objects, dtype=object)[codes][known] == values[known]).all()
+    assert encode("c", values)[1] == ["down", "flat", "up", None]

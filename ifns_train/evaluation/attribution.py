@@ -34,7 +34,9 @@ hands over the evaluated rows and the ``lookback - 1`` rows before each (``block
 
 Cost: one scoring pass of the evaluated rows per group, in parts of at most `CHUNK_BYTES` of
 features (each part with its rows' lookback), so memory stays bounded on a split larger than
-memory. Per feature only when there
+memory; and one statistic of the permuted predictions per group, paired with the unpermuted
+one's replicates, made once for all groups (``replicated_once``; a one-column family reuses
+its column's drop). Per feature only when there
 are at most ``max_features`` columns; per family always.
 
 Pure: arrays and a scoring callable in, a JSON-ready dict out (floats as computed, like the
@@ -44,6 +46,7 @@ rest of the evaluation).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +56,7 @@ from ifns_train.evaluation import evidence
 from ifns_train.evaluation.compare import evidence_of
 from ifns_train.evaluation.predictions import PredictionArrays
 from ifns_train.evaluation.report import METRIC_SETS
+from ifns_train.evaluation.weighted_stats import WeightedStat
 
 METHOD = ("permutation within each date, one shuffle of symbols per block of label-horizon "
           "dates; the drop of the primary metric (favourable direction) from the unpermuted "
@@ -150,18 +154,25 @@ def permutation_attribution(
     unpermuted = scores([])
     # The unpermuted figure's statistic is made once and paired with each group's permuted.
     scored = evidence.Scored(primary, arrays, unpermuted, grids=evidence.Grids())
+    if primary not in evidence.SERIES_METRICS:
+        scored.model = replicated_once(scored.model)
     full = scored.interval(None, {**bootstrap, "reps": reps}, horizon)["model"]
     boot = {**bootstrap, "reps": reps, "block": full["block"]}
+    done: dict[tuple[str, ...], dict[str, Any]] = {}  # a one-column family is its column
 
     def drop(group: list[str]) -> dict[str, Any]:
+        if tuple(group) in done:
+            return done[tuple(group)]
         permuted = scores(group)
         if np.array_equal(permuted, unpermuted):  # an input the model does not read
-            return {"drop": 0.0, "low": 0.0, "high": 0.0, "evidence": evidence_of(0.0, 0.0)}
-        result = scored.interval(permuted, boot, horizon)
-        imp = result["improvement"] or {}
-        low, high = imp.get("low"), imp.get("high")
-        return {"drop": imp.get("estimate"), "low": low, "high": high,
-                "evidence": evidence_of(low, high)}
+            out = {"drop": 0.0, "low": 0.0, "high": 0.0, "evidence": evidence_of(0.0, 0.0)}
+        else:
+            imp = scored.interval(permuted, boot, horizon)["improvement"] or {}
+            low, high = imp.get("low"), imp.get("high")
+            out = {"drop": imp.get("estimate"), "low": low, "high": high,
+                   "evidence": evidence_of(low, high)}
+        done[tuple(group)] = out
+        return out
 
     per_feature: dict[str, Any] | None = None
     per_family: dict[str, Any] = {}
@@ -195,6 +206,29 @@ def permutation_attribution(
         "families": per_family,
         "skipped": skipped,
     }
+
+
+def replicated_once(stat: WeightedStat) -> WeightedStat:
+    """`stat` whose replicates (and grid error bounds) are computed once for the weight matrix
+    it was last given: every group pairs the same unpermuted statistic with its own on the
+    same weights (its interval and each improvement's model side), which otherwise recomputed
+    the unpermuted side's replicates twice a group, half of the bootstrap's cost. The arrays
+    returned are shared, so read-only."""
+    memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def once(name: str, compute: Callable[[np.ndarray], np.ndarray]
+             ) -> Callable[[np.ndarray], np.ndarray]:
+        def replicates(w: np.ndarray) -> np.ndarray:
+            hit = memo.get(name)
+            if hit is None or hit[0] is not w:  # held here, so `w`'s identity is not reused
+                values = np.asarray(compute(w))
+                values.flags.writeable = False
+                hit = memo[name] = (w, values)
+            return hit[1]
+        return replicates
+
+    error = None if stat.error is None else once("error", stat.error)
+    return replace(stat, replicates=once("replicates", stat.replicates), error=error)
 
 
 def _by_drop(entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

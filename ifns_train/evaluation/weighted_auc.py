@@ -109,9 +109,15 @@ def exact_auc(score: np.ndarray, up: np.ndarray, codes: np.ndarray, n_dates: int
     is the date's mean placement (DeLong's structural components): an up row's share of down
     rows scored below it, a down row's share of up rows scored above it; both average to the
     AUC."""
+    return auc_of_pairs(auc_pairs(score, up, codes, n_dates), up, codes, n_dates)
+
+
+def auc_of_pairs(c: np.ndarray, up: np.ndarray, codes: np.ndarray, n_dates: int
+                 ) -> tuple[float | None, np.ndarray, Replicates]:
+    """``exact_auc`` from its pair matrix ``c``, however it was counted (exact counts: the
+    same figures to the last bit; ``period_figures`` counts a small period's densely)."""
     pos = np.bincount(codes, up, minlength=n_dates)
     neg = np.bincount(codes, minlength=n_dates) - pos
-    c = auc_pairs(score, up, codes, n_dates)
     n_pos, n_neg = float(pos.sum()), float(neg.sum())
     if n_pos == 0.0 or n_neg == 0.0:
         return None, np.full(n_dates, np.nan), lambda w: np.full(w.shape[0], np.nan)

@@ -22,13 +22,12 @@ same picture is removed, so the folder never holds an image of other numbers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ifns_train.core.files import atomic_write_bytes, atomic_write_json
+from ifns_train.core.files import atomic_write_bytes, json_bytes
 from ifns_train.evaluation.curve_data import PICTURES, TEST_PICTURES, Picture
 from ifns_train.evaluation.learning_curve import learning_curve_data
 from ifns_train.evaluation.predictions import PredictionArrays
@@ -38,9 +37,12 @@ log = logging.getLogger("ifns_train")
 
 
 def write_curves(folder: Path, evaluation: Mapping[str, Any],
-                 tables: Mapping[str, PredictionArrays], *, images: bool) -> list[str]:
+                 tables: Mapping[str, PredictionArrays], *, images: bool, sync: bool = True
+                 ) -> list[str]:
     """Write every picture of every split of `evaluation` that has a table into `folder`
-    (`images`: draw each PNG too, `evaluation.curves.images`); returns the stems written."""
+    (`images`: draw each PNG too, `evaluation.curves.images`; `sync=False`: no sync per file,
+    for a staged folder synced whole before its rename, `core.files.sync_folder`); returns
+    the stems written."""
     spec = evaluation.get("evaluation", {})
     written = []
     for split, report in evaluation.get("splits", {}).items():
@@ -53,7 +55,7 @@ def write_curves(folder: Path, evaluation: Mapping[str, Any],
         for build in builds:
             try:
                 picture = build(split, arrays, report, spec)
-                write_picture(folder, picture, images=images)
+                write_picture(folder, picture, images=images, sync=sync)
             except Exception as exc:  # a picture is a view of the figures, never a failure
                 log.warning("curves: %s on the %s split not drawn (%s: %s)", build.__name__,
                             split, type(exc).__name__, str(exc).strip()[:300])
@@ -62,7 +64,7 @@ def write_curves(folder: Path, evaluation: Mapping[str, Any],
     if evaluation.get("attribution"):  # the test split's, put there by the recorder
         try:
             picture = attribution_picture(evaluation["attribution"])
-            write_picture(folder, picture, images=images)
+            write_picture(folder, picture, images=images, sync=sync)
             written.append(picture.name)
         except Exception as exc:  # a picture is a view of the figures, never a failure
             log.warning("curves: feature attribution not drawn (%s: %s)", type(exc).__name__,
@@ -71,17 +73,18 @@ def write_curves(folder: Path, evaluation: Mapping[str, Any],
 
 
 def write_learning_curves(folder: Path, history: Mapping[int, Mapping[str, float]],
-                          chosen_epoch: int | None, *, images: bool) -> str | None:
+                          chosen_epoch: int | None, *, images: bool, sync: bool = True
+                          ) -> str | None:
     """`learning_curves.json` (and `.png` with `images`): one per run (not per split);
     returns the stem, or None when it could not be written (a warning, as for every
-    picture)."""
+    picture). `sync` as in `write_curves`."""
     data = learning_curve_data(history, chosen_epoch)
     picture = Picture("learning_curves", "learning_curves", {
         "title": "learning curves" + ("" if chosen_epoch is None
                                       else f", weights kept from epoch {chosen_epoch}"),
         "xlabel": "epoch", "ylabel": "loss (epoch mean)", **data})
     try:
-        write_picture(folder, picture, images=images)
+        write_picture(folder, picture, images=images, sync=sync)
     except Exception as exc:  # a picture is a view of the figures, never a failure
         log.warning("curves: learning curves not drawn (%s: %s)", type(exc).__name__,
                     str(exc).strip()[:300])
@@ -94,11 +97,13 @@ def picture_json(picture: Picture) -> dict[str, Any]:
     return {"kind": picture.kind, **picture.data}
 
 
-def write_picture(folder: Path, picture: Picture, *, images: bool) -> None:
+def write_picture(folder: Path, picture: Picture, *, images: bool, sync: bool = True
+                  ) -> None:
     """`<name>.json`, and with `images` `<name>.png` drawn from it, each replaced atomically;
-    both are made in memory first, so a picture that fails leaves no file."""
+    both are made in memory first (the JSON encoded once), so a picture that fails leaves no
+    file. `sync` as in `write_curves`."""
     doc = picture_json(picture)
-    json.dumps(doc, allow_nan=False)  # refuses NaN before anything is written
+    text = json_bytes(doc)  # refuses NaN before anything is written
     image = None
     if images:
         from ifns_train.run.curve_drawing import render  # matplotlib: only to draw
@@ -106,10 +111,10 @@ def write_picture(folder: Path, picture: Picture, *, images: bool) -> None:
         image = render(doc)
     png = folder / f"{picture.name}.png"
     if image is not None:
-        atomic_write_bytes(png, image)
+        atomic_write_bytes(png, image, sync)
     else:
         png.unlink(missing_ok=True)  # an image of earlier numbers (an upgrade) goes
-    atomic_write_json(folder / f"{picture.name}.json", doc)
+    atomic_write_bytes(folder / f"{picture.name}.json", text, sync)
 
 
 def images_of(config: Mapping[str, Any] | None) -> bool:

@@ -30,8 +30,9 @@ REFERENCE_MAX_BYTES = 64 << 20
 SAMPLE_SEED = 0
 
 
-def write_reference(folder: Path, data: ResolvedData) -> None:
-    """`drift_reference.json` in `folder`, from the training split of `data`."""
+def write_reference(folder: Path, data: ResolvedData, sync: bool = True) -> None:
+    """`drift_reference.json` in `folder`, from the training split of `data` (`sync=False`:
+    for a staged folder synced whole before its rename, `core.files.sync_folder`)."""
     train = data.splits["train"]
     row_bytes = train.table.features.itemsize * max(1, train.table.features.shape[1])
     wanted = min(len(train.rows), REFERENCE_MAX_BYTES // row_bytes)
@@ -44,4 +45,4 @@ def write_reference(folder: Path, data: ResolvedData) -> None:
     reference["sampled_from"] = len(train.rows)  # of which `rows` were read
     # One line: ~2,300 numbers per regime, which an indented file would spread over as many.
     atomic_write_bytes(folder / REFERENCE_FILE,
-                       json.dumps(reference, separators=(",", ":"), allow_nan=False).encode())
+                       json.dumps(reference, separators=(",", ":"), allow_nan=False).encode(), sync)

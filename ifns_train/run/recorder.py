@@ -40,7 +40,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from ifns_train.core import faults
 from ifns_train.core.errors import ConfigError, DegenerateRunError
-from ifns_train.core.files import atomic_write_json
+from ifns_train.core.files import atomic_write_json, sync_entries, sync_folder
 from ifns_train.data.module import EVAL_SPLITS
 from ifns_train.evaluation.predictions import (
     TABLE_VERSION,
@@ -189,15 +189,16 @@ class Recorder:
                                   **{n: f"predictions_{n}.parquet" for n in tables}},
             **evaluation,
         }
-        atomic_write_json(stage / "metrics.json", metrics)
-        write_reference(stage, data)  # the training rows' feature distributions, hashed too
+        # No sync per file: the staged folder is synced whole before its rename (`sync_folder`).
+        atomic_write_json(stage / "metrics.json", metrics, sync=False)
+        write_reference(stage, data, sync=False)  # the training rows' features, hashed too
         # Imported only now: the pictures' numbers are needed after training alone.
         from ifns_train.run.curves import write_curves, write_learning_curves
 
         images = ctx.config["evaluation"]["curves"]["images"]  # else the JSON alone
-        write_curves(stage / "curves", evaluation, tables, images=images)  # hashed too
+        write_curves(stage / "curves", evaluation, tables, images=images, sync=False)
         write_learning_curves(stage / "curves", fitted.history, fitted.training["best_epoch"],
-                              images=images)
+                              images=images, sync=False)
         # The figures to the run's loggers, before the registry transaction; a logger's error
         # is a warning, never the run's failure.
         # MLflow runs named after the experiment (a net's were at its fit's start, by
@@ -209,10 +210,12 @@ class Recorder:
         # Last, as it holds the phases up to here (`timing`); hashing and the transaction follow.
         timing.CLOCK.mark("recording")
         ctx.training["phase_seconds"] = timing.CLOCK.seconds()
-        atomic_write_json(stage / "train_config.json", self._train_config())
+        atomic_write_json(stage / "train_config.json", self._train_config(), sync=False)
+        sync_folder(stage)  # every file durable before the record names it
         hashes = folder_hashes(stage)
         faults.point("staged")
         stage.rename(self.artifact_dir)
+        sync_entries(self.artifact_dir.parent)  # and the rename
         faults.point("artifact-in-place")
 
         now = ids.iso(ids.utc_now())

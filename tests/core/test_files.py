@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 from pathlib import Path
 
 import pytest
 
+from ifns_train.core import files
 from ifns_train.core.errors import RegistryError
 from ifns_train.core.files import transaction
 from ifns_train.registry import ids
@@ -69,3 +71,33 @@ def test_new_ids_share_stamp_and_are_unique() -> None:
     assert ids.new_ids("my_exp", "MF_DIR_CORE_V1", now) != (exp, model)
     with pytest.raises(RegistryError, match="experiment_name"):
         ids.new_ids("../x", "MF_DIR_CORE_V1", now)
+
+
+def test_sync_folder_syncs_every_file_and_folder(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staged folder written without a sync per file is made durable whole: each file
+    (nested too) and each folder's entries, before it is renamed."""
+    stage = tmp_path / "stage"
+    (stage / "curves").mkdir(parents=True)
+    files.atomic_write_json(stage / "metrics.json", {"a": 1}, sync=False)
+    files.atomic_write_bytes(stage / "curves" / "x.json", b"{}", sync=False)
+    (stage / "model.ckpt").write_bytes(b"weights")
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    files.sync_folder(stage)
+    assert sorted(synced) == sorted(str(p) for p in [stage, *stage.rglob("*")])
+
+
+def test_json_bytes_are_what_atomic_write_json_writes(tmp_path: Path) -> None:
+    doc = {"b": [1.5, None], "a": "é"}
+    files.atomic_write_json(tmp_path / "d.json", doc)
+    assert (tmp_path / "d.json").read_bytes() == files.json_bytes(doc)
+    assert json.loads(files.json_bytes(doc)) == doc
+    with pytest.raises(ValueError):
+        files.json_bytes({"x": float("nan")})

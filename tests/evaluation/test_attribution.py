@@ -8,8 +8,13 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from ifns_train.evaluation.attribution import block_permutation, permutation_attribution
+from ifns_train.evaluation.attribution import (
+    block_permutation,
+    permutation_attribution,
+    replicated_once,
+)
 from ifns_train.evaluation.attribution_view import depends_on
+from ifns_train.evaluation.weighted_stats import WeightedStat
 from tests.defaults import bootstrap
 from tests.evaluation.plain import assert_plain_json
 
@@ -265,3 +270,26 @@ def test_one_symbol_a_date_is_not_measured_rather_than_measured_as_nothing() -> 
     assert "no date has two or more rows" in result["skipped"]
 
     assert depends_on(result, "Feature_A", 0.0) is None  # not measured, not "no"
+
+
+def test_replicated_once_computes_each_weight_matrix_once() -> None:
+    """The unpermuted statistic, paired with every group, is bootstrapped once per weight
+    matrix: the same values, shared read-only; a new matrix is computed afresh."""
+    calls: list[int] = []
+
+    def replicates(w: np.ndarray) -> np.ndarray:
+        calls.append(id(w))
+        return w.sum(axis=1) / 3.0
+
+    stat = replicated_once(WeightedStat(0.5, np.zeros(3), replicates,
+                                        lambda w: np.zeros(w.shape[0]), 8))
+    w1, w2 = np.ones((4, 3)), np.full((4, 3), 2.0)
+    first = stat.replicates(w1)
+    assert stat.replicates(w1) is first and len(calls) == 1
+    np.testing.assert_array_equal(first, np.ones(4))
+    with pytest.raises(ValueError):
+        first[0] = 0.0  # shared: never changed in place
+    np.testing.assert_array_equal(stat.replicates(w2), np.full(4, 2.0))
+    assert len(calls) == 2
+    assert stat.estimate == 0.5 and stat.bins == 8
+    assert stat.error is not None and stat.error(w1) is stat.error(w1)

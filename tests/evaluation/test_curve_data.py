@@ -281,3 +281,19 @@ def test_learning_curve_marks_the_kept_epoch() -> None:
     assert data["train_loss"] == [0.7, 0.6, 0.5]
     assert data["chosen_epoch"] == 2 and data["chosen_val_loss"] == 0.65 and not data["note"]
     assert "not among" in learning_curve_data(history, 9)["note"]
+
+
+def test_dense_pairs_count_what_auc_pairs_count() -> None:
+    """A period's AUC pair matrix counted densely is the general method's to the last bit
+    (ties, one class, one date included), so the per-period figures do not move."""
+    from ifns_train.evaluation.period_figures import dense_pairs
+    from ifns_train.evaluation.weighted_auc import auc_pairs
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        rows, dates = int(rng.integers(1, 300)), int(rng.integers(1, 24))
+        score = np.round(rng.random(rows), int(rng.integers(1, 4)))  # many ties
+        up = rng.random(rows) < rng.choice([0.0, 0.5, 1.0])
+        codes = np.sort(rng.integers(0, dates, rows))
+        np.testing.assert_array_equal(dense_pairs(score, up, codes, dates),
+                                      auc_pairs(score, up.astype(np.float64), codes, dates))

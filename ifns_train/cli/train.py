@@ -115,7 +115,8 @@ def print_config_tree(cfg: DictConfig) -> None:
 
 
 def phase_words(phases: dict[str, float]) -> str:
-    """`imports 3.05 s, config 0.31 s, ..., 5.62 s in all`: where the run's wall time went."""
+    """`imports 3.05 s, config 0.31 s, ...; 5.62 s from the process's start to the record`:
+    where the run's wall time went (its record's `training.phase_seconds`)."""
     return ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in phases.items()) \
         + f"; {sum(phases.values()):.2f} s from the process's start to the record"
 

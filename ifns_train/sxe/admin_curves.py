@@ -22,7 +22,7 @@ from ifns_train.core.files import atomic_write_bytes
 from ifns_train.sxe import render as r
 from ifns_train.sxe.common import EXIT_OK, emit_json, open_registry, wants_json
 
-CURVES = "curves/"
+CURVES = "curves/"  # the pictures' folder in an artifact (its hashes name files under it)
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:

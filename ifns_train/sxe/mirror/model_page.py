@@ -34,6 +34,7 @@ import msgspec
 from ifns_train.core.files import atomic_write_bytes
 from ifns_train.data.index import CONTEXT_COLUMNS
 from ifns_train.evaluation.attribution_view import TOP_FEATURES, summary
+from ifns_train.sxe.admin_curves import CURVES
 from ifns_train.sxe.figures import (
     dig,
     mapping,
@@ -46,7 +47,6 @@ from ifns_train.sxe.figures import (
 from ifns_train.sxe.mirror.render import environment
 from ifns_train.sxe.mirror.writer import place, write
 
-CURVES = "curves/"
 PICTURES = "pictures/"  # site folder of the pictures rendered from their JSON, by its hash
 PARALLEL_FROM = 64  # pages to render before a pool of processes pays for its start
 PROXY_FIGURES = ("sharpe", "expectancy", "hit_rate", "max_drawdown")

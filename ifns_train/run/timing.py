@@ -18,7 +18,8 @@ A phase ends at its mark and starts at the mark before it; marking a phase again
 (the imports before and after Hydra's composition are one phase). What is marked before a run
 starts (`start`) belongs to the first run that starts after it, so each run's figures add up
 to the time since the previous run of the process ended: a sweep's second trial or a companion
-run records its own config, not the process's imports again.
+run records its own config, not the process's imports again, and a run started by calling `train`
+without a console counts from that call (`enter`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ class PhaseClock:
         target = self.pending if self.run is None else self.run
         target[phase] = target.get(phase, 0.0) + now - self.last
         self.last = now
+
+    def enter(self) -> None:
+        """`train` is called: without a console's marks before it (a script, a notebook, a
+        test calling `train`), its phases count from here, not from the process's start or
+        the previous run's end (idle time is no phase of a run)."""
+        if self.run is None and not self.pending:
+            self.last = time.perf_counter()
 
     def start(self) -> None:
         """A run starts: the time since the last mark is config (its checks, the registry)."""

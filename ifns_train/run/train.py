@@ -107,6 +107,7 @@ def train(cfg: DictConfig, reproduction: dict[str, Any] | None = None) -> dict[s
     linked run that registers no model (`ifns_train.run.reproduce`). `ckpt_path` resumes an
     interrupted run, `init_from` starts from a registered model's weights (`ifns_train.run.resume`).
     """
+    timing.CLOCK.enter()
     _quiet_lightning_console()
     config = _as_dict(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
     check_config(config)

@@ -5,8 +5,9 @@ Why the collector. A training console loads torch, Lightning, pandas, Hydra and 
 heap of objects that live as long as the process. CPython runs a full collection each time
 the long-lived heap grows by a quarter, and each walks every one of them: 8 full collections
 taking 1.6 s in a default run (counted with `gc.callbacks` on the 2-core VM). At exit the
-interpreter collects again while it tears the modules down: `import ifns_train.run.train` took
-4.5 s with a normal exit and 3.5 s ending with `os._exit`. So `ifns-train` holds the collector
+interpreter collects again while it tears the modules down: `python -c "import
+ifns_train.run.train"` took 1.21 times as long as the same ending in `os._exit` (paired runs;
+1.03 with `gc.freeze()` at its end). So `ifns-train` holds the collector
 while it loads its libraries, then freezes what is loaded (`gc.freeze`: moved out of the
 collector's sight, still freed by reference counting) and lets it run on the run's own
 objects; and every console freezes again at exit, so the teardown walks nothing.
